@@ -1,0 +1,6 @@
+export * from './errors';
+export * from './time/utc';
+export * from './time/time-range';
+export * from './time/minute-bucket';
+export * from './user-tags/user-tag';
+export * from './user-tags/cube-key';
