@@ -1,0 +1,22 @@
+import { aggProducerConfigSchema, bootConfig } from '@lib/config';
+import { PlatformModule, createHttpApp, listen } from '@lib/platform';
+import { Module } from '@nestjs/common';
+import { AggProducerModule } from './agg-producer.module';
+
+async function main(): Promise<void> {
+  const config = bootConfig('agg-producer', aggProducerConfigSchema);
+  @Module({ imports: [PlatformModule.forRoot(), AggProducerModule.register(config)] })
+  class AggProducerAppModule {}
+
+  const options = {
+    name: 'agg-producer',
+    host: config.HOST,
+    port: config.PORT,
+    logLevel: config.LOG_LEVEL,
+    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+  };
+  const app = await createHttpApp(AggProducerAppModule, options);
+  await listen(app, options);
+}
+
+void main();

@@ -1,0 +1,22 @@
+import { gatewayConfigSchema, bootConfig } from '@lib/config';
+import { PlatformModule, createHttpApp, listen } from '@lib/platform';
+import { Module } from '@nestjs/common';
+import { GatewayModule } from './gateway.module';
+
+async function main(): Promise<void> {
+  const config = bootConfig('gateway', gatewayConfigSchema);
+  @Module({ imports: [PlatformModule.forRoot(), GatewayModule.register(config)] })
+  class GatewayAppModule {}
+
+  const options = {
+    name: 'gateway',
+    host: config.HOST,
+    port: config.PORT,
+    logLevel: config.LOG_LEVEL,
+    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+  };
+  const app = await createHttpApp(GatewayAppModule, options);
+  await listen(app, options);
+}
+
+void main();

@@ -1,0 +1,22 @@
+import { pipelineConfigSchema, bootConfig } from '@lib/config';
+import { PlatformModule, createHttpApp, listen } from '@lib/platform';
+import { Module } from '@nestjs/common';
+import { PipelineModule } from './pipeline.module';
+
+async function main(): Promise<void> {
+  const config = bootConfig('pipeline', pipelineConfigSchema);
+  @Module({ imports: [PlatformModule.forRoot(), PipelineModule.register(config)] })
+  class PipelineAppModule {}
+
+  const options = {
+    name: 'pipeline',
+    host: config.HOST,
+    port: config.PORT,
+    logLevel: config.LOG_LEVEL,
+    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+  };
+  const app = await createHttpApp(PipelineAppModule, options);
+  await listen(app, options);
+}
+
+void main();
