@@ -1,0 +1,127 @@
+/**
+ * The messaging contract every app codes against. Two implementations exist: Kafka (kafkajs with
+ * the Avro serde) and in-process (the embedded mode); the same contract tests run against both.
+ * Values are typed by their topic; encoding, trace context and dead letters happen underneath.
+ */
+
+/** A topic, the Avro type of its values and how a value's key is derived. */
+export interface TopicSpec<T> {
+  /** Kafka topic name (from config). */
+  readonly name: string;
+  /** Name of the Avro record written to this topic (see schemas/). */
+  readonly schemaName: string;
+  /** The message key: it decides the partition, so all events of one key stay in order. */
+  key(value: T): string;
+}
+
+/** W3C trace context and any other string headers. */
+export type Headers = Readonly<Record<string, string>>;
+
+export interface ConsumedMessage<T> {
+  readonly topic: string;
+  readonly partition: number;
+  /** Kafka offsets are int64; kept as decimal strings as kafkajs does. */
+  readonly offset: string;
+  readonly key: string;
+  readonly value: T;
+  readonly headers: Headers;
+  /** Broker/producer timestamp, epoch ms. */
+  readonly timestamp: number;
+}
+
+/** Consecutive messages of one partition in offset order. */
+export interface ConsumedBatch<T> {
+  readonly topic: string;
+  readonly partition: number;
+  readonly messages: readonly ConsumedMessage<T>[];
+  /** Offset of the message after the last one: what a commit of this batch stores. */
+  readonly nextOffset: string;
+  /** Messages left in the partition behind this batch when it was fetched (consumer lag). */
+  readonly lag: number;
+}
+
+export interface TopicPartitionOffset {
+  readonly topic: string;
+  readonly partition: number;
+  /** The next offset to read. */
+  readonly offset: string;
+}
+
+/** Rejected publish: nothing may be assumed written. Maps to 503 at the gateway. */
+export class PublishError extends Error {
+  constructor(
+    message: string,
+    readonly reason: 'timeout' | 'unavailable' | 'rejected',
+    readonly cause?: unknown,
+  ) {
+    super(message);
+    this.name = 'PublishError';
+  }
+}
+
+/**
+ * Publishes values to topics.
+ * - `publish` resolves only once every value is durably written (Kafka: idempotent producer,
+ *   acks=all) and rejects with PublishError otherwise, at the latest after `timeoutMs`.
+ * - Values of one key keep their order. Concurrent calls are batched into shared produce requests
+ *   (linger and batch size from config), so many small calls cost about as much as one large one.
+ */
+export abstract class MessagePublisher {
+  abstract publish<T>(topic: TopicSpec<T>, values: readonly T[], opts?: { timeoutMs?: number; headers?: Headers }): Promise<void>;
+  /** Ready to publish (connected, topics present); used by readiness checks. */
+  abstract isReady(): boolean;
+}
+
+export interface ConsumerOptions<T> {
+  readonly groupId: string;
+  readonly topic: TopicSpec<T>;
+  /** Where a group with no stored offset starts. */
+  readonly fromBeginning: boolean;
+  /**
+   * Called with each batch, one partition at a time per partition, in offset order. Messages that
+   * fail to decode never reach it: they go to `<topic>.dlq` and are counted.
+   * Throwing makes the consumer retry the same batch with backoff: a batch is never skipped.
+   */
+  onBatch(batch: ConsumedBatch<T>): Promise<void>;
+  /**
+   * Offsets kept outside the broker (exactly-once into a database). When given:
+   * - on every assignment it is called with the assigned partitions and returns where each resumes
+   *   (a partition missing from the map starts per `fromBeginning`); the consumer seeks there and
+   *   never delivers a message below that offset, even if the broker's committed offset is older;
+   * - the consumer commits to Kafka only what `commit` is told (as a monitoring hint).
+   * When absent, the consumer commits each batch's `nextOffset` after `onBatch` resolves.
+   */
+  readonly resumeFrom?: (partitions: readonly number[]) => Promise<ReadonlyMap<number, string>>;
+  /** Called after a rebalance took partitions away; their in-memory state must be dropped. */
+  readonly onRevoked?: (partitions: readonly number[]) => void;
+  /** Upper bound of messages handed to one onBatch call. */
+  readonly maxBatchMessages?: number;
+}
+
+export interface ConsumerHandle {
+  /** Stops fetching, waits for the onBatch in progress, commits it, leaves the group. */
+  stop(): Promise<void>;
+  /** Joined the group and fetching. */
+  isRunning(): boolean;
+  /** With external offsets: record offsets in the broker too (for lag monitoring only). */
+  commit(offsets: readonly TopicPartitionOffset[]): Promise<void>;
+}
+
+export abstract class MessageConsumer {
+  abstract start<T>(opts: ConsumerOptions<T>): Promise<ConsumerHandle>;
+}
+
+/**
+ * Exactly-once read-process-write: everything published in `work` and the consumed offsets become
+ * visible together or not at all (Kafka transactions; readers use read_committed).
+ */
+export interface Transaction {
+  publish<T>(topic: TopicSpec<T>, values: readonly T[]): Promise<void>;
+  /** Commit these consumed offsets of `groupId` as part of the transaction. */
+  commitOffsets(groupId: string, offsets: readonly TopicPartitionOffset[]): Promise<void>;
+}
+
+export abstract class TransactionalPublisher {
+  /** Runs `work` in one transaction; aborts and rethrows if it throws or the commit fails. */
+  abstract inTransaction(work: (tx: Transaction) => Promise<void>): Promise<void>;
+}
