@@ -52,7 +52,7 @@ export class PublishError extends Error {
   constructor(
     message: string,
     readonly reason: 'timeout' | 'unavailable' | 'rejected',
-    readonly cause?: unknown,
+    override readonly cause?: unknown,
   ) {
     super(message);
     this.name = 'PublishError';
