@@ -1,0 +1,37 @@
+export const EWMA_MODES = ['span', 'alpha', 'halflife'] as const;
+export type EwmaMode = (typeof EWMA_MODES)[number];
+
+/** How an EWMA was computed; published with every value so readers can interpret it. */
+export interface EwmaParams {
+  mode: EwmaMode;
+  /** Per-trade smoothing factor (span N gives 2/(N+1)); null in halflife mode. */
+  alpha: number | null;
+  /** The span N when mode is span, else null. */
+  span: number | null;
+  /** Half-life in ms when mode is halflife, else null. */
+  half_life_ms: number | null;
+}
+
+/**
+ * Statistics of one instrument over one tumbling event-time window [window_start, window_end).
+ * Price fields are null for a window without trades; the EWMA is carried from earlier windows
+ * (null only before the instrument's first trade).
+ */
+export interface TradeStats {
+  instrument: string;
+  /** Epoch ms, aligned to the window length in UTC. */
+  window_start: number;
+  window_end: number;
+  count: number;
+  /** Sum of amount. */
+  volume: number;
+  /** sum(price * amount) / sum(amount). */
+  vwap: number | null;
+  open: number | null;
+  high: number | null;
+  low: number | null;
+  close: number | null;
+  /** EWMA of price as of the window's last trade (carried when the window is empty). */
+  ewma: number | null;
+  ewma_params: EwmaParams;
+}
