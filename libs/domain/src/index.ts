@@ -6,3 +6,6 @@ export * from './user-tags/user-tag';
 export * from './user-tags/cube-key';
 export * from './market/deribit-trade';
 export * from './market/trade-stats';
+export * from './ports/profile-store.port';
+export * from './ports/aggregate-store.port';
+export * from './ports/clock.port';
