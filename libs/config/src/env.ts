@@ -70,7 +70,9 @@ export function bool(defaultValue: boolean) {
 }
 
 export function oneOf<const T extends readonly [string, ...string[]]>(values: T, defaultValue: T[number]) {
-  return z.preprocess(unsetIfEmpty, z.enum(values).default(defaultValue as never)).describe(`one of ${values.join(', ')}`) as unknown as z.ZodType<T[number]>;
+  return z
+    .preprocess(unsetIfEmpty, z.enum(values).default(defaultValue as never))
+    .describe(`one of ${values.join(', ')}`) as unknown as z.ZodType<T[number]>;
 }
 
 export function str(defaultValue: string, opts: { pattern?: RegExp; expects?: string } = {}) {
@@ -118,10 +120,7 @@ export function hostPortList(defaultValue: string) {
           .map((x) => x.trim())
           .filter((x) => x.length > 0);
       },
-      z
-        .array(z.string().regex(HOST_PORT))
-        .min(1)
-        .default(defaultValue.split(',')),
+      z.array(z.string().regex(HOST_PORT)).min(1).default(defaultValue.split(',')),
     )
     .describe('a comma-separated list of host:port');
 }
@@ -139,7 +138,10 @@ export function list(defaultValue: readonly string[], opts: { pattern?: RegExp; 
           .map((x) => x.trim())
           .filter((x) => x.length > 0);
       },
-      z.array(item).min(1).default([...defaultValue]),
+      z
+        .array(item)
+        .min(1)
+        .default([...defaultValue]),
     )
     .describe(opts.expects);
 }

@@ -9,8 +9,16 @@ describe('cube keys', () => {
   });
 
   it('holds the query key of every filter combination', () => {
-    const filterSets = [{}, { origin: 'o' }, { brand_id: 'b' }, { category_id: 'c' }, { origin: 'o', brand_id: 'b' },
-      { origin: 'o', category_id: 'c' }, { brand_id: 'b', category_id: 'c' }, { origin: 'o', brand_id: 'b', category_id: 'c' }];
+    const filterSets = [
+      {},
+      { origin: 'o' },
+      { brand_id: 'b' },
+      { category_id: 'c' },
+      { origin: 'o', brand_id: 'b' },
+      { origin: 'o', category_id: 'c' },
+      { brand_id: 'b', category_id: 'c' },
+      { origin: 'o', brand_id: 'b', category_id: 'c' },
+    ];
     for (const f of filterSets) {
       expect(keys).toContainEqual(cubeKeyOfQuery(0, 'BUY', f));
     }

@@ -61,10 +61,7 @@ export const userTagJsonSchema = {
       required: ['product_id', 'brand_id', 'category_id', 'price'],
       properties: {
         product_id: {
-          oneOf: [
-            text,
-            { type: 'integer', minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER },
-          ],
+          oneOf: [text, { type: 'integer', minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER }],
           description: 'string or integer; returned exactly as sent',
         },
         brand_id: text,

@@ -1,0 +1,57 @@
+/**
+ * Architecture boundaries (see ../shared/STYLE.md): the domain is plain TypeScript, apps do not
+ * reach into each other, libraries do not depend on apps. `npm run lint` fails on a violation.
+ */
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-domain-to-infra-deps',
+      comment: 'libs/domain holds pure rules and ports: no framework, client or driver imports.',
+      severity: 'error',
+      from: { path: '^libs/domain/' },
+      to: { dependencyTypes: ['npm', 'npm-dev', 'npm-optional', 'npm-peer', 'npm-no-pkg', 'npm-unknown'] },
+    },
+    {
+      name: 'no-domain-to-other-code',
+      comment: 'libs/domain depends on nothing else in the repository.',
+      severity: 'error',
+      from: { path: '^libs/domain/' },
+      to: { path: '^(apps|libs/(?!domain/)|test|bench|scripts)/' },
+    },
+    {
+      name: 'no-app-to-app',
+      comment: 'An app never imports another app; shared code belongs in libs/.',
+      severity: 'error',
+      from: { path: '^apps/([^/]+)/' },
+      to: { path: '^apps/([^/]+)/', pathNot: '^apps/$1/' },
+    },
+    {
+      name: 'no-lib-to-app',
+      comment: 'Libraries serve apps, never the reverse.',
+      severity: 'error',
+      from: { path: '^libs/' },
+      to: { path: '^apps/' },
+    },
+    {
+      name: 'no-product-to-tests',
+      comment: 'Product code does not import test, bench or script code.',
+      severity: 'error',
+      from: { path: '^(apps|libs)/', pathNot: '\\.(int-)?spec\\.ts$' },
+      to: { path: '^(test|bench|scripts)/' },
+    },
+    {
+      name: 'no-circular',
+      severity: 'error',
+      from: { path: '^(apps|libs)/' },
+      to: { circular: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '(^dist/|^node_modules/|^\\.cache/)' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'] },
+  },
+};
