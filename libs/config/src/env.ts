@@ -149,3 +149,7 @@ export function list(defaultValue: readonly string[], opts: { pattern?: RegExp; 
 /** Marks a variable whose value must never be printed. */
 export const secret = <T extends z.ZodType>(schema: T): T =>
   schema.meta({ description: schema.description, secret: true }) as T;
+
+/** Says what a variable is for; `.env.example` prints it above the variable. */
+export const doc = <T extends z.ZodType>(text: string, schema: T): T =>
+  schema.meta({ ...(schema.meta() ?? {}), doc: text }) as T;

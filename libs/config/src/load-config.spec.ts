@@ -113,10 +113,14 @@ describe('describeSchema', () => {
     const docs = describeSchema(gatewayConfigSchema);
     expect(docs.find((d) => d.variable === 'PORT')).toEqual({
       variable: 'PORT',
+      doc: 'TCP port of the HTTP server (API, health, metrics)',
       expects: 'an integer from 1 to 65535',
       defaultValue: 8080,
       secret: false,
     });
-    for (const d of docs) expect(d.expects).not.toBe('');
+    for (const d of docs) {
+      expect(d.expects).not.toBe('');
+      expect(d.doc).not.toBe('');
+    }
   });
 });

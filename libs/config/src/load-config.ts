@@ -90,6 +90,8 @@ export function bootConfig<S extends z.ZodObject<Shape>>(
 /** Name, expectation, default and secrecy of each variable of a schema, for docs and checks. */
 export interface VariableDoc {
   variable: string;
+  /** What the variable is for (from `doc()`), or '' when undocumented. */
+  doc: string;
   expects: string;
   defaultValue: unknown;
   secret: boolean;
@@ -99,8 +101,10 @@ export function describeSchema(schema: z.ZodObject<Shape>): VariableDoc[] {
   const shape = schema.shape as Shape;
   return Object.entries(shape).map(([variable, field]) => {
     const parsed = field.safeParse(undefined);
+    const meta = (field.meta() ?? {}) as { doc?: string };
     return {
       variable,
+      doc: meta.doc ?? '',
       expects: field.description ?? '',
       defaultValue: parsed.success ? parsed.data : undefined,
       secret: isSecret(field),

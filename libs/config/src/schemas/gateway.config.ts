@@ -1,6 +1,14 @@
 import { z } from 'zod';
-import { bool, int, oneOf, optionalStr } from '../env';
-import { databaseVars, httpPort, processVars, producerVars, transportVars } from './common';
+import { bool, doc, int } from '../env';
+import {
+  checkProfileStore,
+  databaseVars,
+  httpPort,
+  processVars,
+  producerVars,
+  profileStoreVars,
+  transportVars,
+} from './common';
 
 export const gatewayConfigSchema = z
   .object({
@@ -9,34 +17,24 @@ export const gatewayConfigSchema = z
     ...transportVars,
     ...producerVars,
     ...databaseVars,
-    PROFILE_STORE: oneOf(['postgres', 'aerospike'] as const, 'postgres'),
-    AEROSPIKE_HOSTS: optionalStr({
-      pattern: /^[A-Za-z0-9.-]+(:\d{1,5})?(,[A-Za-z0-9.-]+(:\d{1,5})?)*$/,
-      expects: 'a comma-separated list of host[:port], or unset',
-    }),
-    AEROSPIKE_NAMESPACE: optionalStr({
-      pattern: /^[A-Za-z0-9_-]{1,31}$/,
-      expects: 'an Aerospike namespace, or unset (test)',
-    }),
-    /** Largest request body accepted on the API, in bytes (over it: 413). */
-    BODY_LIMIT_BYTES: int(16_384, { min: 1_024, max: 10_485_760 }),
-    /** Compare the expected answer carried in query bodies with the gateway's own. */
-    DEBUG_COMPARE: bool(false),
-    DEBUG_BODY_LIMIT_BYTES: int(1_048_576, { min: 1_024, max: 67_108_864 }),
+    ...profileStoreVars,
+    BODY_LIMIT_BYTES: doc(
+      'Largest request body accepted by the API, in bytes (larger: 413)',
+      int(16_384, { min: 1_024, max: 10_485_760 }),
+    ),
+    DEBUG_COMPARE: doc(
+      'Debug mode: queries carry their expected answer in the body; the gateway compares, counts and logs mismatches',
+      bool(false),
+    ),
+    DEBUG_BODY_LIMIT_BYTES: doc(
+      'Largest body of a query in debug mode, in bytes',
+      int(1_048_576, { min: 1_024, max: 67_108_864 }),
+    ),
   })
-  .superRefine((c, ctx) => {
-    if (c.PROFILE_STORE === 'aerospike' && !c.AEROSPIKE_HOSTS) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['AEROSPIKE_HOSTS'],
-        message: 'a comma-separated list of host[:port] when PROFILE_STORE=aerospike',
-      });
-    }
-  });
+  .superRefine((c, ctx) => checkProfileStore(c, (issue) => ctx.addIssue(issue)));
 
 export type GatewayConfigValues = z.infer<typeof gatewayConfigSchema>;
 
-/** Injection token and type of the gateway's validated config. */
 // The class is the DI token; the merged interface gives it the validated fields' types.
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export abstract class GatewayConfig {}

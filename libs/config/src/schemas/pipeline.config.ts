@@ -1,6 +1,9 @@
 import { z } from 'zod';
-import { int, oneOf, optionalStr } from '../env';
-import { databaseVars, httpPort, processVars, transportVars } from './common';
+import { doc, int, str } from '../env';
+import { checkProfileStore, databaseVars, httpPort, processVars, profileStoreVars, transportVars } from './common';
+
+const groupId = (defaultId: string, what: string) =>
+  doc(what, str(defaultId, { pattern: /^[A-Za-z0-9._-]{1,200}$/, expects: 'a consumer group id' }));
 
 export const pipelineConfigSchema = z
   .object({
@@ -8,35 +11,19 @@ export const pipelineConfigSchema = z
     ...httpPort(8081),
     ...transportVars,
     ...databaseVars,
-    PROFILE_STORE: oneOf(['postgres', 'aerospike'] as const, 'postgres'),
-    AEROSPIKE_HOSTS: optionalStr({
-      pattern: /^[A-Za-z0-9.-]+(:\d{1,5})?(,[A-Za-z0-9.-]+(:\d{1,5})?)*$/,
-      expects: 'a comma-separated list of host[:port], or unset',
-    }),
-    AEROSPIKE_NAMESPACE: optionalStr({
-      pattern: /^[A-Za-z0-9_-]{1,31}$/,
-      expects: 'an Aerospike namespace, or unset (test)',
-    }),
-    PROFILES_GROUP_ID: optionalStr({
-      pattern: /^[A-Za-z0-9._-]+$/,
-      expects: 'a consumer group id, or unset (profiles)',
-    }),
-    AGGREGATES_GROUP_ID: optionalStr({
-      pattern: /^[A-Za-z0-9._-]+$/,
-      expects: 'a consumer group id, or unset (aggregates)',
-    }),
-    AGG_FLUSH_INTERVAL_MS: int(1_000, { min: 10, max: 60_000 }),
-    RETENTION_HOURS: int(24, { min: 1, max: 24 * 365 }),
+    ...profileStoreVars,
+    PROFILES_GROUP_ID: groupId('profiles', 'Consumer group writing profiles'),
+    AGGREGATES_GROUP_ID: groupId('aggregates', 'Consumer group writing minute aggregates'),
+    AGG_FLUSH_INTERVAL_MS: doc(
+      'How often the aggregator writes its accumulated deltas and offsets (one transaction)',
+      int(1_000, { min: 10, max: 60_000 }),
+    ),
+    RETENTION_HOURS: doc(
+      'Hours of event time, behind the newest tag, for which minute aggregates are kept',
+      int(24, { min: 1, max: 24 * 365 }),
+    ),
   })
-  .superRefine((c, ctx) => {
-    if (c.PROFILE_STORE === 'aerospike' && !c.AEROSPIKE_HOSTS) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['AEROSPIKE_HOSTS'],
-        message: 'a comma-separated list of host[:port] when PROFILE_STORE=aerospike',
-      });
-    }
-  });
+  .superRefine((c, ctx) => checkProfileStore(c, (issue) => ctx.addIssue(issue)));
 
 export type PipelineConfigValues = z.infer<typeof pipelineConfigSchema>;
 
