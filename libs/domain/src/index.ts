@@ -9,3 +9,5 @@ export * from './market/trade-stats';
 export * from './ports/profile-store.port';
 export * from './ports/aggregate-store.port';
 export * from './ports/clock.port';
+export * from './user-tags/queries';
+export * from './user-tags/aggregates-answer';
