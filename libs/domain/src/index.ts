@@ -11,3 +11,7 @@ export * from './ports/aggregate-store.port';
 export * from './ports/clock.port';
 export * from './user-tags/queries';
 export * from './user-tags/aggregates-answer';
+export * from './market/deribit-frame';
+export * from './market/recent-id-set';
+export * from './market/trade-sequence';
+export * from './ports/trade-source.port';
