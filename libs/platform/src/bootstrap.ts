@@ -29,6 +29,9 @@ export async function createHttpApp(rootModule: unknown, opts: HttpAppOptions): 
     // While closing, new requests get 503 and keep-alive sockets are closed once idle.
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // Route schemas validate exactly: no type coercion ("100" is not an integer), no silent
+    // removal of unknown properties (they are errors), first error reported.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
   });
   const app = await NestFactory.create<NestFastifyApplication>(rootModule as never, adapter, {
     logger: logLevelsFrom(opts.logLevel),

@@ -1,0 +1,28 @@
+import { UserTag, userTagEventTime, userTagJsonSchema } from '@lib/domain';
+import { MessagePublisher, TopicSpec } from '@lib/kafka-avro/messaging';
+import { Body, Controller, HttpCode, Inject, Post } from '@nestjs/common';
+import { RouteSchema } from '@nestjs/platform-fastify';
+import { USER_TAGS_TOPIC } from './user-tags.topic';
+
+// Fastify compiles the schema once per route; the `$id` is for the OpenAPI document only.
+const { $id: _id, ...bodySchema } = userTagJsonSchema;
+
+@Controller()
+export class UserTagsController {
+  constructor(
+    private readonly publisher: MessagePublisher,
+    @Inject(USER_TAGS_TOPIC) private readonly topic: TopicSpec<UserTag>,
+  ) {}
+
+  /**
+   * 204 once the tag is durably in Kafka (acks=all), keyed by cookie. A tag that fails validation
+   * is never published; a tag Kafka does not acknowledge in time gets 503, never 204.
+   */
+  @Post('user_tags')
+  @HttpCode(204)
+  @RouteSchema({ body: bodySchema })
+  async ingest(@Body() tag: UserTag): Promise<void> {
+    userTagEventTime(tag);
+    await this.publisher.publish(this.topic, [tag]);
+  }
+}

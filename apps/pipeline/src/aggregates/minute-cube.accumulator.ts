@@ -1,0 +1,198 @@
+import {
+  AggregateFlush,
+  CubeDelta,
+  CubeKey,
+  UserTag,
+  cubeKeysOfTag,
+  minuteBucketOf,
+  userTagEventTime,
+} from '@lib/domain';
+
+interface Cell {
+  key: CubeKey;
+  count: number;
+  sumPrice: bigint;
+}
+
+interface PartitionState {
+  /** Offset the store holds for this partition (null: none yet); what the next flush continues. */
+  storedOffset: string | null;
+  /** Next offset to accept; messages below it were already counted (here or in the store). */
+  nextOffset: bigint;
+  cells: Map<string, Cell>;
+  tags: number;
+  /** Offsets moved since the last take(). */
+  dirty: boolean;
+}
+
+interface Taken {
+  /** The live state the deltas were taken from; a reassigned partition has a new one. */
+  readonly live: PartitionState;
+  readonly storedOffset: string | null;
+  readonly cells: Map<string, Cell>;
+  readonly tags: number;
+}
+
+/** What one flush takes away; handed back with {@link MinuteCubeAccumulator.restore} if it fails. */
+export interface FlushSnapshot {
+  readonly flush: AggregateFlush;
+  readonly taken: ReadonlyMap<number, Taken>;
+}
+
+export type AddResult = 'added' | 'duplicate' | 'unowned';
+
+function cellId(k: CubeKey): string {
+  // \u0001 cannot occur in JSON-decoded tag fields that passed validation as printable text, and
+  // even if it did, the dims mask and fixed field order keep ids unique per key.
+  return `${k.bucketMs}\u0001${k.action}\u0001${k.dims}\u0001${k.origin}\u0001${k.brandId}\u0001${k.categoryId}`;
+}
+
+/**
+ * In-memory deltas of the minute cube between flushes, per partition, with the offsets they cover.
+ * Pure bookkeeping: the aggregator feeds it consumed messages and writes what it takes.
+ *
+ * Per partition, a message is counted once: offsets below `nextOffset` are ignored, so a
+ * redelivery after a seek or a rebalance cannot double-count before the store's fencing would.
+ */
+export class MinuteCubeAccumulator {
+  private readonly partitions = new Map<number, PartitionState>();
+  private newestEventMs: number | undefined;
+
+  constructor(
+    readonly groupId: string,
+    readonly topic: string,
+  ) {}
+
+  /** Takes ownership of a partition resuming after `storedOffset` (null: from the log's start). */
+  assign(partition: number, storedOffset: string | null): void {
+    this.partitions.set(partition, {
+      storedOffset,
+      nextOffset: storedOffset === null ? 0n : BigInt(storedOffset),
+      cells: new Map(),
+      tags: 0,
+      dirty: false,
+    });
+  }
+
+  /** Forgets a partition and its unflushed deltas (its new owner recounts them from the store's offset). */
+  revoke(partition: number): void {
+    this.partitions.delete(partition);
+  }
+
+  owns(partition: number): boolean {
+    return this.partitions.has(partition);
+  }
+
+  add(partition: number, offset: string, tag: UserTag): AddResult {
+    const state = this.partitions.get(partition);
+    if (!state) return 'unowned';
+    const at = BigInt(offset);
+    if (at < state.nextOffset) return 'duplicate';
+    const eventMs = userTagEventTime(tag);
+    const keys = cubeKeysOfTag(
+      minuteBucketOf(eventMs),
+      tag.action,
+      tag.origin,
+      tag.product_info.brand_id,
+      tag.product_info.category_id,
+    );
+    const price = BigInt(tag.product_info.price);
+    for (const key of keys) {
+      const id = cellId(key);
+      const cell = state.cells.get(id);
+      if (cell) {
+        cell.count += 1;
+        cell.sumPrice += price;
+      } else {
+        state.cells.set(id, { key, count: 1, sumPrice: price });
+      }
+    }
+    state.tags += 1;
+    state.nextOffset = at + 1n;
+    state.dirty = true;
+    if (this.newestEventMs === undefined || eventMs > this.newestEventMs) this.newestEventMs = eventMs;
+    return 'added';
+  }
+
+  /**
+   * Skips a message that cannot be counted (it was reported elsewhere) so the offsets still move
+   * past it and the flush stores them.
+   */
+  skip(partition: number, offset: string): void {
+    const state = this.partitions.get(partition);
+    if (state && BigInt(offset) >= state.nextOffset) {
+      state.nextOffset = BigInt(offset) + 1n;
+      state.dirty = true;
+    }
+  }
+
+  /** Tags waiting for a flush, over all partitions. */
+  pendingTags(): number {
+    let n = 0;
+    for (const s of this.partitions.values()) n += s.tags;
+    return n;
+  }
+
+  pendingCells(): number {
+    let n = 0;
+    for (const s of this.partitions.values()) n += s.cells.size;
+    return n;
+  }
+
+  newestEventTime(): number | undefined {
+    return this.newestEventMs;
+  }
+
+  /**
+   * Takes every partition that moved since its stored offset, leaving them empty and continuing
+   * from the snapshot's offsets. Undefined when there is nothing to write.
+   */
+  take(): FlushSnapshot | undefined {
+    const taken = new Map<number, Taken>();
+    const partitions: AggregateFlush['partitions'][number][] = [];
+    for (const [partition, state] of this.partitions) {
+      if (!state.dirty) continue;
+      const nextOffset = state.nextOffset.toString();
+      taken.set(partition, { live: state, storedOffset: state.storedOffset, cells: state.cells, tags: state.tags });
+      const deltas: CubeDelta[] = [];
+      for (const c of state.cells.values()) deltas.push({ key: c.key, count: c.count, sumPrice: c.sumPrice });
+      partitions.push({ partition, expectedOffset: state.storedOffset, nextOffset, deltas });
+      state.cells = new Map();
+      state.tags = 0;
+      state.storedOffset = nextOffset;
+      state.dirty = false;
+    }
+    if (partitions.length === 0) return undefined;
+    return { flush: { groupId: this.groupId, topic: this.topic, partitions }, taken };
+  }
+
+  /**
+   * The flush failed and stored nothing: its deltas go back to be written with the next one.
+   * A partition revoked or reassigned meanwhile is left alone: its owner recounts from the store.
+   */
+  restore(snapshot: FlushSnapshot): void {
+    for (const [partition, before] of snapshot.taken) {
+      const state = this.partitions.get(partition);
+      if (state !== before.live) continue;
+      state.storedOffset = before.storedOffset;
+      state.dirty = true;
+      for (const [id, cell] of before.cells) {
+        const now = state.cells.get(id);
+        if (now) {
+          now.count += cell.count;
+          now.sumPrice += cell.sumPrice;
+        } else {
+          state.cells.set(id, cell);
+        }
+      }
+      state.tags += before.tags;
+    }
+  }
+
+  /** The store refused these partitions of a flush (another consumer owns them): drop them. */
+  fence(snapshot: FlushSnapshot, partitions: readonly number[]): void {
+    for (const p of partitions) {
+      if (this.partitions.get(p) === snapshot.taken.get(p)?.live) this.partitions.delete(p);
+    }
+  }
+}
