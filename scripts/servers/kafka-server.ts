@@ -5,7 +5,18 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { ensureKafkaJars, KAFKA_VERSION } from './kafka-jars';
-import { freePorts, isRunning, killWithParent, sleep, tailFile, terminate } from './process-utils';
+import {
+  firstErrorLines,
+  freePorts,
+  isPortInUse,
+  isRunning,
+  killWithParent,
+  PortInUseError,
+  retryOnPortConflict,
+  sleep,
+  tailFile,
+  terminate,
+} from './process-utils';
 
 export interface KafkaServerOptions {
   /** Client (PLAINTEXT) port; a free one when omitted. The KRaft controller always gets a free port. */
@@ -41,7 +52,11 @@ export class KafkaServer {
 
   static readonly version = KAFKA_VERSION;
 
-  static async start(opts: KafkaServerOptions = {}): Promise<KafkaServer> {
+  static start(opts: KafkaServerOptions = {}): Promise<KafkaServer> {
+    return retryOnPortConflict(opts.port !== undefined, () => KafkaServer.startOnce(opts));
+  }
+
+  private static async startOnce(opts: KafkaServerOptions): Promise<KafkaServer> {
     const libs = await ensureKafkaJars();
     const [freeClientPort, controllerPort] = await freePorts(2);
     const port = opts.port ?? freeClientPort;
@@ -56,7 +71,7 @@ export class KafkaServer {
     const classpath = `${libs}/*`;
     const heapMb = opts.heapMb ?? 512;
     const fd = openSync(logFile, 'w');
-    let child: ChildProcess | undefined;
+    let child: ChildProcess;
     try {
       if (!existsSync(join(metadataDir, 'meta.properties'))) {
         // A short-lived JVM: C1 only starts faster and is plenty for formatting a directory.
@@ -98,7 +113,12 @@ export class KafkaServer {
     } finally {
       closeSync(fd); // the JVM has its own copy of the descriptor
     }
-    const disarm = killWithParent(child, 'SIGTERM', STOP_TIMEOUT_MS / 1000);
+    child.on('error', () => undefined); // spawn failure: no pid, waitUntilReady reports it with the log
+    const disarm = killWithParent(child, {
+      signal: 'SIGTERM',
+      graceSeconds: STOP_TIMEOUT_MS / 1000,
+      cleanupDir: ownsDataDir ? dataDir : undefined,
+    });
     const server = new KafkaServer([`127.0.0.1:${port}`], port, dataDir, logFile, child, disarm, ownsDataDir);
 
     try {
@@ -109,6 +129,10 @@ export class KafkaServer {
       // Keep the data dir (and its log) for a post-mortem: only the process is stopped.
       await terminate(child, 'SIGKILL', 5_000);
       disarm();
+      if (isPortInUse(logFile)) {
+        if (ownsDataDir) rmSync(dataDir, { recursive: true, force: true });
+        throw new PortInUseError((err as Error).message);
+      }
       throw err;
     }
     return server;
@@ -197,9 +221,12 @@ export class KafkaServer {
   }
 
   private startError(reason: string): Error {
+    const errors = firstErrorLines(this.logFile);
     return new Error(
       `Kafka ${KAFKA_VERSION} broker on ${this.brokers.join(',')} did not start: ${reason}.\n` +
-        `Data dir: ${this.dataDir}\nLast lines of ${this.logFile}:\n${tailFile(this.logFile, 60)}`,
+        `Data dir (kept for inspection): ${this.dataDir}\n` +
+        (errors === '' ? '' : `First errors in ${this.logFile}:\n${errors}\n`) +
+        `Last lines of ${this.logFile}:\n${tailFile(this.logFile, 30)}`,
     );
   }
 }

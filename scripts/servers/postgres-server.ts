@@ -4,7 +4,18 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
 import { findPgBinDir } from './pg-binaries';
-import { freePort, isRunning, killWithParent, sleep, tailFile, terminate, waitForExit } from './process-utils';
+import {
+  freePort,
+  isPortInUse,
+  isRunning,
+  killWithParent,
+  PortInUseError,
+  retryOnPortConflict,
+  sleep,
+  tailFile,
+  terminate,
+  waitForExit,
+} from './process-utils';
 
 export interface PostgresServerOptions {
   /** TCP port on 127.0.0.1; a free one when omitted. */
@@ -41,7 +52,11 @@ export class PostgresServer {
     private readonly runDir: string,
   ) {}
 
-  static async start(opts: PostgresServerOptions = {}): Promise<PostgresServer> {
+  static start(opts: PostgresServerOptions = {}): Promise<PostgresServer> {
+    return retryOnPortConflict(opts.port !== undefined, () => PostgresServer.startOnce(opts));
+  }
+
+  private static async startOnce(opts: PostgresServerOptions): Promise<PostgresServer> {
     const bin = findPgBinDir();
     if (bin === undefined) {
       throw new Error(
@@ -91,8 +106,9 @@ export class PostgresServer {
     } finally {
       closeSync(fd);
     }
+    child.on('error', () => undefined); // spawn failure: no pid, waitUntilReady reports it with the log
     // SIGINT is PostgreSQL's "fast" shutdown (what `pg_ctl stop -m fast` sends).
-    const disarm = killWithParent(child, 'SIGINT', 10);
+    const disarm = killWithParent(child, { signal: 'SIGINT', graceSeconds: 10, cleanupDir: runDir });
     const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
     const server = new PostgresServer(url, port, dataDir, logFile, child, disarm, runDir);
 
@@ -101,6 +117,10 @@ export class PostgresServer {
     } catch (err) {
       await terminate(child, 'SIGQUIT', 5_000);
       disarm();
+      if (isPortInUse(logFile)) {
+        rmSync(runDir, { recursive: true, force: true });
+        throw new PortInUseError((err as Error).message);
+      }
       throw err;
     }
     return server;

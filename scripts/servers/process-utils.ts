@@ -46,12 +46,30 @@ export function tailFile(path: string, lines = 40): string {
   }
 }
 
+/**
+ * The first `max` lines of a log that report an error (ERROR/FATAL lines, exceptions and their causes):
+ * a failed JVM's log ends with shutdown chatter, the reason is usually much earlier.
+ */
+export function firstErrorLines(path: string, max = 12): string {
+  if (!existsSync(path)) return '';
+  try {
+    return readFileSync(path, 'utf8')
+      .split('\n')
+      .filter((line) => /\b(ERROR|FATAL)\b|Exception|^Caused by:/.test(line))
+      .slice(0, max)
+      .join('\n');
+  } catch {
+    return '';
+  }
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** False once the child exited, or if it never started (spawn failed: no pid). */
 export function isRunning(child: ChildProcess): boolean {
-  return child.exitCode === null && child.signalCode === null;
+  return child.pid !== undefined && child.exitCode === null && child.signalCode === null;
 }
 
 /** Resolves true when the child has exited; false if it is still running after `timeoutMs`. */
@@ -85,11 +103,15 @@ export async function terminate(child: ChildProcess, signal: NodeJS.Signals, tim
  * - Normal exit (including process.exit()): an 'exit' hook SIGKILLs it (exit hooks must be synchronous).
  * - This process killed by a signal or crashing, where no hook runs: a tiny `sh` watchdog blocks reading
  *   a pipe whose write end only this process holds. When this process dies the pipe closes, `read`
- *   returns, and the watchdog sends `signal` to the child, then SIGKILL after `graceSeconds`.
+ *   returns, and the watchdog sends `signal` to the child, then SIGKILL after `graceSeconds`, and finally
+ *   removes `cleanupDir` (the server's temporary directory) if given.
  *
  * Returns a function that disarms both; call it once the child has been stopped on purpose.
  */
-export function killWithParent(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceSeconds = 10): () => void {
+export function killWithParent(
+  child: ChildProcess,
+  opts: { signal: NodeJS.Signals; graceSeconds: number; cleanupDir?: string },
+): () => void {
   const pid = child.pid;
   if (pid === undefined) return () => undefined;
 
@@ -97,9 +119,11 @@ export function killWithParent(child: ChildProcess, signal: NodeJS.Signals = 'SI
     // Ctrl-C and hangups reach the whole process group: the watchdog must keep waiting for EOF.
     "trap '' INT HUP",
     'read -r _ || true',
-    `kill -${signal.replace(/^SIG/, '')} ${pid} 2>/dev/null || exit 0`,
-    `i=0; while kill -0 ${pid} 2>/dev/null && [ $i -lt ${graceSeconds * 5} ]; do sleep 0.2; i=$((i+1)); done`,
-    `kill -KILL ${pid} 2>/dev/null || true`,
+    `if kill -${opts.signal.replace(/^SIG/, '')} ${pid} 2>/dev/null; then`,
+    `  i=0; while kill -0 ${pid} 2>/dev/null && [ $i -lt ${opts.graceSeconds * 5} ]; do sleep 0.2; i=$((i+1)); done`,
+    `  kill -KILL ${pid} 2>/dev/null; sleep 0.2`,
+    'fi',
+    opts.cleanupDir === undefined ? '' : `rm -rf -- ${shellQuote(opts.cleanupDir)}`,
   ].join('\n');
   const watchdog = spawn('sh', ['-c', script], { stdio: ['pipe', 'ignore', 'ignore'] });
   // Neither the watchdog nor its pipe may keep the event loop (and so Jest or a CLI) alive.
@@ -117,4 +141,29 @@ export function killWithParent(child: ChildProcess, signal: NodeJS.Signals = 'SI
     process.off('exit', onExit);
     if (isRunning(watchdog)) watchdog.kill('SIGKILL');
   };
+}
+
+function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A server could not bind its port: another process took it between freePorts() and the bind. */
+export class PortInUseError extends Error {}
+
+export function isPortInUse(logFile: string): boolean {
+  return /Address already in use/.test(tailFile(logFile, 400));
+}
+
+/**
+ * Starts a server, and when its ports were chosen here (not given by the caller) and one was taken in the
+ * meantime, tries again with new ones.
+ */
+export async function retryOnPortConflict<T>(portsGiven: boolean, start: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (portsGiven || attempt >= attempts || !(err instanceof PortInUseError)) throw err;
+    }
+  }
 }
