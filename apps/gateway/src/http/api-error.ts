@@ -100,6 +100,8 @@ export function toApiError(err: unknown): ApiErrorBody {
   if (err instanceof DependencyUnavailableError) return body(503, 'DEPENDENCY_UNAVAILABLE', err.message);
   if (err instanceof HttpException) {
     const status = err.getStatus();
+    if (status === 415) return body(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json');
+    if (status === 413) return body(413, 'BODY_TOO_LARGE', err.message);
     return body(status, status === 404 ? 'NOT_FOUND' : 'HTTP_ERROR', err.message);
   }
   const e = err as FastifyLikeError;

@@ -16,10 +16,15 @@ function jsonError(message: string, code: string, statusCode: number): Error {
 }
 
 /**
- * JSON bodies: a tag is parsed under its own limit; a query's body (the expected answer of the
- * debug mode) is parsed only when debug comparison is on, and otherwise left unparsed.
+ * JSON is the only body the API reads: other media types get 415 (Fastify's built-in text/plain
+ * parser and Nest's form parser are replaced). A tag is parsed under its own limit; a query's body
+ * (the expected answer of the debug mode) is parsed only when debug comparison is on.
  */
 export function installJsonBodyParser(app: NestFastifyApplication, opts: JsonBodyOptions): void {
+  app.getHttpAdapter().getInstance().removeAllContentTypeParsers();
+  app.useBodyParser('application/x-www-form-urlencoded', {}, (_request, _raw, done) => {
+    done(jsonError('send the body as application/json', 'FST_ERR_CTP_INVALID_MEDIA_TYPE', 415));
+  });
   const bodyLimit = opts.debugCompare ? Math.max(opts.tagLimitBytes, opts.debugLimitBytes) : opts.tagLimitBytes;
   app.useBodyParser('application/json', { bodyLimit }, (request, raw, done) => {
     const isIngest = request.routeOptions.url === INGEST_ROUTE;
