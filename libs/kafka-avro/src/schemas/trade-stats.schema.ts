@@ -1,0 +1,41 @@
+import { EWMA_MODES, TradeStats } from '@lib/domain';
+import { assertType, AvroValue, SameShape } from './avro-schema.types';
+
+const epochMillis = { type: 'long', logicalType: 'timestamp-millis' } as const;
+
+/** Avro schema of the statistics of one instrument over one window, version 1. */
+export const tradeStatsSchemaV1 = {
+  type: 'record',
+  name: 'TradeStats',
+  namespace: 'market',
+  fields: [
+    { name: 'instrument', type: 'string' },
+    { name: 'window_start', type: epochMillis, doc: 'Inclusive, epoch ms.' },
+    { name: 'window_end', type: epochMillis, doc: 'Exclusive, epoch ms.' },
+    { name: 'count', type: 'long' },
+    { name: 'volume', type: 'double' },
+    { name: 'vwap', type: ['null', 'double'] },
+    { name: 'open', type: ['null', 'double'] },
+    { name: 'high', type: ['null', 'double'] },
+    { name: 'low', type: ['null', 'double'] },
+    { name: 'close', type: ['null', 'double'] },
+    { name: 'ewma', type: ['null', 'double'] },
+    {
+      name: 'ewma_params',
+      type: {
+        type: 'record',
+        name: 'EwmaParams',
+        fields: [
+          { name: 'mode', type: { type: 'enum', name: 'EwmaMode', symbols: EWMA_MODES } },
+          { name: 'alpha', type: ['null', 'double'] },
+          { name: 'span', type: ['null', 'double'] },
+          { name: 'half_life_ms', type: ['null', 'long'] },
+        ],
+      },
+    },
+  ],
+} as const;
+
+export const TRADE_STATS_SCHEMA = 'market.TradeStats';
+
+assertType<SameShape<AvroValue<typeof tradeStatsSchemaV1>, TradeStats>>(true);
