@@ -1,0 +1,162 @@
+import { PipelineConfig } from '@lib/config';
+import { AggregateStore, DomainError, UserTag } from '@lib/domain';
+import { ConsumedBatch, ConsumerHandle, MessageConsumer, TopicSpec } from '@lib/kafka-avro/messaging';
+import { ReadinessRegistry } from '@lib/platform';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { InjectMetric, makeCounterProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
+import { Counter, Histogram } from 'prom-client';
+import { USER_TAGS_TOPIC } from '../user-tags.topic';
+import { MinuteCubeAccumulator } from './minute-cube.accumulator';
+
+export const FLUSH_DURATION = 'pipeline_aggregate_flush_duration_seconds';
+export const FLUSH_TAGS = 'pipeline_aggregate_flush_tags';
+export const ROWS_UPSERTED = 'pipeline_aggregate_rows_upserted_total';
+export const FLUSH_FAILURES = 'pipeline_aggregate_flush_failures_total';
+export const UNCOUNTABLE_TAGS = 'pipeline_aggregate_uncountable_tags_total';
+
+export const aggregatorMetrics = [
+  makeHistogramProvider({
+    name: FLUSH_DURATION,
+    help: 'Duration of one aggregate flush (one PostgreSQL transaction)',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  }),
+  makeHistogramProvider({
+    name: FLUSH_TAGS,
+    help: 'Tags written by one aggregate flush',
+    buckets: [1, 10, 100, 1_000, 5_000, 10_000, 50_000, 100_000, 500_000],
+  }),
+  makeCounterProvider({ name: ROWS_UPSERTED, help: 'Cube rows upserted by aggregate flushes' }),
+  makeCounterProvider({ name: FLUSH_FAILURES, help: 'Aggregate flushes that failed and will be retried' }),
+  makeCounterProvider({
+    name: UNCOUNTABLE_TAGS,
+    help: 'Decoded tags the aggregator could not count (impossible time); logged with their offset',
+  }),
+];
+
+const FLUSH_JOB = 'aggregate-flush';
+/** Above this many unflushed tags, consumption waits for a flush: memory stays bounded when PostgreSQL is slow or down. */
+const MAX_PENDING_TAGS = 200_000;
+
+/**
+ * The aggregates consumer group, exactly once into PostgreSQL.
+ *
+ * fetch → accumulate per partition (8 cube cells per tag, in its own minute) → every
+ * AGG_FLUSH_INTERVAL_MS one transaction adds the deltas and stores the offsets they cover. On
+ * assignment it resumes from the offsets in PostgreSQL, not Kafka's; the store refuses a flush
+ * that does not continue its stored offset (a partition that moved to another consumer), so a
+ * crash or rebalance at any moment neither loses nor double-counts a tag.
+ */
+@Injectable()
+export class MinuteCubeAggregator implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('aggregates');
+  private readonly acc: MinuteCubeAccumulator;
+  private handle: ConsumerHandle | undefined;
+  private flushing: Promise<void> | undefined;
+  private lastFlushOk = true;
+
+  constructor(
+    private readonly config: PipelineConfig,
+    private readonly consumer: MessageConsumer,
+    private readonly store: AggregateStore,
+    @Inject(USER_TAGS_TOPIC) private readonly topic: TopicSpec<UserTag>,
+    private readonly readiness: ReadinessRegistry,
+    private readonly scheduler: SchedulerRegistry,
+    @InjectMetric(FLUSH_DURATION) private readonly flushDuration: Histogram,
+    @InjectMetric(FLUSH_TAGS) private readonly flushTags: Histogram,
+    @InjectMetric(ROWS_UPSERTED) private readonly rowsUpserted: Counter,
+    @InjectMetric(FLUSH_FAILURES) private readonly flushFailures: Counter,
+    @InjectMetric(UNCOUNTABLE_TAGS) private readonly uncountable: Counter,
+  ) {
+    this.acc = new MinuteCubeAccumulator(config.AGGREGATES_GROUP_ID, config.TOPIC_USER_TAGS);
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.readiness.register('aggregates-consumer', () => {
+      if (!this.handle?.isRunning()) throw new Error('not consuming');
+      if (!this.lastFlushOk) throw new Error('last flush to PostgreSQL failed');
+    });
+    this.handle = await this.consumer.start({
+      groupId: this.config.AGGREGATES_GROUP_ID,
+      topic: this.topic,
+      fromBeginning: true,
+      resumeFrom: (partitions) => this.resume(partitions),
+      onRevoked: (partitions) => partitions.forEach((p) => this.acc.revoke(p)),
+      onBatch: (batch) => this.accumulate(batch),
+    });
+    this.scheduler.addInterval(
+      FLUSH_JOB,
+      setInterval(() => void this.flush(), this.config.AGG_FLUSH_INTERVAL_MS),
+    );
+    this.logger.log(`consuming ${this.topic.name} as group ${this.config.AGGREGATES_GROUP_ID}`);
+  }
+
+  private async resume(partitions: readonly number[]): Promise<ReadonlyMap<number, string>> {
+    const stored = await this.store.storedOffsets(this.config.AGGREGATES_GROUP_ID, this.topic.name);
+    for (const p of partitions) this.acc.assign(p, stored.get(p) ?? null);
+    return stored;
+  }
+
+  private async accumulate(batch: ConsumedBatch<UserTag>): Promise<void> {
+    for (const m of batch.messages) {
+      try {
+        this.acc.add(m.partition, m.offset, m.value);
+      } catch (err) {
+        if (!(err instanceof DomainError)) throw err;
+        // Decodable but not countable (the gateway validates times, so only a foreign producer gets
+        // here): counted and logged with its position, and skipped so the stream moves on.
+        this.uncountable.inc();
+        this.acc.skip(m.partition, m.offset);
+        this.logger.error(`uncountable tag at ${m.topic}/${m.partition}@${m.offset}: ${err.message}`);
+      }
+    }
+    while (this.acc.pendingTags() >= MAX_PENDING_TAGS) await this.flush();
+  }
+
+  /** One flush at a time; a call while one runs waits for it and then flushes what came meanwhile. */
+  flush(): Promise<void> {
+    const run = (this.flushing ?? Promise.resolve()).then(() => this.flushOnce());
+    this.flushing = run.finally(() => {
+      if (this.flushing === run) this.flushing = undefined;
+    });
+    return run;
+  }
+
+  private async flushOnce(): Promise<void> {
+    const snapshot = this.acc.take();
+    if (!snapshot) return;
+    const stop = this.flushDuration.startTimer();
+    let result;
+    try {
+      result = await this.store.flush(snapshot.flush);
+    } catch (err) {
+      // Nothing was stored (one transaction): the deltas go back and are written next time.
+      this.lastFlushOk = false;
+      this.flushFailures.inc();
+      this.acc.restore(snapshot);
+      this.logger.error(`flush failed, will retry: ${(err as Error).message}`);
+      await new Promise((r) => setTimeout(r, Math.min(this.config.AGG_FLUSH_INTERVAL_MS, 1_000)));
+      return;
+    }
+    stop();
+    this.lastFlushOk = true;
+    if (result.fenced.length > 0) {
+      this.acc.fence(snapshot, result.fenced);
+      this.logger.warn(`partitions ${result.fenced.join(',')} moved to another consumer; dropped their deltas`);
+    }
+    const applied = snapshot.flush.partitions.filter((p) => result.applied.includes(p.partition));
+    this.flushTags.observe(applied.reduce((n, p) => n + (snapshot.taken.get(p.partition)?.tags ?? 0), 0));
+    this.rowsUpserted.inc(applied.reduce((n, p) => n + p.deltas.length, 0));
+    // The broker's copy of the offsets only feeds lag monitoring; PostgreSQL's copy is the truth.
+    await this.handle
+      ?.commit(applied.map((p) => ({ topic: this.topic.name, partition: p.partition, offset: p.nextOffset })))
+      .catch((err: unknown) => this.logger.warn(`could not record offsets in Kafka: ${(err as Error).message}`));
+  }
+
+  /** Stop consuming, then write what was consumed: nothing counted in memory is left behind. */
+  async beforeApplicationShutdown(): Promise<void> {
+    if (this.scheduler.doesExist('interval', FLUSH_JOB)) this.scheduler.deleteInterval(FLUSH_JOB);
+    await this.handle?.stop();
+    await this.flush();
+  }
+}
