@@ -1,0 +1,124 @@
+import { Counter, Gauge, Histogram, Registry, register as defaultRegistry } from 'prom-client';
+import { CloseReason } from './trade-stats.processor';
+
+/** Each metric once per registry, so two module instances in one process (tests) share it. */
+function metric<M>(registry: Registry, name: string, create: () => M): M {
+  return (registry.getSingleMetric(name) as M | undefined) ?? create();
+}
+
+/**
+ * agg-producer's metrics, recorded by the runner around the processor (which itself only computes).
+ * Windows count once published, that is once their transaction committed.
+ */
+export class AggProducerMetrics {
+  readonly tradesConsumed: Counter;
+  readonly windowsPublished: Counter<'reason'>;
+  readonly lateTrades: Counter;
+  readonly ewma: Gauge<'instrument'>;
+  readonly instruments: Gauge;
+  readonly transactionSeconds: Histogram;
+  readonly restoreSeconds: Histogram;
+  readonly restoredRecords: Counter;
+  readonly failures: Counter<'stage'>;
+
+  constructor(registry: Registry = defaultRegistry) {
+    const registers = [registry];
+    this.tradesConsumed = metric(
+      registry,
+      'agg_producer_trades_consumed_total',
+      () =>
+        new Counter({
+          name: 'agg_producer_trades_consumed_total',
+          help: 'Trades read from the trades topic, late ones included',
+          registers,
+        }),
+    );
+    this.windowsPublished = metric(
+      registry,
+      'agg_producer_windows_published_total',
+      () =>
+        new Counter({
+          name: 'agg_producer_windows_published_total',
+          help: 'Window statistics committed to the stats topic, by what closed the window: event-time (a later trade) or idle (the scheduled check)',
+          labelNames: ['reason'] as const,
+          registers,
+        }),
+    );
+    this.lateTrades = metric(
+      registry,
+      'agg_producer_late_trades_total',
+      () =>
+        new Counter({
+          name: 'agg_producer_late_trades_total',
+          help: 'Trades refused because their window was already published',
+          registers,
+        }),
+    );
+    this.ewma = metric(
+      registry,
+      'agg_producer_ewma',
+      () =>
+        new Gauge({
+          name: 'agg_producer_ewma',
+          help: 'EWMA of the trade price at the end of the newest published window, per instrument',
+          labelNames: ['instrument'] as const,
+          registers,
+        }),
+    );
+    this.instruments = metric(
+      registry,
+      'agg_producer_instruments',
+      () =>
+        new Gauge({ name: 'agg_producer_instruments', help: 'Instruments whose state this process holds', registers }),
+    );
+    this.transactionSeconds = metric(
+      registry,
+      'agg_producer_transaction_duration_seconds',
+      () =>
+        new Histogram({
+          name: 'agg_producer_transaction_duration_seconds',
+          help: 'Duration of one transaction: statistics, changelog and consumed offsets',
+          buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+          registers,
+        }),
+    );
+    this.restoreSeconds = metric(
+      registry,
+      'agg_producer_state_restore_duration_seconds',
+      () =>
+        new Histogram({
+          name: 'agg_producer_state_restore_duration_seconds',
+          help: 'Duration of reading the changelog to its end on partition assignment',
+          buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+          registers,
+        }),
+    );
+    this.restoredRecords = metric(
+      registry,
+      'agg_producer_state_restored_records_total',
+      () =>
+        new Counter({
+          name: 'agg_producer_state_restored_records_total',
+          help: 'Changelog records read while restoring state',
+          registers,
+        }),
+    );
+    this.failures = metric(
+      registry,
+      'agg_producer_failures_total',
+      () =>
+        new Counter({
+          name: 'agg_producer_failures_total',
+          help: 'Failures that made the processor rebuild its state from Kafka, by stage (transaction, restore, consumer)',
+          labelNames: ['stage'] as const,
+          registers,
+        }),
+    );
+  }
+
+  published(byReason: Readonly<Record<CloseReason, number>>): void {
+    for (const reason of ['event-time', 'idle'] as const) {
+      if (byReason[reason] > 0) this.windowsPublished.inc({ reason }, byReason[reason]);
+    }
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Avro schema of {@link AggStateRecord}, version 1, in the style of libs/kafka-avro/src/schemas so the
+ * library's catalog can adopt it. Every long here is an epoch-ms time or a count, far below 2^53.
+ */
+export const aggStateSchemaV1 = {
+  type: 'record',
+  name: 'AggStateRecord',
+  namespace: 'agg',
+  doc: "A changelog record of agg-producer's state; exactly one of instrument and partition is set.",
+  fields: [
+    { name: 'key', type: 'string' },
+    {
+      name: 'instrument',
+      type: [
+        'null',
+        {
+          type: 'record',
+          name: 'InstrumentState',
+          fields: [
+            { name: 'instrument', type: 'string' },
+            { name: 'partition', type: 'int' },
+            { name: 'stream_time', type: 'long' },
+            { name: 'next_window_start', type: 'long' },
+            { name: 'ewma', type: ['null', 'double'] },
+            { name: 'ewma_time', type: ['null', 'long'] },
+            { name: 'carried_ewma', type: ['null', 'double'] },
+            {
+              name: 'open_windows',
+              type: {
+                type: 'array',
+                items: {
+                  type: 'record',
+                  name: 'OpenWindow',
+                  fields: [
+                    { name: 'start', type: 'long' },
+                    { name: 'count', type: 'long' },
+                    { name: 'volume', type: 'double' },
+                    { name: 'notional', type: 'double' },
+                    { name: 'open', type: 'double' },
+                    { name: 'open_time', type: 'long' },
+                    { name: 'high', type: 'double' },
+                    { name: 'low', type: 'double' },
+                    { name: 'close', type: 'double' },
+                    { name: 'close_time', type: 'long' },
+                    { name: 'ewma', type: 'double' },
+                  ],
+                },
+              },
+            },
+          ],
+        },
+      ],
+    },
+    {
+      name: 'partition',
+      type: [
+        'null',
+        {
+          type: 'record',
+          name: 'PartitionState',
+          fields: [
+            { name: 'topic', type: 'string' },
+            { name: 'partition', type: 'int' },
+            { name: 'next_offset', type: 'string' },
+            { name: 'event_time', type: 'long' },
+          ],
+        },
+      ],
+    },
+  ],
+} as const;
+
+export const AGG_STATE_SCHEMA = 'agg.AggStateRecord';

@@ -1,0 +1,199 @@
+import { DeribitTrade, TradeStats, TradeWindowRules } from '@lib/domain';
+import { ConsumedBatch } from '@lib/kafka-avro/messaging';
+import { AggStateRecord } from './state/agg-state.record';
+import { TradeStatsProcessor, UnitOfWork } from './trade-stats.processor';
+
+const MIN = 60_000;
+const T0 = Date.parse('2026-03-01T10:00:00Z');
+const TOPIC = 'deribit-trades';
+
+let tradeId = 0;
+function trade(instrument: string, offsetMs: number, price: number, amount = 10): DeribitTrade {
+  tradeId += 1;
+  return {
+    trade_seq: tradeId,
+    trade_id: `t${tradeId}`,
+    timestamp: T0 + offsetMs,
+    tick_direction: 0,
+    price,
+    mark_price: price,
+    index_price: price,
+    instrument_name: instrument,
+    direction: 'buy',
+    amount,
+  };
+}
+
+/** A batch of one partition starting at `from`, with `lag` messages left behind it. */
+function batch(partition: number, from: number, trades: readonly DeribitTrade[], lag = 0): ConsumedBatch<DeribitTrade> {
+  return {
+    topic: TOPIC,
+    partition,
+    messages: trades.map((value, i) => ({
+      topic: TOPIC,
+      partition,
+      offset: String(from + i),
+      key: value.instrument_name,
+      value,
+      headers: {},
+      timestamp: value.timestamp,
+    })),
+    nextOffset: String(from + trades.length),
+    lag,
+  };
+}
+
+const rules = () => new TradeWindowRules({ windowMs: MIN, graceMs: 1_000, ewma: { mode: 'span', span: 3 } });
+const summary = (stats: readonly TradeStats[]) =>
+  stats.map(
+    (s) => `${s.instrument} ${new Date(s.window_start).toISOString().slice(11, 16)} n=${s.count} ewma=${s.ewma}`,
+  );
+
+describe('TradeStatsProcessor', () => {
+  it('keeps instruments apart and turns what a batch changed into one unit of work', () => {
+    const p = new TradeStatsProcessor(rules());
+    const outcome = p.process(
+      batch(0, 0, [
+        trade('BTC-PERPETUAL', 1_000, 100),
+        trade('ETH-PERPETUAL', 2_000, 10),
+        trade('BTC-PERPETUAL', 30_000, 102),
+        trade('BTC-PERPETUAL', MIN + 1_000, 104),
+      ]),
+      T0 + MIN + 1_000,
+    );
+    expect(outcome).toEqual({ trades: 4, late: [] });
+
+    const work = p.takeWork()!;
+    // BTC's stream time reached 10:01:01 = end + grace; ETH's own stream time (10:00:02) closes nothing.
+    expect(summary(work.stats)).toEqual(['BTC-PERPETUAL 10:00 n=2 ewma=101']);
+    expect(work.published).toEqual({ 'event-time': 1, idle: 0 });
+    expect(work.offsets).toEqual([{ topic: TOPIC, partition: 0, offset: '4' }]);
+    expect(work.state.map((r) => r.key).sort()).toEqual([
+      'instrument/BTC-PERPETUAL',
+      'instrument/ETH-PERPETUAL',
+      `partition/${TOPIC}/0`,
+    ]);
+    const btc = work.state.find((r) => r.key === 'instrument/BTC-PERPETUAL')!.instrument!;
+    expect(btc).toMatchObject({ partition: 0, next_window_start: T0 + MIN, stream_time: T0 + MIN + 1_000 });
+    expect(btc.open_windows).toEqual([expect.objectContaining({ start: T0 + MIN, count: 1, close: 104 })]);
+
+    expect(p.takeWork()).toBeUndefined();
+  });
+
+  it('reports a late trade with its topic, partition and offset, and still commits its offset', () => {
+    const p = new TradeStatsProcessor(rules());
+    p.process(batch(2, 40, [trade('BTC-PERPETUAL', 1_000, 100), trade('BTC-PERPETUAL', MIN + 1_000, 101)]), 0);
+    p.takeWork();
+    const late = trade('BTC-PERPETUAL', 59_000, 50);
+    const outcome = p.process(batch(2, 42, [late]), 0);
+    expect(outcome.late).toEqual([{ trade: late, topic: TOPIC, partition: 2, offset: '42', openFrom: T0 + MIN }]);
+    const work = p.takeWork()!;
+    expect(work.stats).toEqual([]);
+    expect(work.offsets).toEqual([{ topic: TOPIC, partition: 2, offset: '43' }]);
+    // The instrument did not change: only the partition's progress is written.
+    expect(work.state.map((r) => r.key)).toEqual([`partition/${TOPIC}/2`]);
+  });
+
+  it('restored from its changelog, it continues exactly as if it had not stopped', () => {
+    const trades = [
+      trade('BTC-PERPETUAL', 1_000, 100),
+      trade('ETH-PERPETUAL', 5_000, 10),
+      trade('BTC-PERPETUAL', 50_000, 103),
+      trade('BTC-PERPETUAL', MIN + 500, 99),
+      trade('ETH-PERPETUAL', MIN + 5_000, 11),
+      trade('BTC-PERPETUAL', 2 * MIN + 1_500, 98),
+      trade('ETH-PERPETUAL', 3 * MIN + 2_000, 12),
+      trade('BTC-PERPETUAL', 3 * MIN + 2_000, 97),
+    ];
+    const uninterrupted = new TradeStatsProcessor(rules());
+    uninterrupted.process(batch(0, 0, trades), 0);
+    const expected = uninterrupted.takeWork()!.stats;
+
+    const changelog: AggStateRecord[] = [];
+    const first = new TradeStatsProcessor(rules());
+    const committed: TradeStats[] = [];
+    for (let i = 0; i < 4; i++) {
+      first.process(batch(0, i, [trades[i]]), 0);
+      const work: UnitOfWork = first.takeWork()!;
+      committed.push(...work.stats);
+      changelog.push(...work.state);
+    }
+    // Processed but never committed: lost with the crash, and redone from offset 4 after the restart.
+    first.process(batch(0, 4, [trades[4]]), 0);
+
+    const second = new TradeStatsProcessor(rules());
+    expect(second.restore(changelog, [0, 1], 0)).toEqual(new Map([[0, '4']]));
+    second.process(batch(0, 4, trades.slice(4)), 0);
+    committed.push(...second.takeWork()!.stats);
+
+    expect(committed).toEqual(expected);
+    // ETH's 10:01:05 trade closes its 10:00 window; BTC's 10:01:00.5 is still within BTC's grace.
+    expect(summary(committed)).toEqual([
+      'ETH-PERPETUAL 10:00 n=1 ewma=10',
+      'BTC-PERPETUAL 10:00 n=2 ewma=101.5',
+      'BTC-PERPETUAL 10:01 n=1 ewma=100.25',
+      'ETH-PERPETUAL 10:01 n=1 ewma=10.5',
+      'ETH-PERPETUAL 10:02 n=0 ewma=10.5',
+      'BTC-PERPETUAL 10:02 n=1 ewma=99.125',
+    ]);
+  });
+
+  it('restores only the assigned partitions', () => {
+    const p = new TradeStatsProcessor(rules());
+    p.process(batch(0, 0, [trade('BTC-PERPETUAL', 1_000, 100)]), 0);
+    p.process(batch(1, 0, [trade('ETH-PERPETUAL', 1_000, 10)]), 0);
+    const changelog = p.takeWork()!.state;
+
+    const q = new TradeStatsProcessor(rules());
+    expect(q.restore(changelog, [1], 0)).toEqual(new Map([[1, '1']]));
+    expect(q.instrumentCount).toBe(1);
+    q.process(batch(1, 1, [trade('ETH-PERPETUAL', MIN + 2_000, 11)]), 0);
+    expect(summary(q.takeWork()!.stats)).toEqual(['ETH-PERPETUAL 10:00 n=1 ewma=10']);
+  });
+
+  describe('idle check', () => {
+    it("closes a quiet instrument's windows once its partition's event clock passes end + grace", () => {
+      const p = new TradeStatsProcessor(rules());
+      const readAt = 5_000_000;
+      // BTC trades at 10:00:40; ETH, on the same partition, moves the partition's event time to 10:00:55.
+      p.process(batch(0, 0, [trade('BTC-PERPETUAL', 40_000, 100), trade('ETH-PERPETUAL', 55_000, 10)]), readAt);
+      p.takeWork();
+
+      // Event clock = 10:00:55 + wall time since: 10:01:00.999 at +5.999 s, one ms short of end + grace.
+      expect(p.closeIdle(readAt + 5_999)).toBe(0);
+      expect(p.closeIdle(readAt + 6_000)).toBe(2);
+      const work = p.takeWork()!;
+      expect(summary(work.stats)).toEqual(['BTC-PERPETUAL 10:00 n=1 ewma=100', 'ETH-PERPETUAL 10:00 n=1 ewma=10']);
+      expect(work.published).toEqual({ 'event-time': 0, idle: 2 });
+
+      // A minute later the empty windows follow, EWMA carried.
+      expect(p.closeIdle(readAt + 66_000)).toBe(2);
+      expect(summary(p.takeWork()!.stats)).toEqual([
+        'BTC-PERPETUAL 10:01 n=0 ewma=100',
+        'ETH-PERPETUAL 10:01 n=0 ewma=10',
+      ]);
+    });
+
+    it('leaves a partition with unread trades alone', () => {
+      const p = new TradeStatsProcessor(rules());
+      p.process(batch(0, 0, [trade('BTC-PERPETUAL', 40_000, 100)], 5), 0);
+      expect(p.closeIdle(10 * MIN)).toBe(0);
+      p.process(batch(0, 1, [trade('BTC-PERPETUAL', 41_000, 100)], 0), 10 * MIN);
+      expect(p.closeIdle(10 * MIN + 21_000)).toBe(1);
+    });
+  });
+
+  it('forgets revoked partitions with their unpublished windows', () => {
+    const p = new TradeStatsProcessor(rules());
+    p.process(batch(0, 0, [trade('BTC-PERPETUAL', 1_000, 100), trade('BTC-PERPETUAL', MIN + 2_000, 100)]), 0);
+    p.process(batch(1, 0, [trade('ETH-PERPETUAL', 1_000, 10)]), 0);
+    p.drop([0]);
+    const work = p.takeWork()!;
+    expect(work.stats).toEqual([]);
+    expect(work.offsets.map((o) => o.partition)).toEqual([1]);
+    expect(p.instrumentCount).toBe(1);
+    p.reset();
+    expect(p.instrumentCount).toBe(0);
+    expect(p.takeWork()).toBeUndefined();
+  });
+});

@@ -1,0 +1,252 @@
+import { DeribitTrade, InstrumentWindows, TradeStats, TradeWindowRules } from '@lib/domain';
+import { ConsumedBatch, TopicPartitionOffset } from '@lib/kafka-avro/messaging';
+import {
+  AggStateRecord,
+  PartitionStateRecord,
+  instrumentRecord,
+  instrumentWindowsOf,
+  partitionRecord,
+} from './state/agg-state.record';
+
+/** A trade refused because its window was already published, with where it was read. */
+export interface LateTrade {
+  readonly trade: DeribitTrade;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  /** Start of the oldest window still open for the instrument when the trade came. */
+  readonly openFrom: number;
+}
+
+export interface BatchOutcome {
+  /** Trades read, late ones included. */
+  readonly trades: number;
+  readonly late: readonly LateTrade[];
+}
+
+export type CloseReason = 'event-time' | 'idle';
+
+/** Everything one transaction writes: the statistics, the state it leaves, the offsets it consumed. */
+export interface UnitOfWork {
+  readonly stats: readonly TradeStats[];
+  readonly published: Readonly<Record<CloseReason, number>>;
+  readonly state: readonly AggStateRecord[];
+  readonly offsets: readonly TopicPartitionOffset[];
+}
+
+interface Tracked {
+  /** Input partition of the instrument's trades. */
+  partition: number;
+  readonly windows: InstrumentWindows;
+}
+
+interface PartitionProgress extends PartitionStateRecord {
+  /** Wall time when event_time last advanced (or the state was restored). */
+  seenAt: number;
+  /** The last batch left nothing behind it in the partition. */
+  caughtUp: boolean;
+}
+
+/** Closed, unpublished windows of one input partition. */
+interface Pending {
+  stats: TradeStats[];
+  published: Record<CloseReason, number>;
+}
+
+/**
+ * The agg-producer's stream processor, free of I/O: trades in (batches of one partition each), closed
+ * windows and state changes out (a unit of work to commit in one transaction). Per trade it reads as
+ * Kafka Streams' window aggregation: fetch the instrument's state, initialise it on the first trade,
+ * aggregate, and forward the windows its stream time closes. It is not safe for concurrent calls: the
+ * caller serialises them.
+ *
+ * Time: stream time is kept per instrument (an instrument's trades come in order, keyed to one partition),
+ * so an instrument's statistics depend only on its own trades, not on how instruments share partitions
+ * or interleave. A quiet instrument's windows are closed by {@link closeIdle}.
+ */
+export class TradeStatsProcessor {
+  private readonly instruments = new Map<string, Tracked>();
+  private readonly partitions = new Map<number, PartitionProgress>();
+  private readonly pending = new Map<number, Pending>();
+  private readonly dirtyInstruments = new Set<string>();
+  private readonly dirtyPartitions = new Set<number>();
+
+  constructor(readonly rules: TradeWindowRules) {}
+
+  /** Folds a batch into the state. `now` is wall time (epoch ms), for the idle check's clock. */
+  process(batch: ConsumedBatch<DeribitTrade>, now: number): BatchOutcome {
+    const late: LateTrade[] = [];
+    const progress = this.progressOf(batch.topic, batch.partition, now);
+    const closed = this.pendingOf(batch.partition);
+    const closedBefore = closed.stats.length;
+    for (const message of batch.messages) {
+      const trade = message.value;
+      let tracked = this.instruments.get(trade.instrument_name);
+      if (tracked === undefined) {
+        tracked = { partition: batch.partition, windows: this.rules.begin(trade.instrument_name, trade) };
+        this.instruments.set(trade.instrument_name, tracked);
+      }
+      tracked.partition = batch.partition;
+      if (this.rules.add(tracked.windows, trade, closed.stats)) {
+        this.dirtyInstruments.add(trade.instrument_name);
+      } else {
+        late.push({
+          trade,
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: message.offset,
+          openFrom: tracked.windows.nextWindowStart,
+        });
+      }
+      if (trade.timestamp > progress.event_time) {
+        progress.event_time = trade.timestamp;
+        progress.seenAt = now;
+      }
+    }
+    closed.published['event-time'] += closed.stats.length - closedBefore;
+    progress.next_offset = batch.nextOffset;
+    progress.caughtUp = batch.lag === 0;
+    this.dirtyPartitions.add(batch.partition);
+    return { trades: batch.messages.length, late };
+  }
+
+  /**
+   * The scheduled check for quiet instruments: closes every window whose end plus grace has passed on the
+   * event clock of the instrument's partition, which is the partition's newest trade time advanced by the
+   * wall time since that trade was read. For a live feed that is the wall clock less the feed's latency;
+   * unlike the raw wall clock it also holds for a replay of recorded trades. A partition with unread
+   * trades is skipped, so the check never closes a window ahead of trades already waiting in Kafka.
+   * Returns how many windows it closed.
+   */
+  closeIdle(now: number): number {
+    let count = 0;
+    for (const [name, tracked] of this.instruments) {
+      const progress = this.partitions.get(tracked.partition);
+      if (progress === undefined || !progress.caughtUp) continue;
+      const eventClock = progress.event_time + (now - progress.seenAt);
+      const pending = this.pendingOf(tracked.partition);
+      const closed = this.rules.closeUntil(tracked.windows, eventClock - this.rules.graceMs, pending.stats);
+      if (closed > 0) {
+        pending.published.idle += closed;
+        this.dirtyInstruments.add(name);
+        count += closed;
+      }
+    }
+    return count;
+  }
+
+  /** Windows closed and not yet taken into a unit of work. */
+  get closedWindows(): number {
+    let n = 0;
+    for (const p of this.pending.values()) n += p.stats.length;
+    return n;
+  }
+
+  /** Anything changed since the last unit of work. */
+  get hasChanges(): boolean {
+    return this.dirtyPartitions.size > 0 || this.dirtyInstruments.size > 0 || this.closedWindows > 0;
+  }
+
+  /** Takes what changed since the last call, as one transaction's worth; undefined when nothing did. */
+  takeWork(): UnitOfWork | undefined {
+    if (!this.hasChanges) return undefined;
+    const stats: TradeStats[] = [];
+    const published: Record<CloseReason, number> = { 'event-time': 0, idle: 0 };
+    for (const p of this.pending.values()) {
+      stats.push(...p.stats);
+      published['event-time'] += p.published['event-time'];
+      published.idle += p.published.idle;
+    }
+    const state: AggStateRecord[] = [];
+    for (const name of this.dirtyInstruments) {
+      const tracked = this.instruments.get(name);
+      if (tracked !== undefined) state.push(instrumentRecord(tracked.partition, tracked.windows));
+    }
+    const offsets: TopicPartitionOffset[] = [];
+    for (const partition of this.dirtyPartitions) {
+      const progress = this.partitions.get(partition);
+      if (progress === undefined) continue;
+      state.push(partitionRecord(progress));
+      offsets.push({ topic: progress.topic, partition, offset: progress.next_offset });
+    }
+    this.pending.clear();
+    this.dirtyInstruments.clear();
+    this.dirtyPartitions.clear();
+    return { stats, published, state, offsets };
+  }
+
+  /**
+   * Replaces the state of `partitions` with the changelog's (the last record of each key) and returns
+   * where each of them resumes; partitions the changelog does not know are absent (never consumed).
+   */
+  restore(records: readonly AggStateRecord[], partitions: readonly number[], now: number): Map<number, string> {
+    this.drop(partitions);
+    const assigned = new Set(partitions);
+    const latest = new Map<string, AggStateRecord>();
+    for (const record of records) latest.set(record.key, record);
+    const resume = new Map<number, string>();
+    for (const { instrument, partition } of latest.values()) {
+      if (instrument !== null && assigned.has(instrument.partition)) {
+        this.instruments.set(instrument.instrument, {
+          partition: instrument.partition,
+          windows: instrumentWindowsOf(instrument),
+        });
+      }
+      if (partition !== null && assigned.has(partition.partition)) {
+        this.partitions.set(partition.partition, { ...partition, seenAt: now, caughtUp: true });
+        resume.set(partition.partition, partition.next_offset);
+      }
+    }
+    return resume;
+  }
+
+  /** Forgets partitions (revoked, or about to be restored), with their unpublished windows and changes. */
+  drop(partitions: readonly number[]): void {
+    const dropped = new Set(partitions);
+    for (const [name, tracked] of this.instruments) {
+      if (dropped.has(tracked.partition)) {
+        this.instruments.delete(name);
+        this.dirtyInstruments.delete(name);
+      }
+    }
+    for (const partition of dropped) {
+      this.partitions.delete(partition);
+      this.pending.delete(partition);
+      this.dirtyPartitions.delete(partition);
+    }
+  }
+
+  /** Forgets everything: after a failed transaction, memory is ahead of Kafka and is rebuilt from it. */
+  reset(): void {
+    this.drop([...this.partitions.keys(), ...[...this.instruments.values()].map((t) => t.partition)]);
+  }
+
+  get instrumentCount(): number {
+    return this.instruments.size;
+  }
+
+  private progressOf(topic: string, partition: number, now: number): PartitionProgress {
+    let progress = this.partitions.get(partition);
+    if (progress === undefined) {
+      progress = {
+        topic,
+        partition,
+        next_offset: '0',
+        event_time: Number.NEGATIVE_INFINITY,
+        seenAt: now,
+        caughtUp: false,
+      };
+      this.partitions.set(partition, progress);
+    }
+    return progress;
+  }
+
+  private pendingOf(partition: number): Pending {
+    let pending = this.pending.get(partition);
+    if (pending === undefined) {
+      pending = { stats: [], published: { 'event-time': 0, idle: 0 } };
+      this.pending.set(partition, pending);
+    }
+    return pending;
+  }
+}
