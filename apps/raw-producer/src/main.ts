@@ -1,11 +1,37 @@
 import { rawProducerConfigSchema, bootConfig } from '@lib/config';
+import { MessagePublisher, PublishError } from '@lib/kafka-avro/messaging';
 import { PlatformModule, createHttpApp, listen } from '@lib/platform';
 import { Module } from '@nestjs/common';
 import { RawProducerModule } from './raw-producer.module';
 
+/**
+ * Stand-in until libs/kafka-avro provides its messaging module: every publish fails as unavailable, so
+ * the forwarder retries and holds the source back, and readiness reports the publisher down.
+ */
+class UnavailablePublisher extends MessagePublisher {
+  publish(): Promise<void> {
+    return Promise.reject(new PublishError('no messaging module is wired yet', 'unavailable'));
+  }
+  isReady(): boolean {
+    return false;
+  }
+}
+
+@Module({
+  providers: [{ provide: MessagePublisher, useClass: UnavailablePublisher }],
+  exports: [MessagePublisher],
+})
+class MessagingPlaceholderModule {}
+
 async function main(): Promise<void> {
   const config = bootConfig('raw-producer', rawProducerConfigSchema);
-  @Module({ imports: [PlatformModule.forRoot(), RawProducerModule.register(config)] })
+  @Module({
+    imports: [
+      PlatformModule.forRoot(),
+      { module: MessagingPlaceholderModule, global: true },
+      RawProducerModule.register(config),
+    ],
+  })
   class RawProducerAppModule {}
 
   const options = {

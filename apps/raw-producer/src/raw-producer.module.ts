@@ -1,17 +1,55 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { RawProducerConfig } from '@lib/config';
+import { DeribitTrade, TradeSource } from '@lib/domain';
+import { MessagePublisher, TopicSpec } from '@lib/kafka-avro/messaging';
+import { DERIBIT_TRADES_TOPIC, deribitTradesTopic } from './deribit-trades.topic';
+import { TradeForwarder } from './forwarder/trade-forwarder.service';
+import { RawProducerMetrics } from './metrics/raw-producer.metrics';
+import { RawProducerReadiness } from './raw-producer.readiness';
+import { createTradeSource } from './trade-source.factory';
 
 /**
  * The raw-producer app as a module, without process concerns (HTTP server, health, metrics endpoint), so
  * the embedded mode can compose it with the other apps in one process.
+ *
+ * It needs a MessagePublisher from the root (the messaging module is shared: in embedded mode all apps
+ * talk through one in-process transport). On bootstrap it starts the source; on shutdown it stops the
+ * source and writes what is buffered before the publisher closes.
  */
 @Module({})
 export class RawProducerModule {
   static register(config: RawProducerConfig): DynamicModule {
     return {
       module: RawProducerModule,
-      providers: [{ provide: RawProducerConfig, useValue: config }],
-      exports: [RawProducerConfig],
+      providers: [
+        { provide: RawProducerConfig, useValue: config },
+        { provide: TradeSource, useFactory: () => createTradeSource(config) },
+        { provide: DERIBIT_TRADES_TOPIC, useValue: deribitTradesTopic(config.TOPIC_DERIBIT_TRADES) },
+        { provide: RawProducerMetrics, useFactory: () => new RawProducerMetrics() },
+        {
+          provide: TradeForwarder,
+          inject: [TradeSource, MessagePublisher, DERIBIT_TRADES_TOPIC, RawProducerMetrics],
+          useFactory: (
+            source: TradeSource,
+            publisher: MessagePublisher,
+            topic: TopicSpec<DeribitTrade>,
+            metrics: RawProducerMetrics,
+          ) =>
+            new TradeForwarder(source, publisher, topic, metrics, {
+              dedupeCapacity: config.TRADE_DEDUPE_CAPACITY,
+              backfillEnabled: config.BACKFILL_ENABLED,
+              backfillMaxTrades: config.BACKFILL_MAX_TRADES,
+              backfillTimeoutMs: config.BACKFILL_TIMEOUT_MS,
+              maxBufferedTrades: config.FORWARD_QUEUE_MAX_TRADES,
+              publishBatchMax: config.KAFKA_BATCH_MAX_MESSAGES,
+              publishRetryBaseMs: config.PUBLISH_RETRY_BASE_MS,
+              publishRetryMaxMs: config.PUBLISH_RETRY_MAX_MS,
+              shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+            }),
+        },
+        RawProducerReadiness,
+      ],
+      exports: [RawProducerConfig, TradeForwarder, RawProducerMetrics],
     };
   }
 }

@@ -187,7 +187,7 @@ export function parseDeribitTrade(value: unknown): TradeParseResult {
     trade.combo_id = v.combo_id;
   }
   if (!absent(v.combo_trade_id)) {
-    if (!isFiniteNumber(v.combo_trade_id)) return fail('combo_trade_id is not a number');
+    if (!isNonNegInt(v.combo_trade_id)) return fail('combo_trade_id is not an integer');
     trade.combo_trade_id = v.combo_trade_id;
   }
   return { ok: true, trade };

@@ -7,8 +7,16 @@ import { DeribitTrade } from '../market/deribit-trade';
 export type TradeSourceEvent =
   /** A connection is open (live) or the file is open (replay). */
   | { readonly type: 'connected'; readonly detail: string }
-  /** Subscribed to `channels` (live), or started a pass over the file (replay; `pass` counts from 0). */
-  | { readonly type: 'subscribed'; readonly channels: readonly string[]; readonly pass?: number }
+  /**
+   * Subscribed to `channels` (live), or started a pass over the file (replay; `pass` counts from 0).
+   * `notSubscribed` lists requested channels the server left out of its answer (unknown instruments...).
+   */
+  | {
+      readonly type: 'subscribed';
+      readonly channels: readonly string[];
+      readonly notSubscribed?: readonly string[];
+      readonly pass?: number;
+    }
   /** The connection ended; `reason` says why (closed by the server, watchdog, rate limit, error...). */
   | { readonly type: 'disconnected'; readonly reason: string }
   /** The next connection attempt starts after `delayMs`; `attempt` counts failures since the last success. */

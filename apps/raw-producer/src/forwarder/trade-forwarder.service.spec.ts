@@ -1,0 +1,302 @@
+import { DeribitTrade, TradeSource, TradeSourceListener, TradeSourceState } from '@lib/domain';
+import { MessagePublisher, PublishError, TopicSpec } from '@lib/kafka-avro/messaging';
+import { Logger } from '@nestjs/common';
+import { Metric, Registry } from 'prom-client';
+import { deribitTradesTopic } from '../deribit-trades.topic';
+import { RawProducerMetrics } from '../metrics/raw-producer.metrics';
+import { TradeForwarder, TradeForwarderOptions } from './trade-forwarder.service';
+
+Logger.overrideLogger(['error']);
+
+function trade(instrument: string, seq: number, id = `${instrument}-${seq}`): DeribitTrade {
+  return {
+    trade_seq: seq,
+    trade_id: id,
+    timestamp: Date.now() - 50,
+    tick_direction: 0,
+    price: 100,
+    mark_price: 100,
+    index_price: 100,
+    instrument_name: instrument,
+    direction: 'buy',
+    amount: 10,
+  };
+}
+
+const seqsOf = (trades: readonly DeribitTrade[], instrument: string): number[] =>
+  trades.filter((t) => t.instrument_name === instrument).map((t) => t.trade_seq);
+
+class FakeSource extends TradeSource {
+  supportsBackfill = true;
+  listener: TradeSourceListener | undefined;
+  stopped = false;
+  fetch: (instrument: string, from: number, to: number) => Promise<DeribitTrade[]> = (i, from, to) =>
+    Promise.resolve(Array.from({ length: to - from + 1 }, (_, k) => trade(i, from + k)));
+  readonly fetches: [string, number, number][] = [];
+
+  start(listener: TradeSourceListener): Promise<void> {
+    this.listener = listener;
+    return Promise.resolve();
+  }
+  stop(): Promise<void> {
+    this.stopped = true;
+    return Promise.resolve();
+  }
+  state(): TradeSourceState {
+    return 'streaming';
+  }
+  fetchTrades(instrument: string, from: number, to: number): Promise<DeribitTrade[]> {
+    this.fetches.push([instrument, from, to]);
+    return this.fetch(instrument, from, to);
+  }
+  push(...trades: DeribitTrade[]): Promise<void> {
+    return this.listener!.onTrades(trades);
+  }
+}
+
+class FakePublisher extends MessagePublisher {
+  readonly written: DeribitTrade[] = [];
+  readonly keys: string[] = [];
+  readonly calls: number[] = [];
+  failures = 0;
+  inFlight = 0;
+  maxInFlight = 0;
+  gate: Promise<void> | undefined;
+
+  async publish<T>(topic: TopicSpec<T>, values: readonly T[]): Promise<void> {
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      await this.gate;
+      if (this.failures > 0) {
+        this.failures--;
+        throw new PublishError('broker unavailable', 'unavailable');
+      }
+      this.calls.push(values.length);
+      for (const v of values) {
+        this.written.push(v as DeribitTrade);
+        this.keys.push(topic.key(v));
+      }
+    } finally {
+      this.inFlight--;
+    }
+  }
+  isReady(): boolean {
+    return true;
+  }
+}
+
+async function value(metric: Metric, labels: Record<string, string> = {}): Promise<number> {
+  const data = await metric.get();
+  const match = data.values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l));
+  return match?.value ?? 0;
+}
+
+async function until(what: string, predicate: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('TradeForwarder', () => {
+  let source: FakeSource;
+  let publisher: FakePublisher;
+  let metrics: RawProducerMetrics;
+  let forwarder: TradeForwarder;
+
+  function create(opts: Partial<TradeForwarderOptions> = {}): TradeForwarder {
+    forwarder = new TradeForwarder(source, publisher, deribitTradesTopic('deribit-trades'), metrics, {
+      dedupeCapacity: 1_000,
+      backfillEnabled: true,
+      backfillMaxTrades: 100,
+      backfillTimeoutMs: 2_000,
+      maxBufferedTrades: 10_000,
+      publishBatchMax: 100,
+      publishRetryBaseMs: 1,
+      publishRetryMaxMs: 5,
+      shutdownTimeoutMs: 500,
+      ...opts,
+    });
+    return forwarder;
+  }
+
+  beforeEach(() => {
+    source = new FakeSource();
+    publisher = new FakePublisher();
+    metrics = new RawProducerMetrics(new Registry());
+  });
+
+  afterEach(async () => {
+    await forwarder.stop();
+  });
+
+  it('publishes every trade once, keyed by instrument, one call at a time', async () => {
+    await create({ publishBatchMax: 3 }).start();
+    const btc = [trade('BTC-PERPETUAL', 1), trade('BTC-PERPETUAL', 2), trade('BTC-PERPETUAL', 3)];
+    const eth = [trade('ETH-PERPETUAL', 7), trade('ETH-PERPETUAL', 8)];
+    await source.push(btc[0], eth[0], btc[1]);
+    await source.push(eth[1], btc[2]);
+    await until('5 trades written', () => publisher.written.length === 5);
+    expect(publisher.written).toEqual([btc[0], eth[0], btc[1], eth[1], btc[2]]);
+    expect(publisher.keys).toEqual(publisher.written.map((t) => t.instrument_name));
+    expect(publisher.maxInFlight).toBe(1);
+    expect(await value(metrics.received)).toBe(5);
+    expect(await value(metrics.produced)).toBe(5);
+    expect(
+      (await metrics.lag.get()).values.find((v) => v.metricName === 'deribit_trade_lag_seconds_count')?.value,
+    ).toBe(5);
+  });
+
+  it('drops duplicate trade_ids and re-delivered trade_seqs', async () => {
+    await create({ dedupeCapacity: 2 }).start();
+    const t = [1, 2, 3, 4].map((s) => trade('BTC-PERPETUAL', s));
+    await source.push(t[0], t[1], t[1]);
+    await source.push(t[2], t[0], t[3]);
+    // t[0]'s id has left the window of 2 ids, but its seq is below the instrument's last.
+    await source.push(t[3], trade('BTC-PERPETUAL', 2, 'another-id'));
+    await until('4 trades written', () => publisher.written.length === 4);
+    await forwarder.stop();
+    expect(seqsOf(publisher.written, 'BTC-PERPETUAL')).toEqual([1, 2, 3, 4]);
+    expect(await value(metrics.duplicates, { by: 'trade_id' })).toBe(2);
+    expect(await value(metrics.duplicates, { by: 'trade_seq' })).toBe(2);
+  });
+
+  it('back-fills a gap before the trade that revealed it, holding later trades of that instrument only', async () => {
+    let release: () => void = () => undefined;
+    const fetched = new Promise<void>((r) => (release = r));
+    const defaultFetch = source.fetch;
+    source.fetch = async (i, from, to) => {
+      await fetched;
+      return defaultFetch(i, from, to);
+    };
+    await create().start();
+    await source.push(trade('BTC-PERPETUAL', 10), trade('ETH-PERPETUAL', 1));
+    await source.push(trade('BTC-PERPETUAL', 14), trade('ETH-PERPETUAL', 2));
+    await source.push(trade('BTC-PERPETUAL', 15), trade('BTC-PERPETUAL', 15), trade('ETH-PERPETUAL', 3));
+    await until('ETH written while BTC waits', () => seqsOf(publisher.written, 'ETH-PERPETUAL').length === 3);
+    expect(seqsOf(publisher.written, 'BTC-PERPETUAL')).toEqual([10]);
+    expect(forwarder.buffered).toBe(3);
+
+    release();
+    await until('BTC back-filled', () => seqsOf(publisher.written, 'BTC-PERPETUAL').length === 6);
+    expect(seqsOf(publisher.written, 'BTC-PERPETUAL')).toEqual([10, 11, 12, 13, 14, 15]);
+    expect(source.fetches).toEqual([['BTC-PERPETUAL', 11, 13]]);
+    expect(await value(metrics.gaps)).toBe(1);
+    expect(await value(metrics.missing)).toBe(3);
+    expect(await value(metrics.backfilled)).toBe(3);
+    expect(await value(metrics.unrecovered)).toBe(0);
+    expect(await value(metrics.duplicates, { by: 'trade_id' })).toBe(1);
+  });
+
+  it('handles a second gap revealed by trades held during a back-fill', async () => {
+    await create().start();
+    await source.push(trade('X', 1), trade('X', 3), trade('X', 4), trade('X', 7));
+    await until('7 trades', () => publisher.written.length === 7);
+    expect(seqsOf(publisher.written, 'X')).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(source.fetches).toEqual([
+      ['X', 2, 2],
+      ['X', 5, 6],
+    ]);
+    expect(await value(metrics.gaps)).toBe(2);
+  });
+
+  it('reports a gap it cannot fill and forwards the rest', async () => {
+    await create({ backfillEnabled: false }).start();
+    await source.push(trade('X', 1), trade('X', 5), trade('X', 6));
+    await until('3 trades', () => publisher.written.length === 3);
+    expect(seqsOf(publisher.written, 'X')).toEqual([1, 5, 6]);
+    expect(source.fetches).toEqual([]);
+    expect(await value(metrics.gaps)).toBe(1);
+    expect(await value(metrics.unrecovered)).toBe(3);
+  });
+
+  it('gives up a failing back-fill at its deadline and releases the held trades', async () => {
+    source.fetch = () => Promise.reject(new Error('not connected to Deribit'));
+    await create({ backfillTimeoutMs: 200 }).start();
+    await source.push(trade('X', 1), trade('X', 4), trade('X', 5));
+    await until('3 trades', () => publisher.written.length === 3);
+    expect(seqsOf(publisher.written, 'X')).toEqual([1, 4, 5]);
+    expect(source.fetches.length).toBeGreaterThan(1);
+    expect(await value(metrics.unrecovered)).toBe(2);
+  });
+
+  it('takes what a partial back-fill returns, in order, and counts the rest unrecovered', async () => {
+    source.fetch = (i) => Promise.resolve([trade(i, 3), trade(i, 2), trade(i, 99), trade('Y', 2)]);
+    await create().start();
+    await source.push(trade('X', 1), trade('X', 5));
+    await until('3 trades', () => publisher.written.length === 3);
+    expect(seqsOf(publisher.written, 'X')).toEqual([1, 3, 5]);
+    expect(await value(metrics.backfilled)).toBe(1);
+    expect(await value(metrics.unrecovered)).toBe(2);
+  });
+
+  it('only fetches the newest BACKFILL_MAX_TRADES of a larger gap', async () => {
+    await create({ backfillMaxTrades: 5 }).start();
+    await source.push(trade('X', 1), trade('X', 100));
+    await until('7 trades', () => publisher.written.length === 7);
+    expect(source.fetches).toEqual([['X', 95, 99]]);
+    expect(seqsOf(publisher.written, 'X')).toEqual([1, 95, 96, 97, 98, 99, 100]);
+    expect(await value(metrics.unrecovered)).toBe(93);
+  });
+
+  it('retries a failed publish without losing or reordering trades', async () => {
+    publisher.failures = 3;
+    await create({ publishBatchMax: 2 }).start();
+    await source.push(...[1, 2, 3, 4, 5].map((s) => trade('X', s)));
+    await until('5 trades', () => publisher.written.length === 5);
+    expect(seqsOf(publisher.written, 'X')).toEqual([1, 2, 3, 4, 5]);
+    expect(await value(metrics.publishFailures)).toBe(3);
+    expect(await value(metrics.produced)).toBe(5);
+  });
+
+  it('writes the rest of a batch around a trade the publisher rejects as unwritable', async () => {
+    const poison = trade('X', 3);
+    const publish = publisher.publish.bind(publisher);
+    publisher.publish = async <T>(topic: TopicSpec<T>, values: readonly T[]): Promise<void> => {
+      if (values.includes(poison as T)) throw new PublishError('cannot encode', 'rejected');
+      return publish(topic, values);
+    };
+    await create({ publishBatchMax: 10 }).start();
+    await source.push(...[1, 2].map((s) => trade('X', s)), poison, ...[4, 5].map((s) => trade('X', s)));
+    await until('4 trades', () => publisher.written.length === 4);
+    expect(seqsOf(publisher.written, 'X')).toEqual([1, 2, 4, 5]);
+    expect(await value(metrics.rejected)).toBe(1);
+  });
+
+  it('makes the source wait while too many trades are buffered', async () => {
+    let open: () => void = () => undefined;
+    publisher.gate = new Promise<void>((r) => (open = r));
+    await create({ maxBufferedTrades: 3, publishBatchMax: 1 }).start();
+    await source.push(trade('X', 1));
+    await source.push(trade('X', 2), trade('X', 3));
+    let accepted = false;
+    const pushed = source.push(trade('X', 4)).then(() => (accepted = true));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(accepted).toBe(false);
+    open();
+    await pushed;
+    await until('4 trades', () => publisher.written.length === 4);
+    expect(seqsOf(publisher.written, 'X')).toEqual([1, 2, 3, 4]);
+  });
+
+  it('on stop, stops the source first and writes what is buffered', async () => {
+    await create({ publishBatchMax: 1 }).start();
+    publisher.failures = 1;
+    void source.push(...[1, 2, 3].map((s) => trade('X', s)));
+    await forwarder.stop();
+    expect(source.stopped).toBe(true);
+    expect(seqsOf(publisher.written, 'X')).toEqual([1, 2, 3]);
+  });
+
+  it('gives up writing at the shutdown deadline when Kafka stays down', async () => {
+    await create({ shutdownTimeoutMs: 100, publishRetryBaseMs: 5_000, publishRetryMaxMs: 5_000 }).start();
+    publisher.failures = Number.MAX_SAFE_INTEGER;
+    await source.push(trade('X', 1));
+    const started = Date.now();
+    await forwarder.stop();
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(publisher.written).toEqual([]);
+  });
+});

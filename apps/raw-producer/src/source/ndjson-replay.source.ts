@@ -1,0 +1,154 @@
+import { createReadStream } from 'node:fs';
+import { access, constants } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import {
+  DeribitTrade,
+  isTradesChannel,
+  parseDeribitFrame,
+  parseTrades,
+  TradeSource,
+  TradeSourceEvent,
+  TradeSourceListener,
+  TradeSourceState,
+} from '@lib/domain';
+import { sleep } from './backoff';
+import { ReplayLoopShifter } from './replay-loop';
+
+export interface NdjsonReplayOptions {
+  /** One JSON-RPC frame per line, as Deribit sent it; only trades notifications are replayed. */
+  readonly file: string;
+  /** 1 replays at the recorded pace (from the trades' timestamps), 10 ten times faster. */
+  readonly speed: number;
+  /** Start over at the end of the file, shifting trades (see ReplayLoopShifter) so they stay distinct. */
+  readonly loop: boolean;
+}
+
+const SAMPLE_CHARS = 200;
+/** Frames delivered between two yields to the event loop when the replay runs ahead of its schedule. */
+const FRAMES_PER_YIELD = 256;
+/** A frame due sooner than this is delivered at once: timers are not finer anyway. */
+const MIN_SLEEP_MS = 2;
+
+/**
+ * Replays a recording of Deribit notifications. Pacing follows the first trade of each notification: a
+ * notification recorded d ms after the first one is delivered d / speed ms after the start (never earlier;
+ * later when the listener applies backpressure, after which the replay catches up as fast as it can).
+ * Timestamps are kept as recorded (a faithful replay, so lag metrics show the recording's age); with
+ * `loop`, pass k moves them k recording-lengths later. Non-trade frames (heartbeats, answers) are skipped;
+ * malformed lines are reported and skipped.
+ */
+export class NdjsonReplaySource extends TradeSource {
+  readonly supportsBackfill = false;
+
+  private status: TradeSourceState = 'idle';
+  private stopping = new AbortController();
+  private loopDone: Promise<void> | undefined;
+  private listener: TradeSourceListener | undefined;
+
+  constructor(private readonly opts: NdjsonReplayOptions) {
+    super();
+  }
+
+  async start(listener: TradeSourceListener): Promise<void> {
+    if (this.loopDone !== undefined) throw new Error('NdjsonReplaySource already started');
+    try {
+      await access(this.opts.file, constants.R_OK);
+    } catch (err) {
+      throw new Error(`cannot read the replay file REPLAY_FILE=${this.opts.file}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    this.listener = listener;
+    this.stopping = new AbortController();
+    this.status = 'streaming';
+    this.loopDone = this.run().catch((err: Error) => {
+      this.emit({ type: 'disconnected', reason: `replay failed: ${err.message}` });
+      this.status = 'idle';
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await this.loopDone;
+    this.loopDone = undefined;
+    this.status = 'idle';
+  }
+
+  state(): TradeSourceState {
+    return this.status;
+  }
+
+  fetchTrades(): Promise<DeribitTrade[]> {
+    return Promise.reject(new Error('a replay cannot fetch trades it did not record'));
+  }
+
+  private async run(): Promise<void> {
+    const shifter = new ReplayLoopShifter();
+    const started = Date.now();
+    let firstTs: number | undefined;
+    let pass = 0;
+    this.emit({ type: 'connected', detail: this.opts.file });
+    do {
+      this.emit({ type: 'subscribed', channels: [`replay:${this.opts.file}`], pass });
+      let delivered = 0;
+      let sinceYield = 0;
+      const lines = createInterface({
+        input: createReadStream(this.opts.file, { encoding: 'utf8' }),
+        crlfDelay: Infinity,
+      });
+      try {
+        for await (const line of lines) {
+          if (this.stopping.signal.aborted) return;
+          const trades = this.tradesOf(line);
+          if (trades === undefined) continue;
+          const shifted = trades.map((t) => {
+            if (pass === 0) shifter.observe(t);
+            return shifter.shift(t, pass);
+          });
+          firstTs ??= shifted[0].timestamp;
+          const dueAt = started + (shifted[0].timestamp - firstTs) / this.opts.speed;
+          const waitMs = dueAt - Date.now();
+          if (waitMs >= MIN_SLEEP_MS) {
+            await sleep(waitMs, this.stopping.signal);
+            sinceYield = 0;
+          } else if (++sinceYield >= FRAMES_PER_YIELD) {
+            await yieldToEventLoop();
+            sinceYield = 0;
+          }
+          if (this.stopping.signal.aborted) return;
+          await this.listener?.onTrades(shifted);
+          delivered += shifted.length;
+        }
+      } finally {
+        lines.close();
+      }
+      // An empty (or all-malformed) recording would otherwise loop without ever yielding.
+      if (delivered === 0) break;
+      pass++;
+    } while (this.opts.loop && !this.stopping.signal.aborted);
+    if (!this.stopping.signal.aborted) {
+      this.status = 'finished';
+      this.emit({ type: 'finished' });
+    }
+  }
+
+  /** The valid trades of a trades notification line; undefined for anything else. */
+  private tradesOf(line: string): DeribitTrade[] | undefined {
+    if (line.trim() === '') return undefined;
+    const frame = parseDeribitFrame(line);
+    if (frame.kind === 'malformed') {
+      this.emit({ type: 'malformed', what: 'frame', reason: frame.reason, sample: line.slice(0, SAMPLE_CHARS) });
+      return undefined;
+    }
+    if (frame.kind !== 'subscription' || !isTradesChannel(frame.channel)) return undefined;
+    const { trades, rejected } = parseTrades(frame.data);
+    for (const r of rejected)
+      this.emit({ type: 'malformed', what: 'trade', reason: r.reason, sample: line.slice(0, SAMPLE_CHARS) });
+    return trades.length > 0 ? trades : undefined;
+  }
+
+  private emit(event: TradeSourceEvent): void {
+    this.listener?.onEvent(event);
+  }
+}
