@@ -42,6 +42,8 @@ export class RawProducerModule {
               backfillTimeoutMs: config.BACKFILL_TIMEOUT_MS,
               maxBufferedTrades: config.FORWARD_QUEUE_MAX_TRADES,
               publishBatchMax: config.KAFKA_BATCH_MAX_MESSAGES,
+              // Nobody waits on this answer (unlike the gateway's 503), so wait as long as one broker request may.
+              publishTimeoutMs: Math.max(config.KAFKA_PRODUCE_TIMEOUT_MS, config.KAFKA_REQUEST_TIMEOUT_MS),
               publishRetryBaseMs: config.PUBLISH_RETRY_BASE_MS,
               publishRetryMaxMs: config.PUBLISH_RETRY_MAX_MS,
               shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,

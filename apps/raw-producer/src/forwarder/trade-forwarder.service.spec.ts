@@ -114,6 +114,7 @@ describe('TradeForwarder', () => {
       backfillTimeoutMs: 2_000,
       maxBufferedTrades: 10_000,
       publishBatchMax: 100,
+      publishTimeoutMs: 1_000,
       publishRetryBaseMs: 1,
       publishRetryMaxMs: 5,
       shutdownTimeoutMs: 500,

@@ -26,6 +26,11 @@ export interface TradeForwarderOptions {
   readonly maxBufferedTrades: number;
   /** Most trades per publish call. */
   readonly publishBatchMax: number;
+  /**
+   * How long one publish may take before it counts as failed and is retried. Generous: a publish that
+   * timed out may still be written, and its retry then duplicates it in the topic.
+   */
+  readonly publishTimeoutMs: number;
   readonly publishRetryBaseMs: number;
   readonly publishRetryMaxMs: number;
   /** How long shutdown keeps trying to write what is buffered. */
@@ -267,7 +272,7 @@ export class TradeForwarder implements TradeSourceListener, OnApplicationBootstr
   private async publishWithRetry(batch: DeribitTrade[]): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.publisher.publish(this.topic, batch);
+        await this.publisher.publish(this.topic, batch, { timeoutMs: this.opts.publishTimeoutMs });
         this.metrics.produced.inc(batch.length);
         const now = Date.now();
         for (const t of batch) this.metrics.lag.observe((now - t.timestamp) / 1_000);
