@@ -13,11 +13,16 @@ export const KAFKA_VERSION = '4.3.1';
 const POM = resolve(__dirname, 'kafka-pom.xml');
 const MARKER = '.complete';
 
+/** Per-version cache directory: ~/.cache/streaming-analytics/kafka-<version>. */
+export function kafkaCacheDir(): string {
+  return join(homedir(), '.cache', 'streaming-analytics', `kafka-${KAFKA_VERSION}`);
+}
+
 /** Where the broker jars live: $KAFKA_JARS_DIR, else ~/.cache/streaming-analytics/kafka-<version>/libs. */
 export function kafkaJarsDir(): string {
   const override = process.env.KAFKA_JARS_DIR;
   if (override !== undefined && override !== '') return resolve(override);
-  return join(homedir(), '.cache', 'streaming-analytics', `kafka-${KAFKA_VERSION}`, 'libs');
+  return join(kafkaCacheDir(), 'libs');
 }
 
 /** True when a previous download finished: the marker lists every jar and all of them are still there. */

@@ -1,10 +1,21 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import { ensureKafkaJars, KAFKA_VERSION } from './kafka-jars';
+import { ClassArchive } from './class-archive';
+import { ensureKafkaJars, KAFKA_VERSION, kafkaCacheDir } from './kafka-jars';
 import {
   firstErrorLines,
   freePorts,
@@ -48,6 +59,7 @@ export class KafkaServer {
     private readonly child: ChildProcess,
     private readonly disarm: () => void,
     private readonly ownsDataDir: boolean,
+    private readonly classArchive: ClassArchive,
   ) {}
 
   static readonly version = KAFKA_VERSION;
@@ -70,29 +82,12 @@ export class KafkaServer {
 
     const classpath = `${libs}/*`;
     const heapMb = opts.heapMb ?? 512;
+    const classArchive = ClassArchive.forLibs(libs);
     const fd = openSync(logFile, 'w');
     let child: ChildProcess;
     try {
       if (!existsSync(join(metadataDir, 'meta.properties'))) {
-        // A short-lived JVM: C1 only starts faster and is plenty for formatting a directory.
-        await runToCompletion(
-          'java',
-          [
-            '-Xmx256m',
-            '-XX:TieredStopAtLevel=1',
-            ...loggingFlags(),
-            '-cp',
-            classpath,
-            'kafka.tools.StorageTool',
-            'format',
-            '-t',
-            clusterId(),
-            '-c',
-            configFile,
-          ],
-          fd,
-          logFile,
-        );
+        cpSync(await formattedTemplate(classpath), metadataDir, { recursive: true });
       }
       child = spawn(
         'java',
@@ -102,6 +97,7 @@ export class KafkaServer {
           '-XX:MaxGCPauseMillis=20',
           '-XX:+ExitOnOutOfMemoryError',
           '-Djava.awt.headless=true',
+          ...classArchive.jvmFlags(),
           ...loggingFlags(),
           '-cp',
           classpath,
@@ -119,12 +115,14 @@ export class KafkaServer {
       graceSeconds: STOP_TIMEOUT_MS / 1000,
       cleanupDir: ownsDataDir ? dataDir : undefined,
     });
-    const server = new KafkaServer([`127.0.0.1:${port}`], port, dataDir, logFile, child, disarm, ownsDataDir);
+    const brokers = [`127.0.0.1:${port}`];
+    const server = new KafkaServer(brokers, port, dataDir, logFile, child, disarm, ownsDataDir, classArchive);
 
     try {
       const deadline = Date.now() + (opts.startTimeoutMs ?? 90_000);
       await server.waitUntilReady(deadline);
       await server.warmUp(deadline);
+      classArchive.checkUsed(logFile);
     } catch (err) {
       // Keep the data dir (and its log) for a post-mortem: only the process is stopped.
       await terminate(child, 'SIGKILL', 5_000);
@@ -144,6 +142,7 @@ export class KafkaServer {
     this.stopped = true;
     await terminate(this.child, 'SIGTERM', STOP_TIMEOUT_MS);
     this.disarm();
+    this.classArchive.afterExit();
     if (this.ownsDataDir) rmSync(this.dataDir, { recursive: true, force: true });
   }
 
@@ -279,6 +278,48 @@ function loggingFlags(): string[] {
     // Dumps every config value on every client/broker config object.
     '-Dorg.slf4j.simpleLogger.log.org.apache.kafka.common.config.AbstractConfig=warn',
   ];
+}
+
+/**
+ * An empty KRaft metadata directory, formatted once per Kafka version by `StorageTool format` and then
+ * copied into each new broker's data dir: formatting starts a JVM of its own, which costs 1.5 s or more.
+ * The formatted files (meta.properties: cluster and node id; bootstrap.checkpoint: feature levels) do not
+ * depend on ports, so every single-node test cluster can start from the same copy.
+ */
+async function formattedTemplate(classpath: string): Promise<string> {
+  const template = join(kafkaCacheDir(), 'kraft-template');
+  if (existsSync(join(template, 'meta.properties'))) return template;
+
+  mkdirSync(kafkaCacheDir(), { recursive: true });
+  const staging = mkdtempSync(join(kafkaCacheDir(), 'kraft-template.tmp-'));
+  try {
+    const logDir = join(staging, 'kraft');
+    const configFile = join(staging, 'format.properties');
+    // Only what `format` reads; the controller port here is never used.
+    writeFileSync(configFile, serverProperties(1, 2, logDir));
+    const logFile = join(staging, 'format.log');
+    const fd = openSync(logFile, 'w');
+    try {
+      // A short-lived JVM: C1 only starts faster and is plenty for formatting a directory.
+      const args = ['-Xmx256m', '-XX:TieredStopAtLevel=1', ...loggingFlags(), '-cp', classpath];
+      await runToCompletion(
+        'java',
+        [...args, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', configFile],
+        fd,
+        logFile,
+      );
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      renameSync(logDir, template);
+    } catch (err) {
+      if (!existsSync(join(template, 'meta.properties'))) throw err; // else another process won the race
+    }
+    return template;
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
 }
 
 /** A KRaft cluster id: 16 random bytes in URL-safe base64 without padding (what `StorageTool random-uuid` prints). */
