@@ -263,6 +263,23 @@ describe('DeribitLiveSource against a fake Deribit', () => {
     expect(rec.trades.map((t) => t.trade_seq)).toEqual(Array.from({ length: 20 }, (_, i) => 1_000 + i));
   });
 
+  it('stops at once while a connection attempt hangs', async () => {
+    // A listening socket that never answers the HTTP upgrade.
+    const { createServer } = await import('node:net');
+    const silent = createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      await startSource({ url: `ws://127.0.0.1:${port}/`, connectTimeoutMs: 60_000 });
+      await new Promise((r) => setTimeout(r, 50));
+      const started = Date.now();
+      await source!.stop();
+      expect(Date.now() - started).toBeLessThan(1_000);
+    } finally {
+      silent.close();
+    }
+  });
+
   it('stops: closes the connection and calls the listener no more', async () => {
     await startSource();
     await streaming();

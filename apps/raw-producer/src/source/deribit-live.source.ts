@@ -159,12 +159,17 @@ export class DeribitLiveSource extends TradeSource {
   private async session(): Promise<{ subscribed: boolean; reason: string }> {
     let conn: DeribitRpcConnection;
     try {
-      conn = await DeribitRpcConnection.open(this.opts.url, this.opts.connectTimeoutMs, {
-        onSubscription: (channel, data) => this.onSubscription(channel, data),
-        onHeartbeat: (type) => this.onHeartbeat(conn, type),
-        onMalformed: (reason, sample) => this.emit({ type: 'malformed', what: 'frame', reason, sample }),
-        onUnsolicitedError: (error) => this.onRpcError(conn, undefined, error),
-      });
+      conn = await DeribitRpcConnection.open(
+        this.opts.url,
+        this.opts.connectTimeoutMs,
+        {
+          onSubscription: (channel, data) => this.onSubscription(channel, data),
+          onHeartbeat: (type) => this.onHeartbeat(conn, type),
+          onMalformed: (reason, sample) => this.emit({ type: 'malformed', what: 'frame', reason, sample }),
+          onUnsolicitedError: (error) => this.onRpcError(conn, undefined, error),
+        },
+        this.stopping.signal,
+      );
     } catch (err) {
       return { subscribed: false, reason: `connect to ${this.opts.url} failed: ${(err as Error).message}` };
     }

@@ -81,22 +81,38 @@ export class DeribitRpcConnection {
     });
   }
 
-  /** Opens a connection; rejects if the handshake fails or takes longer than `connectTimeoutMs`. */
-  static open(url: string, connectTimeoutMs: number, handlers: RpcConnectionHandlers): Promise<DeribitRpcConnection> {
+  /**
+   * Opens a connection; rejects if the handshake fails, takes longer than `connectTimeoutMs`, or `signal`
+   * aborts first.
+   */
+  static open(
+    url: string,
+    connectTimeoutMs: number,
+    handlers: RpcConnectionHandlers,
+    signal?: AbortSignal,
+  ): Promise<DeribitRpcConnection> {
     return new Promise((resolve, reject) => {
+      if (signal?.aborted === true) {
+        reject(new ConnectionClosedError('aborted'));
+        return;
+      }
       // ws's handshakeTimeout covers TCP connect + HTTP upgrade.
       const ws = new WebSocket(url, { handshakeTimeout: connectTimeoutMs, perMessageDeflate: false });
+      const onAbort = (): void => ws.terminate();
       const onError = (err: Error): void => {
         ws.removeListener('open', onOpen);
+        signal?.removeEventListener('abort', onAbort);
         ws.terminate();
-        reject(err);
+        reject(signal?.aborted === true ? new ConnectionClosedError('aborted') : err);
       };
       const onOpen = (): void => {
         ws.removeListener('error', onError);
+        signal?.removeEventListener('abort', onAbort);
         resolve(new DeribitRpcConnection(ws, handlers));
       };
       ws.once('error', onError);
       ws.once('open', onOpen);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 

@@ -97,7 +97,7 @@ describe('NdjsonReplaySource', () => {
     await until('3 notifications', () => rec.arrivals.length === 3);
     const elapsed = rec.arrivals[2] - rec.arrivals[0];
     expect(elapsed).toBeGreaterThanOrEqual(180);
-    expect(elapsed).toBeLessThan(400);
+    expect(elapsed).toBeLessThan(1_000);
   });
 
   it('loops with shifted seqs, ids and timestamps, so passes read as one ordered stream', async () => {
@@ -162,7 +162,7 @@ describe('NdjsonReplaySource', () => {
     await until('the first trade', () => rec.trades.length === 1);
     const started = Date.now();
     await source.stop();
-    expect(Date.now() - started).toBeLessThan(500);
+    expect(Date.now() - started).toBeLessThan(1_000);
     expect(rec.trades).toHaveLength(1);
     expect(source.state()).toBe('idle');
   });
