@@ -100,33 +100,39 @@ describe('NdjsonReplaySource', () => {
     expect(elapsed).toBeLessThan(1_000);
   });
 
-  it('loops with shifted seqs, ids and timestamps, so passes read as one ordered stream', async () => {
-    const t0 = 1_795_000_000_000;
-    const path = file([
-      frame([trade('X', 10, '500', t0), trade('X', 11, '501', t0 + 5)]),
-      frame([trade('Y', 3, 'ETH-70', t0 + 10)], 'trades.Y.100ms'),
-    ]);
-    source = new NdjsonReplaySource({ file: path, speed: 1_000_000, loop: true });
-    await source.start(rec);
-    await until('4 passes', () => rec.trades.length >= 12);
-    await source.stop();
-    const xs = rec.trades.filter((t) => t.instrument_name === 'X');
-    expect(xs.slice(0, 6).map((t) => t.trade_seq)).toEqual([10, 11, 12, 13, 14, 15]);
-    expect(
-      rec.trades
-        .filter((t) => t.instrument_name === 'Y')
-        .slice(0, 3)
-        .map((t) => t.trade_id),
-    ).toEqual(['ETH-70', 'ETH-71', 'ETH-72']);
-    const ids = rec.trades.map((t) => t.trade_id);
-    expect(new Set(ids).size).toBe(ids.length);
-    const stamps = rec.trades.map((t) => t.timestamp);
-    expect([...stamps].sort((a, b) => a - b)).toEqual(stamps);
-    const passes = rec.events
-      .filter((e) => e.type === 'subscribed')
-      .map((e) => (e.type === 'subscribed' ? e.pass : -1));
-    expect(passes.slice(0, 4)).toEqual([0, 1, 2, 3]);
-  });
+  it.each([
+    ['from memory', undefined],
+    ['reading the file again', 0],
+  ])(
+    'loops (%s) with shifted seqs, ids and timestamps, so passes read as one ordered stream',
+    async (_how, memoryMaxTrades) => {
+      const t0 = 1_795_000_000_000;
+      const path = file([
+        frame([trade('X', 10, '500', t0), trade('X', 11, '501', t0 + 5)]),
+        frame([trade('Y', 3, 'ETH-70', t0 + 10)], 'trades.Y.100ms'),
+      ]);
+      source = new NdjsonReplaySource({ file: path, speed: 1_000_000, loop: true, memoryMaxTrades });
+      await source.start(rec);
+      await until('4 passes', () => rec.trades.length >= 12);
+      await source.stop();
+      const xs = rec.trades.filter((t) => t.instrument_name === 'X');
+      expect(xs.slice(0, 6).map((t) => t.trade_seq)).toEqual([10, 11, 12, 13, 14, 15]);
+      expect(
+        rec.trades
+          .filter((t) => t.instrument_name === 'Y')
+          .slice(0, 3)
+          .map((t) => t.trade_id),
+      ).toEqual(['ETH-70', 'ETH-71', 'ETH-72']);
+      const ids = rec.trades.map((t) => t.trade_id);
+      expect(new Set(ids).size).toBe(ids.length);
+      const stamps = rec.trades.map((t) => t.timestamp);
+      expect([...stamps].sort((a, b) => a - b)).toEqual(stamps);
+      const passes = rec.events
+        .filter((e) => e.type === 'subscribed')
+        .map((e) => (e.type === 'subscribed' ? e.pass : -1));
+      expect(passes.slice(0, 4)).toEqual([0, 1, 2, 3]);
+    },
+  );
 
   it('reports malformed lines and trades and goes on', async () => {
     const path = file([

@@ -22,6 +22,11 @@ export interface NdjsonReplayOptions {
   readonly speed: number;
   /** Start over at the end of the file, shifting trades (see ReplayLoopShifter) so they stay distinct. */
   readonly loop: boolean;
+  /**
+   * Recordings of at most this many trades are replayed from memory after the first pass (~300 bytes a
+   * trade); larger ones are read again on each pass. Default 200 000.
+   */
+  readonly memoryMaxTrades?: number;
 }
 
 const SAMPLE_CHARS = 200;
@@ -87,64 +92,102 @@ export class NdjsonReplaySource extends TradeSource {
     const shifter = new ReplayLoopShifter();
     const started = Date.now();
     let firstTs: number | undefined;
-    let pass = 0;
-    this.emit({ type: 'connected', detail: this.opts.file });
-    do {
-      this.emit({ type: 'subscribed', channels: [`replay:${this.opts.file}`], pass });
-      let delivered = 0;
-      let sinceYield = 0;
-      const lines = createInterface({
-        input: createReadStream(this.opts.file, { encoding: 'utf8' }),
-        crlfDelay: Infinity,
-      });
-      try {
-        for await (const line of lines) {
-          if (this.stopping.signal.aborted) return;
-          const trades = this.tradesOf(line);
-          if (trades === undefined) continue;
-          const shifted = trades.map((t) => {
-            if (pass === 0) shifter.observe(t);
-            return shifter.shift(t, pass);
-          });
-          firstTs ??= shifted[0].timestamp;
-          const dueAt = started + (shifted[0].timestamp - firstTs) / this.opts.speed;
-          const waitMs = dueAt - Date.now();
-          if (waitMs >= MIN_SLEEP_MS) {
-            await sleep(waitMs, this.stopping.signal);
-            sinceYield = 0;
-          } else if (++sinceYield >= FRAMES_PER_YIELD) {
-            await yieldToEventLoop();
-            sinceYield = 0;
-          }
-          if (this.stopping.signal.aborted) return;
-          await this.listener?.onTrades(shifted);
-          delivered += shifted.length;
-        }
-      } finally {
-        lines.close();
+    let sinceYield = 0;
+    // Notifications of pass 0, kept while the recording is small so later passes skip reading and parsing.
+    let cache: DeribitTrade[][] | undefined = [];
+    let cachedTrades = 0;
+
+    /** Waits until `trades` are due, hands them over; false once stopping. */
+    const play = async (trades: DeribitTrade[]): Promise<boolean> => {
+      firstTs ??= trades[0].timestamp;
+      const waitMs = started + (trades[0].timestamp - firstTs) / this.opts.speed - Date.now();
+      if (waitMs >= MIN_SLEEP_MS) {
+        await sleep(waitMs, this.stopping.signal);
+        sinceYield = 0;
+      } else if (++sinceYield >= FRAMES_PER_YIELD) {
+        await yieldToEventLoop();
+        sinceYield = 0;
       }
-      // An empty (or all-malformed) recording would otherwise loop without ever yielding.
-      if (delivered === 0) break;
-      pass++;
-    } while (this.opts.loop && !this.stopping.signal.aborted);
+      if (this.stopping.signal.aborted) return false;
+      await this.listener?.onTrades(trades);
+      return true;
+    };
+
+    this.emit({ type: 'connected', detail: this.opts.file });
+    this.emit({ type: 'subscribed', channels: [`replay:${this.opts.file}`], pass: 0 });
+    let delivered = 0;
+    const lines = createInterface({
+      input: createReadStream(this.opts.file, { encoding: 'utf8' }),
+      crlfDelay: Infinity,
+    });
+    try {
+      for await (const line of lines) {
+        if (this.stopping.signal.aborted) return;
+        const trades = this.tradesOf(line);
+        if (trades === undefined) continue;
+        for (const t of trades) shifter.observe(t);
+        if (cache !== undefined) {
+          cachedTrades += trades.length;
+          if (cachedTrades <= (this.opts.memoryMaxTrades ?? 200_000)) cache.push(trades);
+          else cache = undefined;
+        }
+        if (!(await play(trades))) return;
+        delivered += trades.length;
+      }
+    } finally {
+      lines.close();
+    }
+
+    // An empty (or all-malformed) recording would otherwise loop without ever yielding.
+    for (let pass = 1; this.opts.loop && delivered > 0 && !this.stopping.signal.aborted; pass++) {
+      this.emit({ type: 'subscribed', channels: [`replay:${this.opts.file}`], pass });
+      const frames = cache ?? this.readFrames();
+      for await (const trades of frames) {
+        if (!(await play(trades.map((t) => shifter.shift(t, pass))))) return;
+      }
+    }
     if (!this.stopping.signal.aborted) {
       this.status = 'finished';
       this.emit({ type: 'finished' });
     }
   }
 
-  /** The valid trades of a trades notification line; undefined for anything else. */
-  private tradesOf(line: string): DeribitTrade[] | undefined {
+  /** The trades notifications of the file, read again (for recordings too large to keep in memory). */
+  private async *readFrames(): AsyncGenerator<DeribitTrade[]> {
+    const lines = createInterface({
+      input: createReadStream(this.opts.file, { encoding: 'utf8' }),
+      crlfDelay: Infinity,
+    });
+    try {
+      for await (const line of lines) {
+        if (this.stopping.signal.aborted) return;
+        const trades = this.tradesOf(line, false);
+        if (trades !== undefined) yield trades;
+      }
+    } finally {
+      lines.close();
+    }
+  }
+
+  /**
+   * The valid trades of a trades notification line; undefined for anything else. Problems are reported
+   * on the first pass only: later passes read the same lines.
+   */
+  private tradesOf(line: string, report = true): DeribitTrade[] | undefined {
     if (line.trim() === '') return undefined;
     const frame = parseDeribitFrame(line);
     if (frame.kind === 'malformed') {
-      this.emit({ type: 'malformed', what: 'frame', reason: frame.reason, sample: line.slice(0, SAMPLE_CHARS) });
+      if (report)
+        this.emit({ type: 'malformed', what: 'frame', reason: frame.reason, sample: line.slice(0, SAMPLE_CHARS) });
       return undefined;
     }
     if (frame.kind !== 'subscription' || !isTradesChannel(frame.channel)) return undefined;
     const { trades, rejected } = parseTrades(frame.data);
-    for (const r of rejected)
-      this.emit({ type: 'malformed', what: 'trade', reason: r.reason, sample: line.slice(0, SAMPLE_CHARS) });
+    if (report) {
+      for (const r of rejected) {
+        this.emit({ type: 'malformed', what: 'trade', reason: r.reason, sample: line.slice(0, SAMPLE_CHARS) });
+      }
+    }
     return trades.length > 0 ? trades : undefined;
   }
 
