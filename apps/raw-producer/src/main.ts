@@ -1,8 +1,8 @@
 import { rawProducerConfigSchema, bootConfig } from '@lib/config';
 import { MessagePublisher, PublishError } from '@lib/kafka-avro/messaging';
-import { PlatformModule, createHttpApp, listen } from '@lib/platform';
+import { createHttpApp, listen } from '@lib/platform';
 import { Module } from '@nestjs/common';
-import { RawProducerModule } from './raw-producer.module';
+import { rawProducerAppModule } from './raw-producer-app.module';
 
 /**
  * Stand-in until libs/kafka-avro provides its messaging module: every publish fails as unavailable, so
@@ -25,15 +25,6 @@ class MessagingPlaceholderModule {}
 
 async function main(): Promise<void> {
   const config = bootConfig('raw-producer', rawProducerConfigSchema);
-  @Module({
-    imports: [
-      PlatformModule.forRoot(),
-      { module: MessagingPlaceholderModule, global: true },
-      RawProducerModule.register(config),
-    ],
-  })
-  class RawProducerAppModule {}
-
   const options = {
     name: 'raw-producer',
     host: config.HOST,
@@ -41,7 +32,7 @@ async function main(): Promise<void> {
     logLevel: config.LOG_LEVEL,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
   };
-  const app = await createHttpApp(RawProducerAppModule, options);
+  const app = await createHttpApp(rawProducerAppModule(config, { module: MessagingPlaceholderModule }), options);
   await listen(app, options);
 }
 

@@ -1,0 +1,97 @@
+/**
+ * The raw-producer app, composed as main.ts composes it, against the fake Deribit, with an in-memory
+ * publisher standing in for Kafka (raw-producer.int-spec.ts runs the same session against a real broker).
+ */
+import { INestApplicationContext, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { loadConfig, rawProducerConfigSchema } from '@lib/config';
+import { DeribitTrade } from '@lib/domain';
+import { MessagePublisher, TopicSpec } from '@lib/kafka-avro/messaging';
+import { Metric } from 'prom-client';
+import { rawProducerAppModule } from '../../apps/raw-producer/src/raw-producer-app.module';
+import { RawProducerMetrics } from '../../apps/raw-producer/src/metrics/raw-producer.metrics';
+import { CHAOS_EXPECTED, chaosEnv, INSTRUMENTS, playChaos } from './chaos.scenario';
+import { FakeDeribitServer } from './fake-deribit.server';
+
+class RecordingPublisher extends MessagePublisher {
+  readonly written: { topic: string; key: string; value: DeribitTrade }[] = [];
+
+  publish<T>(topic: TopicSpec<T>, values: readonly T[]): Promise<void> {
+    for (const value of values)
+      this.written.push({ topic: topic.name, key: topic.key(value), value: value as DeribitTrade });
+    return Promise.resolve();
+  }
+  isReady(): boolean {
+    return true;
+  }
+}
+
+@Module({
+  providers: [{ provide: MessagePublisher, useClass: RecordingPublisher }],
+  exports: [MessagePublisher],
+})
+class RecordingMessagingModule {}
+
+async function value(metric: Metric, labels: Record<string, string> = {}): Promise<number> {
+  const data = await metric.get();
+  return data.values
+    .filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))
+    .reduce((sum, v) => sum + v.value, 0);
+}
+
+describe('raw-producer app against a fake Deribit (in-memory publisher)', () => {
+  let server: FakeDeribitServer;
+  let app: INestApplicationContext | undefined;
+
+  beforeEach(async () => {
+    server = await FakeDeribitServer.start({ testRequestEveryMs: 100, testRequestTimeoutMs: 1_000 });
+  });
+
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+    await server.stop();
+  });
+
+  it('writes every distinct trade once, in order per instrument, through drops, duplicates, gaps and garbage', async () => {
+    const config = loadConfig('raw-producer', rawProducerConfigSchema, {
+      ...chaosEnv(server),
+      TOPIC_DERIBIT_TRADES: 'trades-e2e',
+    });
+    app = await NestFactory.createApplicationContext(
+      rawProducerAppModule(config, { module: RecordingMessagingModule }),
+      {
+        logger: ['error'],
+      },
+    );
+    await app.init();
+    const publisher = app.get(MessagePublisher) as RecordingPublisher;
+    const metrics = app.get(RawProducerMetrics);
+
+    await playChaos(server, (what, ok) => expect([what, ok]).toEqual([what, true]));
+    const expected = server.allTrades();
+    await server.waitFor('every trade written', () => publisher.written.length >= expected.length, 20_000);
+    await new Promise((r) => setTimeout(r, 300));
+
+    expect(publisher.written).toHaveLength(expected.length);
+    for (const instrument of INSTRUMENTS) {
+      const got = publisher.written.filter((m) => m.value.instrument_name === instrument);
+      expect(got.map((m) => m.value)).toEqual(server.trades(instrument));
+      expect(new Set(got.map((m) => `${m.topic} ${m.key}`))).toEqual(new Set([`trades-e2e ${instrument}`]));
+    }
+    expect(server.connectionsAccepted).toBe(CHAOS_EXPECTED.connections);
+    expect(await value(metrics.reconnects)).toBe(CHAOS_EXPECTED.connections - 1);
+    expect(await value(metrics.rpcErrors, { code: '10028' })).toBe(1);
+    expect(await value(metrics.rpcErrors, { code: '11050' })).toBe(1);
+    expect(await value(metrics.duplicates)).toBe(CHAOS_EXPECTED.duplicates);
+    expect(await value(metrics.malformed, { what: 'frame' })).toBe(CHAOS_EXPECTED.malformedFrames);
+    expect(await value(metrics.malformed, { what: 'trade' })).toBe(CHAOS_EXPECTED.malformedTrades);
+    expect(await value(metrics.gaps)).toBe(CHAOS_EXPECTED.gaps);
+    expect(await value(metrics.missing)).toBe(CHAOS_EXPECTED.missing);
+    expect(await value(metrics.backfilled)).toBe(CHAOS_EXPECTED.missing);
+    expect(await value(metrics.unrecovered)).toBe(0);
+    expect(await value(metrics.produced)).toBe(expected.length);
+    expect(await value(metrics.heartbeats)).toBeGreaterThanOrEqual(3);
+    expect(server.requestsOf('public/set_heartbeat').map((r) => r.connection)).toEqual([1, 2, 3, 4]);
+  });
+});
