@@ -1,0 +1,61 @@
+import { CubeDelta, cubeKeysOfTag } from '@lib/domain';
+import { mergeCubeDeltas, toColumns } from './cube-rows';
+
+const B = Date.parse('2022-03-01T00:05:00Z');
+
+function deltas(bucketMs: number, origin: string, brand: string, category: string, price: number): CubeDelta[] {
+  return cubeKeysOfTag(bucketMs, 'BUY', origin, brand, category).map((key) => ({ key, count: 1, sumPrice: BigInt(price) }));
+}
+
+describe('mergeCubeDeltas', () => {
+  it('adds deltas of one cell across partitions and keeps other cells apart', () => {
+    const cells = mergeCubeDeltas([deltas(B, 'o1', 'b1', 'k1', 10), deltas(B, 'o1', 'b2', 'k1', 5), deltas(B + 60_000, 'o1', 'b1', 'k1', 1)]);
+    const all = cells.find((c) => c.delta.key.dims === 0 && c.delta.key.bucketMs === B);
+    expect(all).toMatchObject({ count: 2, sumPrice: 15n });
+    const o1 = cells.find((c) => c.delta.key.dims === 1 && c.delta.key.bucketMs === B);
+    expect(o1).toMatchObject({ count: 2, sumPrice: 15n });
+    const b1 = cells.find((c) => c.delta.key.dims === 2 && c.delta.key.brandId === 'b1' && c.delta.key.bucketMs === B);
+    expect(b1).toMatchObject({ count: 1, sumPrice: 10n });
+    // 8 cells for the first tag, 4 new (those fixing the brand) for the second, 8 in the next minute.
+    expect(cells).toHaveLength(20);
+  });
+
+  it('does not confuse values whose concatenations agree', () => {
+    const cells = mergeCubeDeltas([deltas(B, 'a|b', 'c', 'k', 1), deltas(B, 'a', 'b|c', 'k', 1), deltas(B, 'a\u001fb', 'c', 'k', 1)]);
+    const full = cells.filter((c) => c.delta.key.dims === 7);
+    expect(full).toHaveLength(3);
+  });
+
+  it('sorts by the primary key: action, dims, origin, brand_id, category_id, bucket', () => {
+    const cells = mergeCubeDeltas([deltas(B + 60_000, 'o2', 'b', 'k', 1), deltas(B, 'o2', 'b', 'k', 1), deltas(B, 'o1', 'b', 'k', 1)]);
+    const keys = cells.map((c) => c.delta.key);
+    const origins = keys.filter((k) => k.dims === 1).map((k) => `${k.origin}@${k.bucketMs - B}`);
+    expect(origins).toEqual(['o1@0', 'o2@0', 'o2@60000']);
+    const dims = keys.map((k) => k.dims);
+    expect(dims).toEqual([...dims].sort((a, b) => a - b));
+  });
+
+  it('keeps sums exact beyond 2^53', () => {
+    const big = 2n ** 60n;
+    const key = cubeKeysOfTag(B, 'VIEW', 'o', 'b', 'k')[0];
+    const cells = mergeCubeDeltas([[{ key, count: 1, sumPrice: big }], [{ key, count: 1, sumPrice: 3n }]]);
+    expect(toColumns(cells).sumPrice).toEqual([(big + 3n).toString()]);
+  });
+});
+
+describe('toColumns', () => {
+  it('lays out a slice of the cells as parallel arrays', () => {
+    const cells = mergeCubeDeltas([deltas(B, 'o1', 'b1', 'k1', 7)]);
+    const cols = toColumns(cells, 6, 8);
+    expect(cols).toEqual({
+      bucketMs: [B, B],
+      action: ['BUY', 'BUY'],
+      dims: [6, 7],
+      origin: ['', 'o1'],
+      brandId: ['b1', 'b1'],
+      categoryId: ['k1', 'k1'],
+      count: [1, 1],
+      sumPrice: ['7', '7'],
+    });
+  });
+});

@@ -1,0 +1,39 @@
+import { Pool, PoolClient } from 'pg';
+import { DataSource } from 'typeorm';
+import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+
+/**
+ * The `pg` pool behind a DataSource. The stores run their parameterised SQL on it directly: the
+ * profile read is a hot path, and a TypeORM QueryRunner per query adds allocation and bookkeeping
+ * for nothing these queries use.
+ */
+export function poolOf(dataSource: DataSource): Pool {
+  if (!(dataSource.driver instanceof PostgresDriver)) {
+    throw new Error(`libs/persistence needs a postgres DataSource, got ${dataSource.options.type}`);
+  }
+  const pool: unknown = dataSource.driver.master;
+  if (!(pool instanceof Pool)) throw new Error('the DataSource has no pg pool: initialise it first');
+  return pool;
+}
+
+/**
+ * Runs `fn` in one transaction on one connection: COMMIT when it resolves, ROLLBACK when it throws.
+ * A connection whose ROLLBACK fails is discarded rather than returned to the pool.
+ */
+export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch((rollbackError: Error) => {
+      broken = rollbackError;
+    });
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}

@@ -1,0 +1,43 @@
+import { MigrationInterface, QueryRunner } from 'typeorm';
+
+/**
+ * The minute cube: count and sum(price) per (minute bucket, action, dims, origin, brand_id,
+ * category_id), where `dims` is the mask of the fixed dimensions (cube-key.ts) and an unfixed one
+ * holds ''. The CHECKs make the mask and the values agree, so '' can never be a fixed value
+ * (client values are never empty) and a row cannot claim a dimension it does not fix.
+ *
+ * - Primary key (action, dims, origin, brand_id, category_id, bucket_ms): the slice first, then time.
+ *   A query fixes the slice and ranges over buckets, so it is one index range scan that reads
+ *   exactly the range's stored buckets, whatever else the cube holds. The flush upserts on it.
+ * - Index on bucket_ms: retention deletes old buckets by range and newestBucket() is max(bucket_ms),
+ *   both without a table scan. New buckets arrive at its right edge, so it is cheap to maintain.
+ * - fillfactor 90: room on each page for in-place (HOT) updates when a later flush adds to a cell
+ *   of the same minute, sparing index writes.
+ * - bucket_ms is epoch milliseconds of the minute's start, what the domain uses.
+ */
+export class CreateMinuteCube1764000000001 implements MigrationInterface {
+  name = 'CreateMinuteCube1764000000001';
+
+  async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`
+      CREATE TABLE minute_cube (
+        bucket_ms   bigint   NOT NULL CHECK (bucket_ms % 60000 = 0),
+        count       bigint   NOT NULL,
+        sum_price   bigint   NOT NULL,
+        dims        smallint NOT NULL CHECK (dims BETWEEN 0 AND 7),
+        action      text COLLATE "C" NOT NULL CHECK (action IN ('VIEW', 'BUY')),
+        origin      text COLLATE "C" NOT NULL,
+        brand_id    text COLLATE "C" NOT NULL,
+        category_id text COLLATE "C" NOT NULL,
+        CONSTRAINT minute_cube_pkey PRIMARY KEY (action, dims, origin, brand_id, category_id, bucket_ms),
+        CONSTRAINT minute_cube_origin_dim CHECK (((dims & 1) <> 0) = (origin <> '')),
+        CONSTRAINT minute_cube_brand_dim CHECK (((dims & 2) <> 0) = (brand_id <> '')),
+        CONSTRAINT minute_cube_category_dim CHECK (((dims & 4) <> 0) = (category_id <> ''))
+      ) WITH (fillfactor = 90)`);
+    await queryRunner.query('CREATE INDEX minute_cube_bucket_idx ON minute_cube (bucket_ms)');
+  }
+
+  async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query('DROP TABLE minute_cube');
+  }
+}

@@ -1,0 +1,17 @@
+/**
+ * What libs/persistence reads from an app's validated config. GatewayConfig and PipelineConfig both
+ * satisfy it, so an app passes its whole config object.
+ */
+export interface DatabaseConfig {
+  /** A PostgreSQL server; when unset, PGlite persisted under DATA_DIR serves the same SQL. */
+  readonly DATABASE_URL?: string;
+  readonly DATABASE_POOL_SIZE: number;
+  readonly DATA_DIR: string;
+}
+
+export interface PersistenceConfig extends DatabaseConfig {
+  readonly PROFILE_STORE: 'postgres' | 'aerospike';
+  /** `host[:port],...`; required when PROFILE_STORE is aerospike (the config schema checks it). */
+  readonly AEROSPIKE_HOSTS?: string;
+  readonly AEROSPIKE_NAMESPACE?: string;
+}
