@@ -20,6 +20,7 @@ class SerialQueue {
   }
 }
 
+const INTERVALS = { idle: 'agg-producer.idle-check', commit: 'agg-producer.commit' } as const;
 const RESTART_BACKOFF_MS = { first: 500, max: 15_000 };
 
 /**
@@ -71,11 +72,11 @@ export class TradeStatsRunner implements OnApplicationBootstrap, OnModuleDestroy
       if (!this.isRunning) throw new Error('agg-producer is not consuming (starting, or rebuilding its state)');
     });
     this.scheduler.addInterval(
-      'agg-producer.idle-check',
+      INTERVALS.idle,
       setInterval(() => this.tick('idle'), this.config.IDLE_CHECK_INTERVAL_MS),
     );
     this.scheduler.addInterval(
-      'agg-producer.commit',
+      INTERVALS.commit,
       setInterval(() => this.tick('commit'), Math.max(10, Math.floor(this.config.COMMIT_INTERVAL_MS / 2))),
     );
     // Not awaited: the HTTP server (health, metrics) comes up while Kafka is reached, retried and restored.
@@ -85,6 +86,9 @@ export class TradeStatsRunner implements OnApplicationBootstrap, OnModuleDestroy
   /** Stops consuming and commits what was processed, before the messaging clients close. */
   async onModuleDestroy(): Promise<void> {
     this.stopping = true;
+    for (const name of Object.values(INTERVALS)) {
+      if (this.scheduler.doesExist('interval', name)) this.scheduler.deleteInterval(name);
+    }
     await this.starting;
     const handle = this.handle;
     this.handle = undefined;
