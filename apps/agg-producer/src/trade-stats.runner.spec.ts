@@ -11,10 +11,10 @@ import {
 } from '../../../test/agg-producer/support/in-memory-messaging';
 import { expectedStats, sortStats, tradeStream } from '../../../test/agg-producer/support/trades';
 import { AggProducerMetrics } from './agg-producer.metrics';
-import { tradeWindowRulesOf } from './agg-producer.module';
 import { AggProducerTopics, aggProducerTopics } from './agg-producer.topics';
 import { TradeStatsProcessor } from './trade-stats.processor';
 import { TradeStatsRunner } from './trade-stats.runner';
+import { tradeWindowRulesOf } from './trade-window-rules';
 
 const MIN = 60_000;
 const T0 = Date.parse('2026-03-01T10:00:00Z');
