@@ -1,4 +1,5 @@
 import { CubeDelta } from '@lib/domain';
+import { keyText } from '../key-text';
 
 /**
  * Deltas merged per cube cell and laid out as the column arrays of one `unnest` upsert.
@@ -65,7 +66,7 @@ export function mergeCubeDeltas(groups: Iterable<readonly CubeDelta[]>): CubeCel
   return [...cells.values()].sort(compareCells);
 }
 
-/** Column arrays of cells[from, to). */
+/** Column arrays of cells[from, to), client text made safe for key columns (key-text.ts). */
 export function toColumns(cells: readonly CubeCell[], from = 0, to = cells.length): CubeColumns {
   const n = to - from;
   const cols: CubeColumns = {
@@ -84,9 +85,9 @@ export function toColumns(cells: readonly CubeCell[], from = 0, to = cells.lengt
     cols.bucketMs[i] = k.bucketMs;
     cols.action[i] = k.action;
     cols.dims[i] = k.dims;
-    cols.origin[i] = k.origin;
-    cols.brandId[i] = k.brandId;
-    cols.categoryId[i] = k.categoryId;
+    cols.origin[i] = keyText(k.origin);
+    cols.brandId[i] = keyText(k.brandId);
+    cols.categoryId[i] = keyText(k.categoryId);
     cols.count[i] = c.count;
     cols.sumPrice[i] = c.sumPrice.toString();
   }

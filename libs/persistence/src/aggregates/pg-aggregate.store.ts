@@ -9,6 +9,7 @@ import {
 } from '@lib/domain';
 import { Pool, PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
+import { keyText } from '../key-text';
 import { inTransaction, poolOf } from '../connection/sql-pool';
 import { CubeCell, mergeCubeDeltas, toColumns } from './cube-rows';
 
@@ -129,9 +130,9 @@ export class PgAggregateStore extends AggregateStore {
     const { rows } = await this.pool.query<{ bucket_ms: string; count: string; sum_price: string }>(QUERY_SQL, [
       key.action,
       key.dims,
-      key.origin,
-      key.brandId,
-      key.categoryId,
+      keyText(key.origin),
+      keyText(key.brandId),
+      keyText(key.categoryId),
       minuteBucketOf(query.range.fromMs),
       query.range.toMs,
     ]);

@@ -1,11 +1,15 @@
-import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
 
 /**
  * PGlite (PostgreSQL compiled to WebAssembly) persisted under a directory and served on a loopback
  * port through pglite-socket, so `pg` and TypeORM connect to it exactly as to a server.
+ *
+ * It runs in a worker thread: PGlite executes queries synchronously inside WebAssembly, which on the
+ * main thread would stall every HTTP request and consumer of the embedded mode while a flush or a
+ * migration runs; in a worker it gets a core of its own. (It also keeps PGlite's dynamic imports
+ * out of module sandboxes such as Jest's, where they cannot load.)
  *
  * PGlite is ONE backend session: pglite-socket queues every connection's queries onto it, and while
  * one connection is inside a transaction only that connection's queries run. So transactions are
@@ -26,8 +30,7 @@ export interface EmbeddedPostgresLease {
 }
 
 interface Running {
-  readonly db: PGlite;
-  readonly server: PGLiteSocketServer;
+  readonly worker: Worker;
   readonly port: number;
   readonly lockFile: string;
 }
@@ -37,12 +40,45 @@ interface Entry {
   readonly started: Promise<Running>;
 }
 
+type WorkerMessage = { type: 'ready'; port: number } | { type: 'stopped' } | { type: 'error'; message: string };
+
 /**
  * Each app's pool opens up to DATABASE_POOL_SIZE connections and pglite-socket refuses connections
  * beyond its limit (default 1). Connections cost only a socket here, so the limit is generous.
  */
 const MAX_CONNECTIONS = 512;
 const HOST = '127.0.0.1';
+const START_TIMEOUT_MS = 120_000;
+const STOP_TIMEOUT_MS = 30_000;
+
+/**
+ * The worker, as source evaluated in a fresh context (no file to ship next to compiled code, and
+ * it runs the same under tsx, swc or plain node). It requires the packages by the absolute paths the
+ * parent resolved, opens PGlite, serves it, and on 'stop' closes both.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { PGlite } = require(workerData.pglitePath);
+const { PGLiteSocketServer } = require(workerData.socketPath);
+let db;
+let server;
+const fail = (err) => parentPort.postMessage({ type: 'error', message: String((err && err.stack) || err) });
+(async () => {
+  db = await PGlite.create(workerData.dataDir);
+  server = new PGLiteSocketServer({ db, host: workerData.host, port: 0, maxConnections: workerData.maxConnections });
+  await server.start();
+  const conn = server.getServerConn();
+  parentPort.postMessage({ type: 'ready', port: Number(conn.slice(conn.lastIndexOf(':') + 1)) });
+})().catch(fail);
+parentPort.on('message', (message) => {
+  if (message !== 'stop') return;
+  (async () => {
+    if (server) await server.stop();
+    if (db) await db.close();
+    parentPort.postMessage({ type: 'stopped' });
+  })().catch(fail);
+});
+`;
 
 const entries = new Map<string, Entry>();
 /** Stops in progress per directory: a new lease waits for them before reopening the files. */
@@ -58,20 +94,19 @@ export async function acquireEmbeddedPostgres(dataDir: string): Promise<Embedded
   await stopping.get(dir);
   let entry = entries.get(dir);
   if (entry === undefined) {
-    const started = start(dir);
-    entry = { refs: 0, started };
-    entries.set(dir, entry);
+    const created: Entry = { refs: 0, started: start(dir, () => forget(dir, created)) };
+    entry = created;
+    entries.set(dir, created);
     // A failed start must not be reused by the next caller.
-    started.catch(() => {
-      if (entries.get(dir) === entry) entries.delete(dir);
-    });
+    created.started.catch(() => forget(dir, created));
   }
-  entry.refs += 1;
+  const leased = entry;
+  leased.refs += 1;
   let running: Running;
   try {
-    running = await entry.started;
+    running = await leased.started;
   } catch (err) {
-    entry.refs -= 1;
+    leased.refs -= 1;
     throw err;
   }
   let released = false;
@@ -82,9 +117,13 @@ export async function acquireEmbeddedPostgres(dataDir: string): Promise<Embedded
     release: async () => {
       if (released) return;
       released = true;
-      await releaseOne(dir, entry);
+      await releaseOne(dir, leased);
     },
   };
+}
+
+function forget(dir: string, entry: Entry): void {
+  if (entries.get(dir) === entry) entries.delete(dir);
 }
 
 async function releaseOne(dir: string, entry: Entry): Promise<void> {
@@ -96,39 +135,69 @@ async function releaseOne(dir: string, entry: Entry): Promise<void> {
   await stop;
 }
 
-async function start(dir: string): Promise<Running> {
+async function start(dir: string, onUnexpectedExit: () => void): Promise<Running> {
   mkdirSync(dir, { recursive: true });
   const lockFile = `${dir}.lock`;
   takeDirectoryLock(lockFile);
-  let db: PGlite | undefined;
+  const worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    workerData: {
+      dataDir: dir,
+      host: HOST,
+      maxConnections: MAX_CONNECTIONS,
+      pglitePath: require.resolve('@electric-sql/pglite'),
+      socketPath: require.resolve('@electric-sql/pglite-socket'),
+    },
+  });
   try {
-    db = await PGlite.create(dir);
-    const server = new PGLiteSocketServer({ db, host: HOST, port: 0, maxConnections: MAX_CONNECTIONS });
-    await server.start();
-    return { db, server, port: portOf(server.getServerConn()), lockFile };
+    const port = await new Promise<number>((resolvePort, reject) => {
+      const timer = setTimeout(() => reject(new Error(`PGlite did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+      const settle = (fn: () => void): void => {
+        clearTimeout(timer);
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+        fn();
+      };
+      const onMessage = (m: WorkerMessage): void => {
+        if (m.type === 'ready') settle(() => resolvePort(m.port));
+        if (m.type === 'error') settle(() => reject(new Error(`PGlite failed to start in ${dir}: ${m.message}`)));
+      };
+      const onError = (err: Error): void => settle(() => reject(err));
+      const onExit = (code: number): void => settle(() => reject(new Error(`PGlite worker exited (code ${code}) while starting`)));
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+      worker.on('exit', onExit);
+    });
+    // From now on an exit we did not ask for (a crash) drops the entry, so the next lease restarts it.
+    worker.once('exit', onUnexpectedExit);
+    return { worker, port, lockFile };
   } catch (err) {
-    await db?.close().catch(() => undefined);
+    await worker.terminate();
     rmSync(lockFile, { force: true });
     throw err;
   }
 }
 
 async function stopRunning(running: Running): Promise<void> {
+  const { worker } = running;
   try {
-    await running.server.stop();
+    await new Promise<void>((resolveStop, reject) => {
+      const timer = setTimeout(() => reject(new Error(`PGlite did not close within ${STOP_TIMEOUT_MS} ms`)), STOP_TIMEOUT_MS);
+      const onMessage = (m: WorkerMessage): void => {
+        if (m.type !== 'stopped' && m.type !== 'error') return;
+        clearTimeout(timer);
+        worker.off('message', onMessage);
+        if (m.type === 'stopped') resolveStop();
+        else reject(new Error(`PGlite failed to close: ${m.message}`));
+      };
+      worker.on('message', onMessage);
+      worker.postMessage('stop');
+    });
   } finally {
-    try {
-      await running.db.close();
-    } finally {
-      rmSync(running.lockFile, { force: true });
-    }
+    await worker.terminate();
+    rmSync(running.lockFile, { force: true });
   }
-}
-
-function portOf(conn: string): number {
-  const port = Number(conn.slice(conn.lastIndexOf(':') + 1));
-  if (!Number.isInteger(port) || port <= 0) throw new Error(`pglite-socket reported no port: ${conn}`);
-  return port;
 }
 
 /** Claims `lockFile` for this process, or throws naming the live process that holds it. */
@@ -147,7 +216,7 @@ function takeDirectoryLock(lockFile: string): void {
         'own DATA_DIR, or set DATABASE_URL to a PostgreSQL server.',
     );
   }
-  // Left behind by a process that died (or by this one, e.g. a test that did not release): take over.
+  // Left behind by a process that died (or by this one after a crash of its worker): take over.
   writeFileSync(lockFile, String(process.pid));
 }
 

@@ -11,6 +11,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  *   backward for newest first, stopping after `limit` rows. It also finds the 200th newest row that
  *   trimming keeps.
  * - tag is the JSON text of the tag as received: `time` keeps its text and product_id its JSON type.
+ *   It is `text`, not `json`: nothing queries inside it, and json input would reject some strings
+ *   a client can send (a lone surrogate, which JSON.stringify writes as a \u escape).
  * - COLLATE "C": byte-wise comparison of cookies is faster than a locale's and identical everywhere.
  */
 export class CreateProfileTag1764000000000 implements MigrationInterface {
@@ -23,7 +25,7 @@ export class CreateProfileTag1764000000000 implements MigrationInterface {
         action  text COLLATE "C" NOT NULL CHECK (action IN ('VIEW', 'BUY')),
         time_ms bigint NOT NULL,
         digest  bytea  NOT NULL CHECK (octet_length(digest) = 8),
-        tag     json   NOT NULL,
+        tag     text   NOT NULL,
         CONSTRAINT profile_tag_pkey PRIMARY KEY (cookie, action, time_ms, digest)
       )`);
   }

@@ -39,10 +39,11 @@ export function timeOfMapKey(key: string): number {
 
 /**
  * A tag without what the record and the key already say (cookie, action, event time):
- * `[time text or '', country, device index, origin, product_id, brand_id, category_id, price]`.
- * The time text is '' when it is the canonical `YYYY-MM-DDTHH:MM:SS.mmmZ` of the key's time, the
- * usual case; any other spelling (no milliseconds) is kept verbatim. product_id keeps its type:
- * Aerospike stores strings and integers as distinct types.
+ * `[time text or '', country, device index, origin, product_id, brand_id, category_id, price]`,
+ * stored as the JSON text of that array. The time text is '' when it is the canonical
+ * `YYYY-MM-DDTHH:MM:SS.mmmZ` of the key's time, the usual case; any other spelling (no
+ * milliseconds) is kept verbatim. JSON keeps product_id's type and every client string exactly
+ * (a native Aerospike string would turn a lone surrogate into U+FFFD).
  */
 export type EncodedTag = [string, string, number, string, string | number, string, string, number];
 
@@ -50,19 +51,26 @@ function canonicalTimeText(epochMs: number): string {
   return `${formatUtcMillis(epochMs)}Z`;
 }
 
-export function encodeTag(tag: UserTag, epochMs: number): EncodedTag {
+export function encodeTag(tag: UserTag, epochMs: number): string {
   const p = tag.product_info;
   const device = DEVICES.indexOf(tag.device);
   if (device < 0) throw new RangeError(`unknown device ${JSON.stringify(tag.device)}`);
   const time = tag.time === canonicalTimeText(epochMs) ? '' : tag.time;
-  return [time, tag.country, device, tag.origin, p.product_id, p.brand_id, p.category_id, p.price];
+  const encoded: EncodedTag = [time, tag.country, device, tag.origin, p.product_id, p.brand_id, p.category_id, p.price];
+  return JSON.stringify(encoded);
 }
 
 export function decodeTag(cookie: string, action: Action, key: string, value: unknown): UserTag {
-  if (!Array.isArray(value) || value.length !== 8) {
-    throw new Error(`profile of ${JSON.stringify(cookie)}: malformed ${action} entry ${JSON.stringify(key)}`);
+  const malformed = (): Error =>
+    new Error(`profile of ${JSON.stringify(cookie)}: malformed ${action} entry ${JSON.stringify(key)}`);
+  let parsed: unknown;
+  try {
+    parsed = typeof value === 'string' ? JSON.parse(value) : undefined;
+  } catch {
+    throw malformed();
   }
-  const [time, country, device, origin, productId, brandId, categoryId, price] = value as EncodedTag;
+  if (!Array.isArray(parsed) || parsed.length !== 8) throw malformed();
+  const [time, country, device, origin, productId, brandId, categoryId, price] = parsed as EncodedTag;
   const deviceName = DEVICES[device];
   if (deviceName === undefined) throw new Error(`profile of ${JSON.stringify(cookie)}: unknown device code ${device}`);
   return {
@@ -77,8 +85,8 @@ export function decodeTag(cookie: string, action: Action, key: string, value: un
 }
 
 /** Tags of one cookie, keyed and encoded per action, in the order given (duplicates collapse). */
-export function entriesOf(tags: readonly UserTag[]): Map<Action, Map<string, EncodedTag>> {
-  const byAction = new Map<Action, Map<string, EncodedTag>>();
+export function entriesOf(tags: readonly UserTag[]): Map<Action, Map<string, string>> {
+  const byAction = new Map<Action, Map<string, string>>();
   for (const tag of tags) {
     const epochMs = userTagEventTime(tag);
     const key = mapKey(epochMs, tagDigestHex(canonicalTagJson(tag)));
@@ -98,13 +106,13 @@ const KEY_ORDERED = new MapPolicy({ order: maps.order.KEY_ORDERED });
  * (index range [-capacity, end) inverted), i.e. keep the newest.
  */
 export function appendOperations(
-  entries: ReadonlyMap<Action, ReadonlyMap<string, EncodedTag>>,
+  entries: ReadonlyMap<Action, ReadonlyMap<string, string>>,
   capacity: number,
 ): operations.Operation[] {
   const ops: operations.Operation[] = [];
   for (const [action, items] of entries) {
     const bin = BIN_OF[action];
-    ops.push(maps.putItems(bin, items as Map<string, EncodedTag>, KEY_ORDERED));
+    ops.push(maps.putItems(bin, items as Map<string, string>, KEY_ORDERED));
     ops.push(maps.removeByIndexRange(bin, -capacity, null, maps.returnType.INVERTED));
   }
   return ops;

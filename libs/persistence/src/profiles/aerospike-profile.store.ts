@@ -1,5 +1,6 @@
 import { ACTIONS, PROFILE_CAPACITY, Profile, ProfileStore, TimeRange, UserTag } from '@lib/domain';
 import { AerospikeError, Client, connect, Key, log, OperatePolicy, status } from 'aerospike';
+import { keyText } from '../key-text';
 import { appendOperations, BIN_OF, decodeRange, entriesOf, readOperations } from './aerospike-profile.codec';
 
 export interface AerospikeProfileStoreOptions {
@@ -110,7 +111,8 @@ export class AerospikeProfileStore extends ProfileStore {
     this.client.close();
   }
 
+  /** The record of a cookie; its user key is the cookie made safe for the client (key-text.ts). */
   private keyOf(cookie: string): Key {
-    return new Key(this.options.namespace, this.set, cookie);
+    return new Key(this.options.namespace, this.set, keyText(cookie));
   }
 }

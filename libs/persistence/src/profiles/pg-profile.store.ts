@@ -1,6 +1,7 @@
 import { PROFILE_CAPACITY, Profile, ProfileStore, TimeRange, UserTag, userTagEventTime } from '@lib/domain';
 import { Pool } from 'pg';
 import { DataSource } from 'typeorm';
+import { keyText } from '../key-text';
 import { inTransaction, poolOf } from '../connection/sql-pool';
 import { canonicalTagJson, tagDigestHex } from './tag-identity';
 
@@ -9,7 +10,7 @@ const INSERT_CHUNK = 5_000;
 
 const INSERT_SQL = `
   INSERT INTO profile_tag (cookie, action, time_ms, digest, tag)
-  SELECT cookie, action, time_ms, decode(digest, 'hex'), tag::json
+  SELECT cookie, action, time_ms, decode(digest, 'hex'), tag
   FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[]) AS t(cookie, action, time_ms, digest, tag)
   ON CONFLICT DO NOTHING`;
 
@@ -34,16 +35,16 @@ const TRIM_SQL = `
 
 /**
  * Both actions in one round trip. Each list: the range first, newest first, then the limit (the
- * inner LIMIT), read as one backward range scan of the primary key. json_agg with ORDER BY fixes
- * the order of the answer and hands the client one JSON text to parse per list.
+ * inner LIMIT), read as one backward range scan of the primary key. The stored JSON texts are
+ * joined into one JSON array text per list, in an explicit order, so the client parses once per list.
  */
 const READ_SQL = `
   SELECT
-    (SELECT coalesce(json_agg(s.tag ORDER BY s.time_ms DESC, s.digest DESC), '[]'::json)
+    (SELECT '[' || coalesce(string_agg(s.tag, ',' ORDER BY s.time_ms DESC, s.digest DESC), '') || ']'
      FROM (SELECT tag, time_ms, digest FROM profile_tag
            WHERE cookie = $1 AND action = 'VIEW' AND time_ms >= $2 AND time_ms < $3
            ORDER BY time_ms DESC, digest DESC LIMIT $4) s) AS views,
-    (SELECT coalesce(json_agg(s.tag ORDER BY s.time_ms DESC, s.digest DESC), '[]'::json)
+    (SELECT '[' || coalesce(string_agg(s.tag, ',' ORDER BY s.time_ms DESC, s.digest DESC), '') || ']'
      FROM (SELECT tag, time_ms, digest FROM profile_tag
            WHERE cookie = $1 AND action = 'BUY' AND time_ms >= $2 AND time_ms < $3
            ORDER BY time_ms DESC, digest DESC LIMIT $4) s) AS buys`;
@@ -87,7 +88,7 @@ export class PgProfileStore extends ProfileStore {
     if (tags.length === 0) return;
     const rows = tags.map((tag): Row => {
       const json = canonicalTagJson(tag);
-      return { cookie: tag.cookie, action: tag.action, timeMs: userTagEventTime(tag), digest: tagDigestHex(json), json };
+      return { cookie: keyText(tag.cookie), action: tag.action, timeMs: userTagEventTime(tag), digest: tagDigestHex(json), json };
     });
     rows.sort(compareRows);
     const lists = distinctLists(rows);
@@ -108,13 +109,13 @@ export class PgProfileStore extends ProfileStore {
 
   async read(cookie: string, range: TimeRange, limit: number): Promise<Profile> {
     if (limit <= 0 || range.fromMs >= range.toMs) return { views: [], buys: [] };
-    const { rows } = await this.pool.query<{ views: UserTag[]; buys: UserTag[] }>(READ_SQL, [
-      cookie,
+    const { rows } = await this.pool.query<{ views: string; buys: string }>(READ_SQL, [
+      keyText(cookie),
       range.fromMs,
       range.toMs,
       Math.floor(limit),
     ]);
-    return { views: rows[0].views, buys: rows[0].buys };
+    return { views: JSON.parse(rows[0].views) as UserTag[], buys: JSON.parse(rows[0].buys) as UserTag[] };
   }
 }
 
