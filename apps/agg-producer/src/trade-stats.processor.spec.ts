@@ -152,14 +152,16 @@ describe('TradeStatsProcessor', () => {
   });
 
   describe('idle check', () => {
-    it("closes a quiet instrument's windows once its partition's event clock passes end + grace", () => {
+    it("closes a quiet instrument's windows once the event clock passes end + grace", () => {
       const p = new TradeStatsProcessor(rules());
       const readAt = 5_000_000;
-      // BTC trades at 10:00:40; ETH, on the same partition, moves the partition's event time to 10:00:55.
-      p.process(batch(0, 0, [trade('BTC-PERPETUAL', 40_000, 100), trade('ETH-PERPETUAL', 55_000, 10)]), readAt);
+      // BTC trades at 10:00:40; ETH, on another partition, moves the event clock to 10:00:55.
+      p.process(batch(0, 0, [trade('BTC-PERPETUAL', 40_000, 100)]), readAt);
+      p.process(batch(1, 0, [trade('ETH-PERPETUAL', 55_000, 10)]), readAt);
       p.takeWork();
 
       // Event clock = 10:00:55 + wall time since: 10:01:00.999 at +5.999 s, one ms short of end + grace.
+      expect(p.eventClock(readAt + 5_999)).toBe(T0 + MIN + 999);
       expect(p.closeIdle(readAt + 5_999)).toBe(0);
       expect(p.closeIdle(readAt + 6_000)).toBe(2);
       const work = p.takeWork()!;
@@ -172,6 +174,16 @@ describe('TradeStatsProcessor', () => {
         'BTC-PERPETUAL 10:01 n=0 ewma=100',
         'ETH-PERPETUAL 10:01 n=0 ewma=10',
       ]);
+    });
+
+    it('resumes the event clock from the changelog, at the wall time of the restore', () => {
+      const p = new TradeStatsProcessor(rules());
+      p.process(batch(0, 0, [trade('BTC-PERPETUAL', 40_000, 100)]), 0);
+      const q = new TradeStatsProcessor(rules());
+      q.restore(p.takeWork()!.state, [0], 9_000_000);
+      expect(q.eventClock(9_000_000 + 21_000)).toBe(T0 + MIN + 1_000);
+      expect(q.closeIdle(9_000_000 + 20_999)).toBe(0);
+      expect(q.closeIdle(9_000_000 + 21_000)).toBe(1);
     });
 
     it('leaves a partition with unread trades alone', () => {

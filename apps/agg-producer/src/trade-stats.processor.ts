@@ -62,7 +62,9 @@ interface Pending {
  *
  * Time: stream time is kept per instrument (an instrument's trades come in order, keyed to one partition),
  * so an instrument's statistics depend only on its own trades, not on how instruments share partitions
- * or interleave. A quiet instrument's windows are closed by {@link closeIdle}.
+ * or interleave (Kafka Streams keeps it per partition, which would let a busy instrument close a quiet
+ * neighbour's windows, and make results depend on the partition count). A quiet instrument's windows
+ * are closed by {@link closeIdle}.
  */
 export class TradeStatsProcessor {
   private readonly instruments = new Map<string, Tracked>();
@@ -111,21 +113,20 @@ export class TradeStatsProcessor {
   }
 
   /**
-   * The scheduled check for quiet instruments: closes every window whose end plus grace has passed on the
-   * event clock of the instrument's partition, which is the partition's newest trade time advanced by the
-   * wall time since that trade was read. For a live feed that is the wall clock less the feed's latency;
-   * unlike the raw wall clock it also holds for a replay of recorded trades. A partition with unread
-   * trades is skipped, so the check never closes a window ahead of trades already waiting in Kafka.
-   * Returns how many windows it closed.
+   * The scheduled check for quiet instruments: closes every window whose end plus grace has passed on
+   * the event clock, which is the newest trade time read on any partition, advanced by the wall time
+   * since it was read. For a live feed that is the wall clock less the feed's latency; unlike the raw
+   * wall clock it also holds for a replay of recorded trades (whose times are in the past). Instruments
+   * of a partition with unread trades are skipped, so the check never closes a window ahead of trades
+   * already waiting in Kafka. Returns how many windows it closed.
    */
   closeIdle(now: number): number {
+    const closeTime = this.eventClock(now) - this.rules.graceMs;
     let count = 0;
     for (const [name, tracked] of this.instruments) {
-      const progress = this.partitions.get(tracked.partition);
-      if (progress === undefined || !progress.caughtUp) continue;
-      const eventClock = progress.event_time + (now - progress.seenAt);
+      if (this.partitions.get(tracked.partition)?.caughtUp !== true) continue;
       const pending = this.pendingOf(tracked.partition);
-      const closed = this.rules.closeUntil(tracked.windows, eventClock - this.rules.graceMs, pending.stats);
+      const closed = this.rules.closeUntil(tracked.windows, closeTime, pending.stats);
       if (closed > 0) {
         pending.published.idle += closed;
         this.dirtyInstruments.add(name);
@@ -133,6 +134,13 @@ export class TradeStatsProcessor {
       }
     }
     return count;
+  }
+
+  /** Estimated event time now: see closeIdle. Minus infinity before any trade. */
+  eventClock(now: number): number {
+    let clock = Number.NEGATIVE_INFINITY;
+    for (const p of this.partitions.values()) clock = Math.max(clock, p.event_time + (now - p.seenAt));
+    return clock;
   }
 
   /** Windows closed and not yet taken into a unit of work. */
@@ -232,7 +240,8 @@ export class TradeStatsProcessor {
         topic,
         partition,
         next_offset: '0',
-        event_time: Number.NEGATIVE_INFINITY,
+        // Until the partition's first trade (a batch may be empty once poison messages are removed).
+        event_time: 0,
         seenAt: now,
         caughtUp: false,
       };

@@ -159,11 +159,14 @@ export class TradeStatsRunner implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   private async restore(partitions: readonly number[]): Promise<ReadonlyMap<number, string>> {
-    const endTimer = this.metrics.restoreSeconds.startTimer();
-    const records = await this.changelog.readAll(this.topics.state);
+    // In the queue, so that no transaction of this instance commits between the read and the restore.
+    const { records, resume, seconds } = await this.serial.run(async () => {
+      const endTimer = this.metrics.restoreSeconds.startTimer();
+      const read = await this.changelog.readAll(this.topics.state);
+      const resumeAt = this.processor.restore(read, partitions, this.clock.now());
+      return { records: read, resume: resumeAt, seconds: endTimer() };
+    });
     this.metrics.restoredRecords.inc(records.length);
-    const resume = await this.serial.run(() => this.processor.restore(records, partitions, this.clock.now()));
-    const seconds = endTimer();
     this.log.log(
       `restored state of partitions [${partitions.join(', ')}] from ${records.length} changelog records in ` +
         `${Math.round(seconds * 1000)} ms: ${this.processor.instrumentCount} instruments, resuming at ` +
