@@ -13,6 +13,9 @@ import { closeDataSource, createDataSource } from '../connection/data-source.fac
 import { AerospikeProfileStore } from './aerospike-profile.store';
 import { PgProfileStore } from './pg-profile.store';
 
+// Starting PGlite (initdb in WebAssembly on a fresh directory) alone takes several seconds on 2 cores.
+jest.setTimeout(120_000);
+
 interface Opened {
   readonly store: ProfileStore;
   /** The DataSource of the PostgreSQL adapters, for checks of what is stored. */

@@ -1,0 +1,332 @@
+/**
+ * The AggregateStore contract (libs/domain/src/ports/aggregate-store.port.ts) on PostgreSQL (the test
+ * server) and PGlite (the embedded mode's database): additive upserts, fencing, stored offsets,
+ * queries of every filter subset against a model, retention, and racing flushers.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  Action,
+  AggregateStore,
+  ALL_DIM_MASKS,
+  CubeDelta,
+  CubeFilters,
+  cubeKeysOfTag,
+  DIM_BRAND,
+  DIM_CATEGORY,
+  DIM_ORIGIN,
+  minuteBucketOf,
+  PartitionDelta,
+} from '@lib/domain';
+import { DataSource } from 'typeorm';
+import { createTestDatabase } from '../../../../test/support/test-env';
+import { closeDataSource, createDataSource } from '../connection/data-source.factory';
+import { PgAggregateStore } from './pg-aggregate.store';
+
+// Starting PGlite (initdb in WebAssembly on a fresh directory) alone takes several seconds on 2 cores.
+jest.setTimeout(120_000);
+
+interface Opened {
+  readonly store: AggregateStore;
+  readonly dataSource: DataSource;
+  /** A second store on its own pool, as another pipeline replica would have. */
+  readonly rival: AggregateStore;
+  close(): Promise<void>;
+}
+
+const targets: Array<{ name: string; open(): Promise<Opened> }> = [
+  {
+    name: 'PgAggregateStore on PostgreSQL',
+    open: async () => {
+      const db = await createTestDatabase('aggregates');
+      const config = { DATABASE_URL: db.url, DATABASE_POOL_SIZE: 4, DATA_DIR: '/nonexistent' };
+      const dataSource = await createDataSource(config);
+      const rivalSource = await createDataSource(config);
+      return {
+        // Small chunks, so a flush here spans several upsert statements as large ones do.
+        store: new PgAggregateStore(dataSource, { upsertChunk: 100, deleteChunk: 50 }),
+        rival: new PgAggregateStore(rivalSource, { upsertChunk: 100 }),
+        dataSource,
+        close: async () => {
+          await closeDataSource(rivalSource);
+          await closeDataSource(dataSource);
+          await db.drop();
+        },
+      };
+    },
+  },
+  {
+    name: 'PgAggregateStore on PGlite',
+    open: async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'aggregates-pglite-'));
+      const config = { DATABASE_POOL_SIZE: 4, DATA_DIR: dir };
+      const dataSource = await createDataSource(config);
+      const rivalSource = await createDataSource(config);
+      return {
+        store: new PgAggregateStore(dataSource, { upsertChunk: 100, deleteChunk: 50 }),
+        rival: new PgAggregateStore(rivalSource, { upsertChunk: 100 }),
+        dataSource,
+        close: async () => {
+          await closeDataSource(rivalSource);
+          await closeDataSource(dataSource);
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    },
+  },
+];
+
+const MINUTE = 60_000;
+const B0 = Date.parse('2022-03-01T00:00:00Z');
+let groupCounter = 0;
+
+/** Groups and topics no other test uses: offsets never leak between tests. */
+function freshGroup(): { groupId: string; topic: string } {
+  groupCounter += 1;
+  return { groupId: `group-${groupCounter}`, topic: `topic-${groupCounter}` };
+}
+
+interface Tag {
+  bucketMs: number;
+  action: Action;
+  origin: string;
+  brand: string;
+  category: string;
+  price: number;
+}
+
+/** Each tag's eight cells, unmerged: the store must merge repeated cells itself. */
+function deltasOf(tags: readonly Tag[]): CubeDelta[] {
+  return tags.flatMap((t) =>
+    cubeKeysOfTag(t.bucketMs, t.action, t.origin, t.brand, t.category).map((key) => ({ key, count: 1, sumPrice: BigInt(t.price) })),
+  );
+}
+
+function partition(partition: number, expectedOffset: string | null, nextOffset: string, tags: readonly Tag[]): PartitionDelta {
+  return { partition, expectedOffset, nextOffset, deltas: deltasOf(tags) };
+}
+
+/** The model: what a query must answer, computed from the raw tags. */
+function expected(tags: readonly Tag[], action: Action, filters: CubeFilters, fromMs: number, toMs: number) {
+  const buckets = new Map<number, { count: bigint; sumPrice: bigint }>();
+  for (const t of tags) {
+    if (t.action !== action || t.bucketMs < fromMs || t.bucketMs >= toMs) continue;
+    if (filters.origin !== undefined && t.origin !== filters.origin) continue;
+    if (filters.brand_id !== undefined && t.brand !== filters.brand_id) continue;
+    if (filters.category_id !== undefined && t.category !== filters.category_id) continue;
+    const b = buckets.get(t.bucketMs) ?? { count: 0n, sumPrice: 0n };
+    b.count += 1n;
+    b.sumPrice += BigInt(t.price);
+    buckets.set(t.bucketMs, b);
+  }
+  return [...buckets.entries()].sort(([a], [b]) => a - b).map(([bucketMs, v]) => ({ bucketMs, ...v }));
+}
+
+/** Deterministic pseudo-random tags over a few minutes, small cardinalities so cells repeat. */
+function randomTags(n: number, seed: number, fromBucket = B0, minutes = 6): Tag[] {
+  let s = seed;
+  const next = (k: number): number => {
+    s = (s * 1_103_515_245 + 12_345) % 2_147_483_648;
+    return s % k;
+  };
+  return Array.from({ length: n }, () => ({
+    bucketMs: fromBucket + next(minutes) * MINUTE,
+    action: next(3) === 0 ? 'BUY' : 'VIEW',
+    origin: `origin-${next(4)}`,
+    brand: `brand-${next(3)}`,
+    category: `category-${next(3)}`,
+    price: next(2_000) - 500,
+  }));
+}
+
+for (const target of targets) {
+  describe(`AggregateStore contract: ${target.name}`, () => {
+    let opened: Opened;
+    let store: AggregateStore;
+
+    beforeAll(async () => {
+      opened = await target.open();
+      store = opened.store;
+    });
+
+    afterAll(async () => {
+      await opened?.close();
+    });
+
+    beforeEach(async () => {
+      await opened.dataSource.query('TRUNCATE minute_cube');
+    });
+
+    it('adds flushes up: a cell written twice holds the sum of both', async () => {
+      const g = freshGroup();
+      const tag: Tag = { bucketMs: B0, action: 'BUY', origin: 'o', brand: 'b', category: 'k', price: 100 };
+      expect(await store.flush({ ...g, partitions: [partition(0, null, '3', [tag, tag, { ...tag, price: 1 }])] })).toEqual({
+        applied: [0],
+        fenced: [],
+      });
+      await store.flush({ ...g, partitions: [partition(0, '3', '4', [{ ...tag, price: 7 }])] });
+      const range = { fromMs: B0, toMs: B0 + MINUTE };
+      for (const filters of [{}, { origin: 'o' }, { brand_id: 'b', category_id: 'k' }, { origin: 'o', brand_id: 'b', category_id: 'k' }]) {
+        expect(await store.query({ range, action: 'BUY', filters })).toEqual([{ bucketMs: B0, count: 4n, sumPrice: 208n }]);
+      }
+      expect(await store.query({ range, action: 'VIEW', filters: {} })).toEqual([]);
+    });
+
+    it('keeps sums exact beyond 2^53 and negative prices', async () => {
+      const g = freshGroup();
+      const key = cubeKeysOfTag(B0, 'VIEW', 'o', 'b', 'k')[0];
+      const huge = 2n ** 62n;
+      await store.flush({ ...g, partitions: [{ partition: 0, expectedOffset: null, nextOffset: '1', deltas: [{ key, count: 1, sumPrice: huge }] }] });
+      await store.flush({ ...g, partitions: [{ partition: 0, expectedOffset: '1', nextOffset: '2', deltas: [{ key, count: 2, sumPrice: -5n }] }] });
+      expect(await store.query({ range: { fromMs: B0, toMs: B0 + MINUTE }, action: 'VIEW', filters: {} })).toEqual([
+        { bucketMs: B0, count: 3n, sumPrice: huge - 5n },
+      ]);
+    });
+
+    it('fences a partition whose expected offset is stale, while the others of the flush apply', async () => {
+      const g = freshGroup();
+      const tag: Tag = { bucketMs: B0, action: 'VIEW', origin: 'o', brand: 'b', category: 'k', price: 10 };
+      await store.flush({ ...g, partitions: [partition(0, null, '100', [tag]), partition(1, null, '50', [tag])] });
+      const result = await store.flush({
+        ...g,
+        partitions: [
+          partition(0, '90', '120', [tag, tag]), // stale: stored is 100
+          partition(1, '50', '60', [{ ...tag, price: 1 }]),
+          partition(2, null, '5', [{ ...tag, price: 2 }]), // first flush of partition 2
+          partition(3, '7', '9', [tag]), // claims a stored offset where none is stored
+        ],
+      });
+      expect(result).toEqual({ applied: [1, 2], fenced: [0, 3] });
+      expect(await store.storedOffsets(g.groupId, g.topic)).toEqual(new Map([[0, '100'], [1, '60'], [2, '5']]));
+      expect(await store.query({ range: { fromMs: B0, toMs: B0 + MINUTE }, action: 'VIEW', filters: {} })).toEqual([
+        { bucketMs: B0, count: 4n, sumPrice: 23n },
+      ]);
+      // A first flush (expected null) of a partition that already has an offset is stale as well.
+      expect(await store.flush({ ...g, partitions: [partition(1, null, '70', [tag])] })).toEqual({ applied: [], fenced: [1] });
+      expect((await store.storedOffsets(g.groupId, g.topic)).get(1)).toBe('60');
+    });
+
+    it('keeps offsets per group and topic and stores an offset even for a flush without deltas', async () => {
+      const a = freshGroup();
+      const b = freshGroup();
+      await store.flush({ ...a, partitions: [partition(0, null, '10', [])] });
+      await store.flush({ groupId: a.groupId, topic: b.topic, partitions: [partition(0, null, '20', [])] });
+      await store.flush({ ...a, partitions: [partition(0, '10', '9007199254740993', [])] });
+      expect(await store.storedOffsets(a.groupId, a.topic)).toEqual(new Map([[0, '9007199254740993']]));
+      expect(await store.storedOffsets(a.groupId, b.topic)).toEqual(new Map([[0, '20']]));
+      expect(await store.storedOffsets(b.groupId, b.topic)).toEqual(new Map());
+      expect(await store.flush({ ...a, partitions: [] })).toEqual({ applied: [], fenced: [] });
+    });
+
+    it('answers every filter subset of random tags like the model, one row per stored bucket in time order', async () => {
+      const g = freshGroup();
+      const tags = randomTags(600, 42);
+      // Spread over partitions and several flushes each, as consumers would.
+      const offsets = new Map<number, string | null>();
+      for (let flush = 0; flush < 3; flush++) {
+        const partitions = [0, 1, 2].map((p) => {
+          const mine = tags.filter((_, i) => i % 3 === p && Math.floor(i / 200) === flush);
+          const delta = partition(p, offsets.get(p) ?? null, String((flush + 1) * 100 + p), mine);
+          offsets.set(p, delta.nextOffset);
+          return delta;
+        });
+        expect((await store.flush({ ...g, partitions })).applied).toEqual([0, 1, 2]);
+      }
+      const fromMs = B0 + MINUTE;
+      const toMs = B0 + 5 * MINUTE;
+      let checked = 0;
+      for (const dims of ALL_DIM_MASKS) {
+        for (const action of ['VIEW', 'BUY'] as const) {
+          for (const pick of [0, 1, 2]) {
+            const filters: CubeFilters = {
+              ...(dims & DIM_ORIGIN ? { origin: `origin-${pick}` } : {}),
+              ...(dims & DIM_BRAND ? { brand_id: `brand-${(pick + 1) % 3}` } : {}),
+              ...(dims & DIM_CATEGORY ? { category_id: `category-${pick}` } : {}),
+            };
+            const rows = await store.query({ range: { fromMs, toMs }, action, filters });
+            expect(rows).toEqual(expected(tags, action, filters, fromMs, toMs));
+            checked += rows.length;
+          }
+        }
+      }
+      expect(checked).toBeGreaterThan(50);
+    });
+
+    it('leaves buckets without tags absent and values never seen empty', async () => {
+      const g = freshGroup();
+      const tags: Tag[] = [
+        { bucketMs: B0, action: 'VIEW', origin: 'o', brand: 'b', category: 'k', price: 1 },
+        { bucketMs: B0 + 3 * MINUTE, action: 'VIEW', origin: 'o', brand: 'b', category: 'k', price: 2 },
+      ];
+      await store.flush({ ...g, partitions: [partition(0, null, '2', tags)] });
+      const range = { fromMs: B0, toMs: B0 + 10 * MINUTE };
+      expect((await store.query({ range, action: 'VIEW', filters: {} })).map((r) => r.bucketMs)).toEqual([B0, B0 + 3 * MINUTE]);
+      expect(await store.query({ range, action: 'VIEW', filters: { origin: 'other' } })).toEqual([]);
+      expect(await store.query({ range: { fromMs: B0 + MINUTE, toMs: B0 + 3 * MINUTE }, action: 'VIEW', filters: {} })).toEqual([]);
+    });
+
+    it('keeps filter values apart whatever their text', async () => {
+      const g = freshGroup();
+      const odd = ["o'); DROP TABLE minute_cube;--", 'ż🍪', 'nul\u0000', 'nul', '\ud800', '\udc00', '%', '_'];
+      const tags = odd.map((origin, i): Tag => ({ bucketMs: B0, action: 'BUY', origin, brand: odd[(i + 1) % odd.length], category: 'k', price: i + 1 }));
+      await store.flush({ ...g, partitions: [partition(0, null, '1', tags)] });
+      const range = { fromMs: B0, toMs: B0 + MINUTE };
+      for (const [i, origin] of odd.entries()) {
+        expect(await store.query({ range, action: 'BUY', filters: { origin } })).toEqual([{ bucketMs: B0, count: 1n, sumPrice: BigInt(i + 1) }]);
+        expect(await store.query({ range, action: 'BUY', filters: { origin, brand_id: odd[(i + 1) % odd.length] } })).toHaveLength(1);
+      }
+    });
+
+    it('reads the bucket holding an unaligned range start', async () => {
+      const g = freshGroup();
+      await store.flush({ ...g, partitions: [partition(0, null, '1', [{ bucketMs: B0, action: 'VIEW', origin: 'o', brand: 'b', category: 'k', price: 5 }])] });
+      expect(await store.query({ range: { fromMs: B0 + 30_000, toMs: B0 + MINUTE }, action: 'VIEW', filters: {} })).toEqual([
+        { bucketMs: minuteBucketOf(B0 + 30_000), count: 1n, sumPrice: 5n },
+      ]);
+    });
+
+    it('deletes whole buckets older than a bucket start and reports the newest bucket', async () => {
+      const g = freshGroup();
+      expect(await store.newestBucket()).toBeUndefined();
+      const tags = randomTags(300, 9, B0, 10);
+      await store.flush({ ...g, partitions: [partition(0, null, '1', tags)] });
+      expect(await store.newestBucket()).toBe(Math.max(...tags.map((t) => t.bucketMs)));
+      const cut = B0 + 4 * MINUTE;
+      const cellsBefore = new Set(deltasOf(tags.filter((t) => t.bucketMs < cut)).map((d) => JSON.stringify(d.key))).size;
+      // More rows than one delete chunk (50): the store loops until none is left.
+      expect(cellsBefore).toBeGreaterThan(50);
+      expect(await store.deleteBucketsBefore(cut)).toBe(cellsBefore);
+      const range = { fromMs: B0, toMs: B0 + 10 * MINUTE };
+      expect(await store.query({ range, action: 'VIEW', filters: {} })).toEqual(expected(tags, 'VIEW', {}, cut, range.toMs));
+      expect(await store.deleteBucketsBefore(cut)).toBe(0);
+      expect(await store.newestBucket()).toBe(Math.max(...tags.map((t) => t.bucketMs)));
+    });
+
+    it('never double-applies when two flushers race on the same partitions', async () => {
+      const g = freshGroup();
+      const tag: Tag = { bucketMs: B0, action: 'BUY', origin: 'o', brand: 'b', category: 'k', price: 3 };
+      let expectedOffset: string | null = null;
+      let appliedTags = 0;
+      for (let round = 0; round < 15; round++) {
+        const next = String((round + 1) * 10);
+        // Both continue from the same stored offset with different deltas, partitions listed in
+        // opposite orders: exactly one may win each partition, and neither may deadlock.
+        const [mine, theirs] = await Promise.all([
+          store.flush({ ...g, partitions: [partition(0, expectedOffset, next, [tag]), partition(1, expectedOffset, next, [tag])] }),
+          opened.rival.flush({ ...g, partitions: [partition(1, expectedOffset, next, [tag, tag]), partition(0, expectedOffset, next, [tag, tag])] }),
+        ]);
+        for (const p of [0, 1]) {
+          const winners = [mine.applied.includes(p), theirs.applied.includes(p)].filter(Boolean).length;
+          expect(winners).toBe(1);
+          expect(mine.fenced.includes(p)).toBe(!mine.applied.includes(p));
+          appliedTags += mine.applied.includes(p) ? 1 : 2;
+        }
+        expectedOffset = next;
+      }
+      const [row] = await store.query({ range: { fromMs: B0, toMs: B0 + MINUTE }, action: 'BUY', filters: { origin: 'o', brand_id: 'b' } });
+      expect(row).toEqual({ bucketMs: B0, count: BigInt(appliedTags), sumPrice: BigInt(appliedTags * 3) });
+      expect(await store.storedOffsets(g.groupId, g.topic)).toEqual(new Map([[0, '150'], [1, '150']]));
+    });
+  });
+}
