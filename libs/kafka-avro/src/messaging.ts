@@ -96,6 +96,11 @@ export interface ConsumerOptions<T> {
   readonly onRevoked?: (partitions: readonly number[]) => void;
   /** Upper bound of messages handed to one onBatch call. */
   readonly maxBatchMessages?: number;
+  /**
+   * How many partitions may be in onBatch at the same time (each partition still one batch at a
+   * time, in offset order). Default 1.
+   */
+  readonly partitionsConsumedConcurrently?: number;
 }
 
 export interface ConsumerHandle {

@@ -1,0 +1,40 @@
+import { DeadLetterSink } from '../dead-letter/dead-letter';
+import type { ConsumedMessage, TopicSpec } from '../messaging';
+import { AvroSerde, DecodeError } from '../serde/avro.serde';
+import { keyToString, RawMessage } from './raw-message';
+
+/**
+ * Decodes the messages of one partition batch. A message that is not valid Avro of the topic's
+ * schema goes to the dead-letter topic and is left out; any other failure (a dead-letter write, a
+ * schema registry that does not answer) rejects, so the caller retries the batch instead of skipping.
+ */
+export async function decodeBatch<T>(
+  serde: AvroSerde,
+  deadLetters: DeadLetterSink,
+  topic: TopicSpec<T>,
+  partition: number,
+  raw: readonly RawMessage[],
+): Promise<ConsumedMessage<T>[]> {
+  const decoded: ConsumedMessage<T>[] = [];
+  for (const message of raw) {
+    let value: T;
+    try {
+      if (message.value === null) throw new DecodeError('message without a value (tombstone)');
+      value = await serde.decode<T>(topic.name, topic.schemaName, message.value);
+    } catch (err) {
+      if (!(err instanceof DecodeError)) throw err;
+      await deadLetters.send({ topic: topic.name, partition, ...message, error: err });
+      continue;
+    }
+    decoded.push({
+      topic: topic.name,
+      partition,
+      offset: message.offset,
+      key: keyToString(message.key),
+      value,
+      headers: message.headers,
+      timestamp: message.timestamp,
+    });
+  }
+  return decoded;
+}

@@ -1,0 +1,53 @@
+import { Headers, MessagePublisher, PublishError, TopicSpec } from '../messaging';
+import { AvroSerde, EncodeError } from '../serde/avro.serde';
+import { injectTraceContext } from '../tracing/trace-context';
+import { InMemoryBroker, OutgoingRecord } from './in-memory.broker';
+
+/** Encodes values as the Kafka publisher does, so the embedded mode exercises the same serde. */
+export async function encodeRecords<T>(
+  serde: AvroSerde,
+  topic: TopicSpec<T>,
+  values: readonly T[],
+  headers: Headers | undefined,
+): Promise<OutgoingRecord[]> {
+  const traced = injectTraceContext({ ...headers });
+  const records: OutgoingRecord[] = [];
+  for (const value of values) {
+    try {
+      records.push({ topic: topic.name, key: topic.key(value), value: await serde.encode(topic.name, topic.schemaName, value), headers: traced });
+    } catch (err) {
+      if (err instanceof EncodeError) throw new PublishError(`cannot publish to ${topic.name}: ${err.message}`, 'rejected', err);
+      throw err;
+    }
+  }
+  return records;
+}
+
+/**
+ * MessagePublisher of the embedded mode: a publish is appended to the in-memory log at once and in
+ * full (there is no broker to wait for), so it never times out; after close it is unavailable.
+ */
+export class InProcessMessagePublisher extends MessagePublisher {
+  private closed = false;
+
+  constructor(
+    private readonly broker: InMemoryBroker,
+    private readonly serde: AvroSerde,
+  ) {
+    super();
+  }
+
+  override async publish<T>(topic: TopicSpec<T>, values: readonly T[], opts?: { timeoutMs?: number; headers?: Headers }): Promise<void> {
+    if (this.closed) throw new PublishError('the in-process transport is closed', 'unavailable');
+    if (values.length === 0) return;
+    this.broker.append(await encodeRecords(this.serde, topic, values, opts?.headers));
+  }
+
+  override isReady(): boolean {
+    return !this.closed;
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+}

@@ -1,0 +1,40 @@
+import type { DeribitTrade, TradeStats, UserTag } from '@lib/domain';
+import type { TopicSpec } from './messaging';
+import { SCHEMAS } from './schemas/schema.catalog';
+
+/** Keyed by cookie: one user's tags stay in order on one partition. */
+export function userTagsTopic(name: string): TopicSpec<UserTag> {
+  return { name, schemaName: SCHEMAS.userTag, key: (tag) => tag.cookie };
+}
+
+/** Keyed by instrument: one instrument's trades stay in trade_seq order. */
+export function deribitTradesTopic(name: string): TopicSpec<DeribitTrade> {
+  return { name, schemaName: SCHEMAS.deribitTrade, key: (trade) => trade.instrument_name };
+}
+
+/** The identity of one window's statistics, e.g. `BTC-PERPETUAL|2026-03-01T10:00:00.000Z`. */
+export const tradeStatsKey = (stats: TradeStats): string =>
+  `${stats.instrument}|${new Date(stats.window_start).toISOString()}`;
+
+/** Keyed by instrument and window start: a republished window replaces the earlier one under compaction. */
+export function tradeStatsTopic(name: string): TopicSpec<TradeStats> {
+  return { name, schemaName: SCHEMAS.tradeStats, key: tradeStatsKey };
+}
+
+export interface TopicNames {
+  TOPIC_USER_TAGS: string;
+  TOPIC_DERIBIT_TRADES: string;
+  TOPIC_TRADE_STATS: string;
+}
+
+/** The repository's topics, named from config. */
+export function messagingTopics(config: TopicNames) {
+  return {
+    userTags: userTagsTopic(config.TOPIC_USER_TAGS),
+    deribitTrades: deribitTradesTopic(config.TOPIC_DERIBIT_TRADES),
+    tradeStats: tradeStatsTopic(config.TOPIC_TRADE_STATS),
+  };
+}
+
+/** Where messages of `topic` that cannot be decoded go. */
+export const deadLetterTopicOf = (topic: string): string => `${topic}.dlq`;
