@@ -7,7 +7,7 @@ import { InMemoryBroker } from '../in-process/in-memory.broker';
 import { InMemorySubscription } from '../in-process/in-memory.subscription';
 import type { TopicSpec } from '../messaging';
 import { AvroSerde } from '../serde/avro.serde';
-import { AvroKafkaDeserializer } from './avro-kafka.deserializer';
+import { AvroKafkaDeserializer, DEAD_LETTERED } from './avro-kafka.deserializer';
 import { restoreTraceContext } from './trace-context.hook';
 
 export interface InProcessTransportOptions {
@@ -76,6 +76,8 @@ export class InProcessTransport extends Server implements CustomTransportStrateg
 
   /** As ServerKafka: the handler's result (or stream) is awaited, so its failure reaches the consumer loop. */
   override async handleEvent(pattern: string, packet: ReadPacket, ctx: BaseRpcContext): Promise<void> {
+    // Already in the dead-letter topic, and logged there.
+    if (pattern === DEAD_LETTERED && !this.messageHandlers.has(DEAD_LETTERED)) return;
     const handler = this.getHandlerByPattern(pattern);
     if (!handler) {
       this.logger.error(`There is no matching event handler defined for pattern ${pattern}`);

@@ -91,6 +91,7 @@ describe('SingleObjectSerde rejects', () => {
     ['JSON', Buffer.from('{"cookie":"x"}'), /not Avro single-object encoding \(starts with 7b22\)/],
     ['an empty value', Buffer.alloc(0), /starts with nothing/],
     ['an unknown fingerprint', Buffer.from('c301' + '0102030405060708' + '00', 'hex'), /unknown writer schema fingerprint 807060504030201/],
+    ['a cut header', Buffer.from('c30102', 'hex'), /single-object header cut short \(3 bytes\)/],
     ['a truncated body', serde.encode('t', SCHEMAS.userTag, sampleUserTag(0)).subarray(0, 20), /cannot read analytics.UserTag as analytics.UserTag/],
   ])('%s with a DecodeError', (_what, bytes, message) => {
     expect(() => serde.decode('t', SCHEMAS.userTag, bytes)).toThrow(DecodeError);
