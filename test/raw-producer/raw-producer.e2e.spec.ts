@@ -6,7 +6,7 @@ import { INestApplicationContext, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { loadConfig, rawProducerConfigSchema } from '@lib/config';
 import { DeribitTrade } from '@lib/domain';
-import { MessagePublisher, TopicSpec } from '@lib/kafka-avro/messaging';
+import { MessagePublisher, TopicSpec } from '@lib/kafka-avro';
 import { Metric } from 'prom-client';
 import { rawProducerAppModule } from '../../apps/raw-producer/src/raw-producer-app.module';
 import { RawProducerMetrics } from '../../apps/raw-producer/src/metrics/raw-producer.metrics';

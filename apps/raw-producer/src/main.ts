@@ -1,30 +1,16 @@
-import { rawProducerConfigSchema, bootConfig } from '@lib/config';
-import { MessagePublisher, PublishError } from '@lib/kafka-avro/messaging';
+import { bootConfig, rawProducerConfigSchema } from '@lib/config';
+import { deribitTradesTopic, KafkaAvroModule } from '@lib/kafka-avro';
 import { createHttpApp, listen } from '@lib/platform';
-import { Module } from '@nestjs/common';
 import { rawProducerAppModule } from './raw-producer-app.module';
-
-/**
- * Stand-in until libs/kafka-avro provides its messaging module: every publish fails as unavailable, so
- * the forwarder retries and holds the source back, and readiness reports the publisher down.
- */
-class UnavailablePublisher extends MessagePublisher {
-  publish(): Promise<void> {
-    return Promise.reject(new PublishError('no messaging module is wired yet', 'unavailable'));
-  }
-  isReady(): boolean {
-    return false;
-  }
-}
-
-@Module({
-  providers: [{ provide: MessagePublisher, useClass: UnavailablePublisher }],
-  exports: [MessagePublisher],
-})
-class MessagingPlaceholderModule {}
 
 async function main(): Promise<void> {
   const config = bootConfig('raw-producer', rawProducerConfigSchema);
+  // Only the topic this app writes: it is created at start-up when missing.
+  const messaging = KafkaAvroModule.forRoot({
+    app: 'raw-producer',
+    config,
+    topics: [deribitTradesTopic(config.TOPIC_DERIBIT_TRADES)],
+  });
   const options = {
     name: 'raw-producer',
     host: config.HOST,
@@ -32,7 +18,7 @@ async function main(): Promise<void> {
     logLevel: config.LOG_LEVEL,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
   };
-  const app = await createHttpApp(rawProducerAppModule(config, { module: MessagingPlaceholderModule }), options);
+  const app = await createHttpApp(rawProducerAppModule(config, messaging), options);
   await listen(app, options);
 }
 

@@ -1,8 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { RawProducerConfig } from '@lib/config';
-import { DeribitTrade, TradeSource } from '@lib/domain';
-import { MessagePublisher, TopicSpec } from '@lib/kafka-avro/messaging';
-import { DERIBIT_TRADES_TOPIC, deribitTradesTopic } from './deribit-trades.topic';
+import { TradeSource } from '@lib/domain';
+import { deribitTradesTopic, MessagePublisher } from '@lib/kafka-avro';
 import { TradeForwarder } from './forwarder/trade-forwarder.service';
 import { RawProducerMetrics } from './metrics/raw-producer.metrics';
 import { RawProducerReadiness } from './raw-producer.readiness';
@@ -12,9 +11,10 @@ import { createTradeSource } from './trade-source.factory';
  * The raw-producer app as a module, without process concerns (HTTP server, health, metrics endpoint), so
  * the embedded mode can compose it with the other apps in one process.
  *
- * It needs a MessagePublisher from the root (the messaging module is shared: in embedded mode all apps
- * talk through one in-process transport). On bootstrap it starts the source; on shutdown it stops the
- * source and writes what is buffered before the publisher closes.
+ * It needs a MessagePublisher from the root (KafkaAvroModule, global: in embedded mode all apps talk
+ * through one in-process transport). On bootstrap it starts the source; on shutdown (onModuleDestroy)
+ * it stops the source and writes what is buffered, before the messaging module closes the publisher
+ * (onApplicationShutdown).
  */
 @Module({})
 export class RawProducerModule {
@@ -24,18 +24,12 @@ export class RawProducerModule {
       providers: [
         { provide: RawProducerConfig, useValue: config },
         { provide: TradeSource, useFactory: () => createTradeSource(config) },
-        { provide: DERIBIT_TRADES_TOPIC, useValue: deribitTradesTopic(config.TOPIC_DERIBIT_TRADES) },
         { provide: RawProducerMetrics, useFactory: () => new RawProducerMetrics() },
         {
           provide: TradeForwarder,
-          inject: [TradeSource, MessagePublisher, DERIBIT_TRADES_TOPIC, RawProducerMetrics],
-          useFactory: (
-            source: TradeSource,
-            publisher: MessagePublisher,
-            topic: TopicSpec<DeribitTrade>,
-            metrics: RawProducerMetrics,
-          ) =>
-            new TradeForwarder(source, publisher, topic, metrics, {
+          inject: [TradeSource, MessagePublisher, RawProducerMetrics],
+          useFactory: (source: TradeSource, publisher: MessagePublisher, metrics: RawProducerMetrics) =>
+            new TradeForwarder(source, publisher, deribitTradesTopic(config.TOPIC_DERIBIT_TRADES), metrics, {
               dedupeCapacity: config.TRADE_DEDUPE_CAPACITY,
               backfillEnabled: config.BACKFILL_ENABLED,
               backfillMaxTrades: config.BACKFILL_MAX_TRADES,

@@ -1,17 +1,16 @@
 import { Injectable, OnModuleInit, Optional } from '@nestjs/common';
 import { TradeSource } from '@lib/domain';
-import { MessagePublisher } from '@lib/kafka-avro/messaging';
 import { ReadinessRegistry } from '@lib/platform';
 
 /**
- * Ready while the source streams (live: connected and subscribed; replay: running or done) and the
- * publisher can write. Without a ReadinessRegistry (a test composing the module alone) it does nothing.
+ * Ready while the source streams (live: connected and subscribed; replay: running or done). The
+ * publisher's readiness is the messaging module's own check (`messaging:raw-producer`). Without a
+ * ReadinessRegistry (a test composing the module alone) it does nothing.
  */
 @Injectable()
 export class RawProducerReadiness implements OnModuleInit {
   constructor(
     private readonly source: TradeSource,
-    private readonly publisher: MessagePublisher,
     @Optional() private readonly registry?: ReadinessRegistry,
   ) {}
 
@@ -19,9 +18,6 @@ export class RawProducerReadiness implements OnModuleInit {
     this.registry?.register('trade-source', () => {
       const state = this.source.state();
       if (state !== 'streaming' && state !== 'finished') throw new Error(`trade source is ${state}`);
-    });
-    this.registry?.register('deribit-trades-publisher', () => {
-      if (!this.publisher.isReady()) throw new Error('the trades publisher is not ready');
     });
   }
 }

@@ -1,8 +1,7 @@
 import { DeribitTrade, TradeSource, TradeSourceListener, TradeSourceState } from '@lib/domain';
-import { MessagePublisher, PublishError, TopicSpec } from '@lib/kafka-avro/messaging';
+import { deribitTradesTopic, MessagePublisher, PublishError, TopicSpec } from '@lib/kafka-avro';
 import { Logger } from '@nestjs/common';
 import { Metric, Registry } from 'prom-client';
-import { deribitTradesTopic } from '../deribit-trades.topic';
 import { RawProducerMetrics } from '../metrics/raw-producer.metrics';
 import { TradeForwarder, TradeForwarderOptions } from './trade-forwarder.service';
 

@@ -8,7 +8,7 @@ import {
   TradeSourceEvent,
   TradeSourceListener,
 } from '@lib/domain';
-import { MessagePublisher, PublishError, TopicSpec } from '@lib/kafka-avro/messaging';
+import { MessagePublisher, PublishError, TopicSpec } from '@lib/kafka-avro';
 import { RawProducerMetrics } from '../metrics/raw-producer.metrics';
 import { SourceEventsReporter } from '../metrics/source-events.reporter';
 import { fullJitterDelay, sleep } from '../source/backoff';
