@@ -10,25 +10,37 @@ function deltas(bucketMs: number, origin: string, brand: string, category: strin
 describe('mergeCubeDeltas', () => {
   it('adds deltas of one cell across partitions and keeps other cells apart', () => {
     const cells = mergeCubeDeltas([deltas(B, 'o1', 'b1', 'k1', 10), deltas(B, 'o1', 'b2', 'k1', 5), deltas(B + 60_000, 'o1', 'b1', 'k1', 1)]);
-    const all = cells.find((c) => c.delta.key.dims === 0 && c.delta.key.bucketMs === B);
+    const all = cells.find((c) => c.dims === 0 && c.bucketMs === B);
     expect(all).toMatchObject({ count: 2, sumPrice: 15n });
-    const o1 = cells.find((c) => c.delta.key.dims === 1 && c.delta.key.bucketMs === B);
+    const o1 = cells.find((c) => c.dims === 1 && c.bucketMs === B);
     expect(o1).toMatchObject({ count: 2, sumPrice: 15n });
-    const b1 = cells.find((c) => c.delta.key.dims === 2 && c.delta.key.brandId === 'b1' && c.delta.key.bucketMs === B);
+    const b1 = cells.find((c) => c.dims === 2 && c.brandId === 'b1' && c.bucketMs === B);
     expect(b1).toMatchObject({ count: 1, sumPrice: 10n });
     // 8 cells for the first tag, 4 new (those fixing the brand) for the second, 8 in the next minute.
     expect(cells).toHaveLength(20);
   });
 
-  it('does not confuse values whose concatenations agree', () => {
-    const cells = mergeCubeDeltas([deltas(B, 'a|b', 'c', 'k', 1), deltas(B, 'a', 'b|c', 'k', 1), deltas(B, 'a\u001fb', 'c', 'k', 1)]);
-    const full = cells.filter((c) => c.delta.key.dims === 7);
-    expect(full).toHaveLength(3);
+  it('does not confuse values whose concatenations agree, NUL included', () => {
+    const cells = mergeCubeDeltas([
+      deltas(B, 'a\u0000b', 'c', 'k', 1),
+      deltas(B, 'a', 'b\u0000c', 'k', 1),
+      deltas(B, 'a', 'b', 'c\u0000k', 1),
+      deltas(B, 'a', 'b', 'c', 1),
+    ]);
+    const full = cells.filter((c) => c.dims === 7);
+    expect(full).toHaveLength(4);
+    expect(full.every((c) => !`${c.origin}${c.brandId}${c.categoryId}`.includes('\u0000'))).toBe(true);
+  });
+
+  it('orders buckets numerically, before 1970 and after 2286 included', () => {
+    const times = [Date.parse('1969-12-31T23:59:00Z'), Date.parse('2300-01-01T00:00:00Z'), Date.parse('1970-01-01T00:00:00Z')];
+    const cells = mergeCubeDeltas(times.map((t) => deltas(t, 'o', 'b', 'k', 1)));
+    expect(cells.filter((c) => c.dims === 0).map((c) => c.bucketMs)).toEqual([...times].sort((x, y) => x - y));
   });
 
   it('sorts by the primary key: action, dims, origin, brand_id, category_id, bucket', () => {
     const cells = mergeCubeDeltas([deltas(B + 60_000, 'o2', 'b', 'k', 1), deltas(B, 'o2', 'b', 'k', 1), deltas(B, 'o1', 'b', 'k', 1)]);
-    const keys = cells.map((c) => c.delta.key);
+    const keys = cells;
     const origins = keys.filter((k) => k.dims === 1).map((k) => `${k.origin}@${k.bucketMs - B}`);
     expect(origins).toEqual(['o1@0', 'o2@0', 'o2@60000']);
     const dims = keys.map((k) => k.dims);
