@@ -22,7 +22,11 @@ export class KafkaAvroModule {
         MessagingRuntime,
         { provide: MessagePublisher, inject: [MessagingRuntime], useFactory: (r: MessagingRuntime) => r.publisher },
         { provide: MessageConsumer, inject: [MessagingRuntime], useFactory: (r: MessagingRuntime) => r.consumer },
-        { provide: TransactionalPublisher, inject: [MessagingRuntime], useFactory: (r: MessagingRuntime) => r.transactional },
+        {
+          provide: TransactionalPublisher,
+          inject: [MessagingRuntime],
+          useFactory: (r: MessagingRuntime) => r.transactional,
+        },
         { provide: AvroSerde, inject: [MessagingRuntime], useFactory: (r: MessagingRuntime) => r.serde },
         { provide: SchemaCatalog, inject: [MessagingRuntime], useFactory: (r: MessagingRuntime) => r.catalog },
       ],

@@ -13,14 +13,22 @@ import { KafkaOptionsFactory } from './kafka/kafka-options.factory';
 import { MessagingConfig } from './messaging.config';
 import { PublishError } from './messaging';
 import { sampleUserTag } from './testing/sample-values';
-import { eventually, inProcessHarness, kafkaHarness, MessagingHarness, record, serde } from './testing/messaging-harness';
+import {
+  eventually,
+  inProcessHarness,
+  kafkaHarness,
+  MessagingHarness,
+  record,
+  serde,
+} from './testing/messaging-harness';
 import { withTraceContext } from './tracing/trace-context';
 import { setupTracing } from './tracing/tracing.setup';
 
 jest.setTimeout(60_000);
 setupTracing({ serviceName: 'contract-test', exporterEnabled: false });
 
-const tag = (cookie: string, seq: number): UserTag => sampleUserTag(seq, { cookie, product_info: { ...sampleUserTag(seq).product_info, price: seq } });
+const tag = (cookie: string, seq: number): UserTag =>
+  sampleUserTag(seq, { cookie, product_info: { ...sampleUserTag(seq).product_info, price: seq } });
 const priceOf = (m: { value: UserTag }): number => m.value.product_info.price;
 
 describe.each([
@@ -45,10 +53,18 @@ describe.each([
       ...cookies.map(async (cookie) => {
         for (let seq = 0; seq < 25; seq++) await publisher.publish(topic, [tag(cookie, seq)]);
       }),
-      publisher.publish(topic, Array.from({ length: 50 }, (_, seq) => tag('bulk', seq))),
+      publisher.publish(
+        topic,
+        Array.from({ length: 50 }, (_, seq) => tag('bulk', seq)),
+      ),
     ]);
 
-    const rec = await record<UserTag>(h.consumer(), { groupId: uniqueName('order'), topic, fromBeginning: true, maxBatchMessages: 7 });
+    const rec = await record<UserTag>(h.consumer(), {
+      groupId: uniqueName('order'),
+      topic,
+      fromBeginning: true,
+      maxBatchMessages: 7,
+    });
     await rec.until((m) => m.length >= 8 * 25 + 50);
     await rec.handle.stop();
 
@@ -59,7 +75,8 @@ describe.each([
     }
     expect(new Set(rec.messages.map((m) => m.partition)).size).toBeGreaterThan(1);
     expect(Math.max(...rec.batches.map((b) => b.messages.length))).toBeLessThanOrEqual(7);
-    for (const b of rec.batches) expect(b.nextOffset).toBe(String(Number(b.messages[b.messages.length - 1].offset) + 1));
+    for (const b of rec.batches)
+      expect(b.nextOffset).toBe(String(Number(b.messages[b.messages.length - 1].offset) + 1));
   });
 
   it('resolves every one of many concurrent publish calls, sharing produce requests', async () => {
@@ -95,13 +112,19 @@ describe.each([
     const topic = await h.topic('restart', 2);
     const publisher = await h.publisher();
     const groupId = uniqueName('restart');
-    await publisher.publish(topic, Array.from({ length: 60 }, (_, i) => tag(`k${i % 6}`, i)));
+    await publisher.publish(
+      topic,
+      Array.from({ length: 60 }, (_, i) => tag(`k${i % 6}`, i)),
+    );
 
     const first = await record<UserTag>(h.consumer(), { groupId, topic, fromBeginning: true, maxBatchMessages: 5 });
     await first.until((m) => m.length >= 20);
     await first.handle.stop();
     expect(first.handle.isRunning()).toBe(false);
-    await publisher.publish(topic, Array.from({ length: 40 }, (_, i) => tag(`k${i % 6}`, 60 + i)));
+    await publisher.publish(
+      topic,
+      Array.from({ length: 40 }, (_, i) => tag(`k${i % 6}`, 60 + i)),
+    );
 
     const second = await record<UserTag>(h.consumer(), { groupId, topic, fromBeginning: true, maxBatchMessages: 5 });
     await second.until((m) => first.messages.length + m.length >= 100);
@@ -116,7 +139,10 @@ describe.each([
   it('retries a batch whose onBatch throws, never skipping it', async () => {
     const topic = await h.topic('retry', 1);
     const publisher = await h.publisher();
-    await publisher.publish(topic, Array.from({ length: 10 }, (_, i) => tag('k', i)));
+    await publisher.publish(
+      topic,
+      Array.from({ length: 10 }, (_, i) => tag('k', i)),
+    );
     let failures = 2;
     const rec = await record<UserTag>(h.consumer(), {
       groupId: uniqueName('retry'),
@@ -135,12 +161,21 @@ describe.each([
   it('with external offsets, resumes exactly where told, whatever the broker has committed', async () => {
     const topic = await h.topic('external', 1);
     const publisher = await h.publisher();
-    await publisher.publish(topic, Array.from({ length: 30 }, (_, i) => tag('k', i)));
+    await publisher.publish(
+      topic,
+      Array.from({ length: 30 }, (_, i) => tag('k', i)),
+    );
     const groupId = uniqueName('external');
     const from = (offset?: string) => async (partitions: readonly number[]) =>
       new Map(offset === undefined ? [] : partitions.map((p) => [p, offset] as const));
     const consume = async (resumeAt: string | undefined, expected: number) => {
-      const rec = await record<UserTag>(h.consumer(), { groupId, topic, fromBeginning: true, maxBatchMessages: 4, resumeFrom: from(resumeAt) });
+      const rec = await record<UserTag>(h.consumer(), {
+        groupId,
+        topic,
+        fromBeginning: true,
+        maxBatchMessages: 4,
+        resumeFrom: from(resumeAt),
+      });
       await rec.until((m) => m.length >= expected);
       await new Promise((r) => setTimeout(r, 200));
       return rec;
@@ -172,7 +207,12 @@ describe.each([
     const groupId = uniqueName('rebalance');
     const revoked: number[] = [];
     const assignedB: number[] = [];
-    const a = await record<UserTag>(h.consumer(), { groupId, topic, fromBeginning: true, onRevoked: (p) => revoked.push(...p) });
+    const a = await record<UserTag>(h.consumer(), {
+      groupId,
+      topic,
+      fromBeginning: true,
+      onRevoked: (p) => revoked.push(...p),
+    });
     const b = await record<UserTag>(h.consumer(), {
       groupId,
       topic,
@@ -185,7 +225,10 @@ describe.each([
     await eventually(() => revoked.length === 1 && assignedB.length >= 1, 30_000, 'rebalance');
     expect(assignedB).toContain(revoked[0]);
 
-    await publisher.publish(topic, Array.from({ length: 20 }, (_, i) => tag(`k${i}`, i)));
+    await publisher.publish(
+      topic,
+      Array.from({ length: 20 }, (_, i) => tag(`k${i}`, i)),
+    );
     await eventually(() => a.messages.length + b.messages.length >= 20, 30_000);
     expect(a.messages.every((m) => m.partition !== revoked[0])).toBe(true);
     expect(b.messages.every((m) => m.partition === revoked[0])).toBe(true);
@@ -213,7 +256,11 @@ describe.each([
     ).rejects.toThrow('processing failed');
     await tx.inTransaction(async (t) => t.publish(output, [tag('out', 3)]));
 
-    const out = await record<UserTag>(h.consumer(), { groupId: uniqueName('tx-reader'), topic: output, fromBeginning: true });
+    const out = await record<UserTag>(h.consumer(), {
+      groupId: uniqueName('tx-reader'),
+      topic: output,
+      fromBeginning: true,
+    });
     await out.until((m) => m.some((x) => priceOf(x) === 3));
     await out.handle.stop();
     expect(out.messages.map(priceOf)).toEqual([1, 2, 3]);
@@ -229,7 +276,9 @@ describe.each([
     const topic = await h.topic('poison', 1);
     const publisher = await h.publisher();
     const dlqCount = async () =>
-      (await register.getSingleMetric('kafka_dlq_messages_total')?.get())?.values.find((v) => v.labels.topic === topic.name)?.value ?? 0;
+      (await register.getSingleMetric('kafka_dlq_messages_total')?.get())?.values.find(
+        (v) => v.labels.topic === topic.name,
+      )?.value ?? 0;
     await publisher.publish(topic, [tag('k', 1)]);
     await h.publishRaw(topic.name, 'k', Buffer.from('{"not":"avro"}'));
     await publisher.publish(topic, [tag('k', 2)]);
@@ -254,7 +303,11 @@ describe.each([
   it('carries the W3C trace context of the publisher to the consumer', async () => {
     const topic = await h.topic('trace', 1);
     const publisher = await h.publisher();
-    const spanContext = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: TraceFlags.SAMPLED };
+    const spanContext = {
+      traceId: '0af7651916cd43dd8448eb211c80319c',
+      spanId: 'b7ad6b7169203331',
+      traceFlags: TraceFlags.SAMPLED,
+    };
     await context.with(trace.setSpanContext(ROOT_CONTEXT, spanContext), () => publisher.publish(topic, [tag('k', 1)]));
 
     const rec = await record<UserTag>(h.consumer(), { groupId: uniqueName('trace'), topic, fromBeginning: true });
@@ -262,7 +315,9 @@ describe.each([
     await rec.handle.stop();
     const [message] = rec.messages;
     expect(message.headers.traceparent).toMatch(/^00-0af7651916cd43dd8448eb211c80319c-[0-9a-f]{16}-01$/);
-    expect(withTraceContext(message.headers, () => trace.getSpanContext(context.active())?.traceId)).toBe(spanContext.traceId);
+    expect(withTraceContext(message.headers, () => trace.getSpanContext(context.active())?.traceId)).toBe(
+      spanContext.traceId,
+    );
   });
 });
 

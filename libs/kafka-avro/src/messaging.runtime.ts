@@ -94,7 +94,8 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationShutdown {
       config.SCHEMA_REGISTRY_URL === undefined
         ? new SingleObjectSerde(this.catalog)
         : new ConfluentSerde(new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }), this.catalog);
-    this.topics = (options.topics as readonly TopicSpec<unknown>[] | undefined) ?? Object.values(messagingTopics(config));
+    this.topics =
+      (options.topics as readonly TopicSpec<unknown>[] | undefined) ?? Object.values(messagingTopics(config));
     if (config.TRANSPORT === 'kafka') {
       this.kafkaOptions = new KafkaOptionsFactory(config, options.app);
       this.broker = undefined;
@@ -125,7 +126,8 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationShutdown {
   async onModuleInit(): Promise<void> {
     this.readiness?.register(`messaging:${this.options.app}`, () => {
       if (!this.started) throw new Error('messaging is starting');
-      if (!this.transport.publisher.isReady()) throw new Error(`not connected to Kafka (${this.options.config.KAFKA_BROKERS.join(',')})`);
+      if (!this.transport.publisher.isReady())
+        throw new Error(`not connected to Kafka (${this.options.config.KAFKA_BROKERS.join(',')})`);
     });
     const names = this.topics.map((t) => t.name);
     if (this.broker !== undefined) {
@@ -167,7 +169,13 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationShutdown {
    */
   nestServer(groupId: string): CustomTransportStrategy {
     if (this.broker !== undefined) {
-      return new InProcessTransport({ broker: this.broker, groupId, serde: this.serde, topics: this.topics, deadLetters: this.deadLetters });
+      return new InProcessTransport({
+        broker: this.broker,
+        groupId,
+        serde: this.serde,
+        topics: this.topics,
+        deadLetters: this.deadLetters,
+      });
     }
     const server = new ServerKafka(
       (this.kafkaOptions as KafkaOptionsFactory).nestServerOptions(groupId, this.serde, this.topics, this.deadLetters),
@@ -192,7 +200,11 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationShutdown {
         publisherKafka,
         () => publisherKafka.producer(kafkaOptions.publisherProducerConfig()),
         this.serde,
-        { lingerMs: tuning.KAFKA_LINGER_MS, batchMaxMessages: tuning.KAFKA_BATCH_MAX_MESSAGES, timeoutMs: tuning.KAFKA_PRODUCE_TIMEOUT_MS },
+        {
+          lingerMs: tuning.KAFKA_LINGER_MS,
+          batchMaxMessages: tuning.KAFKA_BATCH_MAX_MESSAGES,
+          timeoutMs: tuning.KAFKA_PRODUCE_TIMEOUT_MS,
+        },
       ),
       consumer: new KafkaMessageConsumer(kafka, kafkaOptions, this.serde, deadLetters),
       transactional: new KafkaTransactionalPublisher(

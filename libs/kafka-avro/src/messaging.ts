@@ -67,7 +67,11 @@ export class PublishError extends Error {
  *   (linger and batch size from config), so many small calls cost about as much as one large one.
  */
 export abstract class MessagePublisher {
-  abstract publish<T>(topic: TopicSpec<T>, values: readonly T[], opts?: { timeoutMs?: number; headers?: Headers }): Promise<void>;
+  abstract publish<T>(
+    topic: TopicSpec<T>,
+    values: readonly T[],
+    opts?: { timeoutMs?: number; headers?: Headers },
+  ): Promise<void>;
   /** Ready to publish (connected, topics present); used by readiness checks. */
   abstract isReady(): boolean;
 }

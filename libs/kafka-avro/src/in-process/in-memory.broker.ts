@@ -117,7 +117,11 @@ export class InMemoryBroker {
 
   /** Creates `topic` unless it exists (with the broker's partition count unless given). */
   createTopic(topic: string, partitions = this.options.partitions): void {
-    if (!this.topics.has(topic)) this.topics.set(topic, Array.from({ length: partitions }, () => new PartitionLog()));
+    if (!this.topics.has(topic))
+      this.topics.set(
+        topic,
+        Array.from({ length: partitions }, () => new PartitionLog()),
+      );
   }
 
   partitionCount(topic: string): number {

@@ -90,7 +90,9 @@ export class InMemorySubscription implements GroupMember {
         if (this.stopping || this.pending !== undefined) break;
         const { low, high } = this.broker.bounds(position.topic, position.partition);
         if (position.next < low) {
-          this.log.warn(`${tp(position.topic, position.partition)}: records ${position.next}..${low - 1} were dropped before group ${this.opts.groupId} read them`);
+          this.log.warn(
+            `${tp(position.topic, position.partition)}: records ${position.next}..${low - 1} were dropped before group ${this.opts.groupId} read them`,
+          );
           position.next = low;
         }
         if (position.next >= high) continue;
@@ -157,7 +159,11 @@ export class InMemorySubscription implements GroupMember {
         await Promise.all(partitions.map((p) => this.broker.idle(this.opts.groupId, topic, p)));
         const resume = this.opts.resumeFrom ? await this.opts.resumeFrom(topic, partitions) : undefined;
         for (const partition of partitions) {
-          this.positions.set(tp(topic, partition), { topic, partition, next: this.startOffset(topic, partition, resume) });
+          this.positions.set(tp(topic, partition), {
+            topic,
+            partition,
+            next: this.startOffset(topic, partition, resume),
+          });
         }
       }
     }
@@ -166,7 +172,8 @@ export class InMemorySubscription implements GroupMember {
   private startOffset(topic: string, partition: number, resume: ReadonlyMap<number, string> | undefined): number {
     const { low, high } = this.broker.bounds(topic, partition);
     const initial = this.opts.fromBeginning ? low : high;
-    const wanted = resume !== undefined ? resume.get(partition) : this.broker.committed(this.opts.groupId, topic, partition);
+    const wanted =
+      resume !== undefined ? resume.get(partition) : this.broker.committed(this.opts.groupId, topic, partition);
     if (wanted === undefined) return initial;
     const offset = Number(wanted);
     if (offset > high) {

@@ -16,7 +16,12 @@ export class InMemoryDeadLetterSink extends DeadLetterSink {
 
   protected override async write(letter: DeadLetter): Promise<void> {
     this.broker.append([
-      { topic: letter.topic, key: letter.key === null ? '' : letter.key.toString(), value: letter.value ?? Buffer.alloc(0), headers: letter.headers },
+      {
+        topic: letter.topic,
+        key: letter.key === null ? '' : letter.key.toString(),
+        value: letter.value ?? Buffer.alloc(0),
+        headers: letter.headers,
+      },
     ]);
   }
 }
@@ -40,7 +45,9 @@ export class InProcessMessageConsumer extends MessageConsumer {
       topics: [opts.topic.name],
       fromBeginning: opts.fromBeginning,
       maxBatchMessages: opts.maxBatchMessages ?? DEFAULT_MAX_BATCH,
-      resumeFrom: opts.resumeFrom && ((_topic, partitions) => (opts.resumeFrom as NonNullable<typeof opts.resumeFrom>)(partitions)),
+      resumeFrom:
+        opts.resumeFrom &&
+        ((_topic, partitions) => (opts.resumeFrom as NonNullable<typeof opts.resumeFrom>)(partitions)),
       onRevoked: opts.onRevoked && ((_topic, partitions) => opts.onRevoked?.(partitions)),
       handle: async (topic, partition, raw, lag) => {
         const messages = await decodeBatch(this.serde, this.deadLetters, opts.topic, partition, raw);

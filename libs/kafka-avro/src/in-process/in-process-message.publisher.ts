@@ -14,9 +14,15 @@ export async function encodeRecords<T>(
   const records: OutgoingRecord[] = [];
   for (const value of values) {
     try {
-      records.push({ topic: topic.name, key: topic.key(value), value: await serde.encode(topic.name, topic.schemaName, value), headers: traced });
+      records.push({
+        topic: topic.name,
+        key: topic.key(value),
+        value: await serde.encode(topic.name, topic.schemaName, value),
+        headers: traced,
+      });
     } catch (err) {
-      if (err instanceof EncodeError) throw new PublishError(`cannot publish to ${topic.name}: ${err.message}`, 'rejected', err);
+      if (err instanceof EncodeError)
+        throw new PublishError(`cannot publish to ${topic.name}: ${err.message}`, 'rejected', err);
       throw err;
     }
   }
@@ -37,7 +43,11 @@ export class InProcessMessagePublisher extends MessagePublisher {
     super();
   }
 
-  override async publish<T>(topic: TopicSpec<T>, values: readonly T[], opts?: { timeoutMs?: number; headers?: Headers }): Promise<void> {
+  override async publish<T>(
+    topic: TopicSpec<T>,
+    values: readonly T[],
+    opts?: { timeoutMs?: number; headers?: Headers },
+  ): Promise<void> {
     if (this.closed) throw new PublishError('the in-process transport is closed', 'unavailable');
     if (values.length === 0) return;
     this.broker.append(await encodeRecords(this.serde, topic, values, opts?.headers));

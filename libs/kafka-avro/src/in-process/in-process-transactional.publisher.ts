@@ -36,7 +36,9 @@ export class InProcessTransactionalPublisher extends TransactionalPublisher {
       },
       commitOffsets: async (groupId: string, consumed: readonly TopicPartitionOffset[]) => {
         if (!open) throw new Error('transaction already finished');
-        offsets.push(...consumed.map((o) => ({ groupId, topic: o.topic, partition: o.partition, offset: Number(o.offset) })));
+        offsets.push(
+          ...consumed.map((o) => ({ groupId, topic: o.topic, partition: o.partition, offset: Number(o.offset) })),
+        );
       },
     };
     try {

@@ -134,7 +134,9 @@ class ConsumerRun<T> {
   }
 
   async commit(offsets: readonly { topic: string; partition: number; offset: string }[]): Promise<void> {
-    await this.consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })));
+    await this.consumer.commitOffsets(
+      offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })),
+    );
   }
 
   private onAssignment(partitions: readonly number[]): void {
@@ -220,7 +222,10 @@ class ConsumerRun<T> {
     };
     const messages: ConsumedMessage<T>[] = await retryUntilDone(
       () => decodeBatch(this.serde, this.deadLetters, this.opts.topic, partition, chunk.map(toRaw)),
-      { ...retry, onFailure: (err, n, delay) => this.warn('decoding', topic, partition, chunk[0].offset, err, n, delay) },
+      {
+        ...retry,
+        onFailure: (err, n, delay) => this.warn('decoding', topic, partition, chunk[0].offset, err, n, delay),
+      },
     );
     if (messages.length > 0) {
       const consumed: ConsumedBatch<T> = { topic, partition, messages, nextOffset, lag };
@@ -234,12 +239,21 @@ class ConsumerRun<T> {
       });
     }
     payload.resolveOffset(lastOffset);
-    if (this.opts.resumeFrom === undefined) await this.consumer.commitOffsets([{ topic, partition, offset: nextOffset }]);
+    if (this.opts.resumeFrom === undefined)
+      await this.consumer.commitOffsets([{ topic, partition, offset: nextOffset }]);
     consumerLag().set({ ...this.labels, partition: String(partition) }, lag);
     await payload.heartbeat();
   }
 
-  private warn(what: string, topic: string, partition: number, offset: string, err: unknown, attempt: number, delayMs: number): void {
+  private warn(
+    what: string,
+    topic: string,
+    partition: number,
+    offset: string,
+    err: unknown,
+    attempt: number,
+    delayMs: number,
+  ): void {
     this.log.error(
       `${topic}[${partition}]@${offset}: ${what} failed (attempt ${attempt}), retrying in ${delayMs} ms: ${(err as Error).message ?? String(err)}`,
     );

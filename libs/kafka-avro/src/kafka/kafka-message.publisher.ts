@@ -79,7 +79,9 @@ export class KafkaMessagePublisher extends MessagePublisher {
 
   /** Connects; rejects if Kafka cannot be reached now (the publisher keeps trying in the background). */
   connect(): Promise<void> {
-    return new Promise((resolve, reject) => this.startConnecting((err) => (err === undefined ? resolve() : reject(err))));
+    return new Promise((resolve, reject) =>
+      this.startConnecting((err) => (err === undefined ? resolve() : reject(err))),
+    );
   }
 
   /** Produce requests sent so far (each carries one or more publish calls). */
@@ -91,7 +93,11 @@ export class KafkaMessagePublisher extends MessagePublisher {
     return this.state === 'connected';
   }
 
-  override async publish<T>(topic: TopicSpec<T>, values: readonly T[], opts?: { timeoutMs?: number; headers?: Headers }): Promise<void> {
+  override async publish<T>(
+    topic: TopicSpec<T>,
+    values: readonly T[],
+    opts?: { timeoutMs?: number; headers?: Headers },
+  ): Promise<void> {
     if (this.state === 'closed') throw this.fail(new PublishError('the publisher is closed', 'unavailable'));
     if (this.state === 'down') {
       throw this.fail(new PublishError(`Kafka is unreachable (${this.lastError})`, 'unavailable'));
@@ -101,7 +107,11 @@ export class KafkaMessagePublisher extends MessagePublisher {
     const timeoutMs = opts?.timeoutMs ?? this.tuning.timeoutMs;
     const span = messagingTracer().startSpan(`${topic.name} publish`, {
       kind: SpanKind.PRODUCER,
-      attributes: { 'messaging.system': 'kafka', 'messaging.destination.name': topic.name, 'messaging.batch.message_count': values.length },
+      attributes: {
+        'messaging.system': 'kafka',
+        'messaging.destination.name': topic.name,
+        'messaging.batch.message_count': values.length,
+      },
     });
     try {
       const headers = injectTraceContext({ ...opts?.headers }, trace.setSpan(context.active(), span));
@@ -142,7 +152,9 @@ export class KafkaMessagePublisher extends MessagePublisher {
       if (err instanceof EncodeError) {
         throw this.fail(new PublishError(`cannot publish to ${topic.name}: ${err.message}`, 'rejected', err));
       }
-      throw this.fail(new PublishError(`cannot encode for ${topic.name}: ${(err as Error).message}`, 'unavailable', err));
+      throw this.fail(
+        new PublishError(`cannot encode for ${topic.name}: ${(err as Error).message}`, 'unavailable', err),
+      );
     }
   }
 
@@ -202,7 +214,10 @@ export class KafkaMessagePublisher extends MessagePublisher {
   private async sendNext(): Promise<void> {
     const batch: Pending[] = [];
     let count = 0;
-    while (this.queue.length > 0 && (batch.length === 0 || count + this.queue[0].messages.length <= this.tuning.batchMaxMessages)) {
+    while (
+      this.queue.length > 0 &&
+      (batch.length === 0 || count + this.queue[0].messages.length <= this.tuning.batchMaxMessages)
+    ) {
       const next = this.queue.shift() as Pending;
       next.queued = false;
       if (next.settled) continue; // timed out while queued: never sent
@@ -226,7 +241,8 @@ export class KafkaMessagePublisher extends MessagePublisher {
       for (const p of batch) this.settle(p);
     } catch (err) {
       const reason = classify(err);
-      for (const p of batch) this.settle(p, new PublishError(`produce request failed: ${(err as Error).message}`, reason, err));
+      for (const p of batch)
+        this.settle(p, new PublishError(`produce request failed: ${(err as Error).message}`, reason, err));
       this.log.warn(`produce request of ${count} messages failed (${reason}): ${(err as Error).message}`);
       this.replaceProducer(err);
     }
@@ -273,7 +289,8 @@ export class KafkaMessagePublisher extends MessagePublisher {
           this.lastError = (err as Error).message;
           this.state = 'down';
           // Calls queued while connecting cannot be sent: fail them now rather than at their timeout.
-          for (const p of this.queue) this.settle(p, new PublishError(`Kafka is unreachable (${this.lastError})`, 'unavailable', err));
+          for (const p of this.queue)
+            this.settle(p, new PublishError(`Kafka is unreachable (${this.lastError})`, 'unavailable', err));
           this.queue = [];
           this.queuedMessages = 0;
           if (attempt === 1) {

@@ -55,7 +55,8 @@ export class KafkaTransactionalPublisher extends TransactionalPublisher {
       publish: async <T>(topic: TopicSpec<T>, values: readonly T[]) => {
         if (!open) throw new Error('transaction already finished');
         const messages = byTopic.get(topic.name) ?? [];
-        for (const value of values) messages.push({ key: topic.key(value), value: await this.encode(topic, value), headers });
+        for (const value of values)
+          messages.push({ key: topic.key(value), value: await this.encode(topic, value), headers });
         byTopic.set(topic.name, messages);
       },
       commitOffsets: async (groupId: string, consumed: readonly TopicPartitionOffset[]) => {
@@ -71,12 +72,19 @@ export class KafkaTransactionalPublisher extends TransactionalPublisher {
     const transaction = await producer.transaction();
     try {
       if (byTopic.size > 0) {
-        await transaction.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+        await transaction.sendBatch({
+          acks: -1,
+          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+        });
       }
       for (const [consumerGroupId, consumed] of offsets) {
         const topics = new Map<string, { partition: number; offset: string }[]>();
-        for (const o of consumed) topics.set(o.topic, [...(topics.get(o.topic) ?? []), { partition: o.partition, offset: o.offset }]);
-        await transaction.sendOffsets({ consumerGroupId, topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })) });
+        for (const o of consumed)
+          topics.set(o.topic, [...(topics.get(o.topic) ?? []), { partition: o.partition, offset: o.offset }]);
+        await transaction.sendOffsets({
+          consumerGroupId,
+          topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })),
+        });
       }
       await transaction.commit();
     } catch (err) {
@@ -92,7 +100,8 @@ export class KafkaTransactionalPublisher extends TransactionalPublisher {
     try {
       return await this.serde.encode(topic.name, topic.schemaName, value);
     } catch (err) {
-      if (err instanceof EncodeError) throw new PublishError(`cannot publish to ${topic.name}: ${err.message}`, 'rejected', err);
+      if (err instanceof EncodeError)
+        throw new PublishError(`cannot publish to ${topic.name}: ${err.message}`, 'rejected', err);
       throw err;
     }
   }

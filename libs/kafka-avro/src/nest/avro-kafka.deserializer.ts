@@ -41,7 +41,9 @@ export class AvroKafkaDeserializer implements Deserializer<ParsedKafkaMessage, P
     const topicName = options?.channel ?? message.topic ?? '';
     const topic = this.topics.get(topicName);
     if (topic === undefined) {
-      throw new Error(`no TopicSpec for topic ${JSON.stringify(topicName)} (known: ${[...this.topics.keys()].join(', ')})`);
+      throw new Error(
+        `no TopicSpec for topic ${JSON.stringify(topicName)} (known: ${[...this.topics.keys()].join(', ')})`,
+      );
     }
     if (typeof message.value === 'string') {
       // A misconfiguration, not a poison message: every message would be dead-lettered.
@@ -61,7 +63,10 @@ export class AvroKafkaDeserializer implements Deserializer<ParsedKafkaMessage, P
         headers: headersToStrings(message.headers),
         error: err,
       });
-      return { pattern: DEAD_LETTERED, data: { topic: topicName, partition: message.partition, offset: message.offset } };
+      return {
+        pattern: DEAD_LETTERED,
+        data: { topic: topicName, partition: message.partition, offset: message.offset },
+      };
     }
   }
 }

@@ -44,7 +44,9 @@ export class InProcessTransport extends Server implements CustomTransportStrateg
 
   async listen(callback: (err?: unknown) => void): Promise<void> {
     try {
-      const topics = [...this.messageHandlers.keys()].filter((pattern) => this.options.topics.some((t) => t.name === pattern));
+      const topics = [...this.messageHandlers.keys()].filter((pattern) =>
+        this.options.topics.some((t) => t.name === pattern),
+      );
       if (topics.length > 0) {
         this.subscription = new InMemorySubscription(this.options.broker, {
           groupId: this.options.groupId,
@@ -105,7 +107,14 @@ export class InProcessTransport extends Server implements CustomTransportStrateg
     };
     const packet = await this.deserializer.deserialize(message, { channel: topic });
     const heartbeat = async (): Promise<void> => undefined;
-    const ctx = new KafkaContext([message as never, partition, topic, undefined as never, heartbeat, undefined as never]);
+    const ctx = new KafkaContext([
+      message as never,
+      partition,
+      topic,
+      undefined as never,
+      heartbeat,
+      undefined as never,
+    ]);
     await this.handleEvent(packet.pattern, packet as ReadPacket, ctx);
   }
 }

@@ -84,7 +84,15 @@ function config(transport: 'kafka' | 'in-process', topics: Topics): MessagingCon
   };
 }
 
-const ABSENT = { contracts: null, iv: null, liquidation: null, block_trade_id: null, block_trade_leg_count: null, combo_id: null, combo_trade_id: null };
+const ABSENT = {
+  contracts: null,
+  iv: null,
+  liquidation: null,
+  block_trade_id: null,
+  block_trade_leg_count: null,
+  combo_id: null,
+  combo_trade_id: null,
+};
 
 describe.each(['kafka', 'in-process'] as const)('Nest event handlers on the %s transport', (transport) => {
   const topics = messagingTopics({
@@ -118,16 +126,32 @@ describe.each(['kafka', 'in-process'] as const)('Nest event handlers on the %s t
   it('delivers each record type emitted by the Nest client to its handler, intact, as a raw Avro Buffer underneath', async () => {
     const values = {
       tagWithStringId: sampleUserTag(0, { time: '2022-03-22T12:15:00Z' }),
-      tagWithIntegerId: sampleUserTag(1, { product_info: { ...sampleUserTag(1).product_info, product_id: Number.MAX_SAFE_INTEGER } }),
+      tagWithIntegerId: sampleUserTag(1, {
+        product_info: { ...sampleUserTag(1).product_info, product_id: Number.MAX_SAFE_INTEGER },
+      }),
       perpetual: sampleTrade(2),
       option: sampleOptionTrade(),
       stats: sampleTradeStats(),
-      emptyWindow: sampleTradeStats({ count: 0, volume: 0, vwap: null, open: null, high: null, low: null, close: null }),
+      emptyWindow: sampleTradeStats({
+        count: 0,
+        volume: 0,
+        vwap: null,
+        open: null,
+        high: null,
+        low: null,
+        close: null,
+      }),
     };
-    const spanContext = { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: TraceFlags.SAMPLED };
+    const spanContext = {
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      spanId: '00f067aa0ba902b7',
+      traceFlags: TraceFlags.SAMPLED,
+    };
     await context.with(trace.setSpanContext(ROOT_CONTEXT, spanContext), async () => {
       await lastValueFrom(client.emit(topics.userTags.name, values.tagWithStringId), { defaultValue: undefined });
-      await lastValueFrom(client.emit(topics.userTags.name, { value: values.tagWithIntegerId }), { defaultValue: undefined });
+      await lastValueFrom(client.emit(topics.userTags.name, { value: values.tagWithIntegerId }), {
+        defaultValue: undefined,
+      });
       await lastValueFrom(client.emit(topics.deribitTrades.name, values.perpetual), { defaultValue: undefined });
       await lastValueFrom(client.emit(topics.deribitTrades.name, values.option), { defaultValue: undefined });
       await lastValueFrom(client.emit(topics.tradeStats.name, values.stats), { defaultValue: undefined });
@@ -138,10 +162,14 @@ describe.each(['kafka', 'in-process'] as const)('Nest event handlers on the %s t
     const on = (topic: string) => received.filter((r) => r.topic === topic);
     const values_ = (topic: string) => on(topic).map((r) => r.value);
 
-    expect(values_(topics.userTags.name)).toEqual(expect.arrayContaining([values.tagWithStringId, values.tagWithIntegerId]));
+    expect(values_(topics.userTags.name)).toEqual(
+      expect.arrayContaining([values.tagWithStringId, values.tagWithIntegerId]),
+    );
     const ids = on(topics.userTags.name).map((r) => (r.value as UserTag).product_info.product_id);
     expect(ids).toEqual(expect.arrayContaining(['p-0', Number.MAX_SAFE_INTEGER]));
-    expect(values_(topics.deribitTrades.name)).toEqual(expect.arrayContaining([{ ...values.perpetual, ...ABSENT }, values.option]));
+    expect(values_(topics.deribitTrades.name)).toEqual(
+      expect.arrayContaining([{ ...values.perpetual, ...ABSENT }, values.option]),
+    );
     expect(values_(topics.tradeStats.name)).toEqual(expect.arrayContaining([values.stats, values.emptyWindow]));
 
     for (const r of received) {
@@ -165,7 +193,11 @@ describe.each(['kafka', 'in-process'] as const)('Nest event handlers on the %s t
     // Avro framing, but a writer schema nobody knows.
     const garbage = Buffer.from('c301ffffffffffffffff02', 'hex');
     if (transport === 'kafka') {
-      const producer = new Kafka({ clientId: 'poison', brokers: testKafkaBrokers(), logLevel: logLevel.NOTHING }).producer();
+      const producer = new Kafka({
+        clientId: 'poison',
+        brokers: testKafkaBrokers(),
+        logLevel: logLevel.NOTHING,
+      }).producer();
       await producer.connect();
       await producer.send({ topic: topics.userTags.name, messages: [{ key: 'poisoned', value: garbage }] });
       await producer.disconnect();
@@ -197,7 +229,11 @@ async function readDeadLetters(
     return out.map((m) => ({ value: m.value, headers: { ...m.headers } }));
   }
   const found: { value: Buffer | null; headers: Record<string, string> }[] = [];
-  const consumer = new Kafka({ clientId: 'dlq-reader', brokers: testKafkaBrokers(), logLevel: logLevel.NOTHING }).consumer({
+  const consumer = new Kafka({
+    clientId: 'dlq-reader',
+    brokers: testKafkaBrokers(),
+    logLevel: logLevel.NOTHING,
+  }).consumer({
     groupId: uniqueName('dlq-reader'),
     maxWaitTimeInMs: 100,
   });

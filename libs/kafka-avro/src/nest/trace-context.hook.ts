@@ -8,7 +8,11 @@ import { messagingTracer } from '../tracing/tracing.setup';
  * the handler of a Kafka message runs in a CONSUMER span whose parent is the trace context that
  * came in the message's headers, so logs and outgoing calls of the handler join the producer's trace.
  */
-export function restoreTraceContext(_transportId: unknown, ctx: unknown, done: () => Promise<unknown>): Promise<unknown> {
+export function restoreTraceContext(
+  _transportId: unknown,
+  ctx: unknown,
+  done: () => Promise<unknown>,
+): Promise<unknown> {
   const kafkaContext = ctx as KafkaContext;
   const message = kafkaContext.getMessage?.();
   if (message === undefined) return done();

@@ -47,11 +47,7 @@ export interface AvroAnnotatedPrimitive {
 }
 
 export type AvroSchema =
-  | AvroPrimitiveName
-  | AvroAnnotatedPrimitive
-  | AvroRecordSchema
-  | AvroEnumSchema
-  | readonly AvroSchema[];
+  AvroPrimitiveName | AvroAnnotatedPrimitive | AvroRecordSchema | AvroEnumSchema | readonly AvroSchema[];
 
 type Flatten<T> = { [K in keyof T]: T[K] };
 

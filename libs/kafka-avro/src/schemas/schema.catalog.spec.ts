@@ -7,7 +7,11 @@ import { userTagSchemaV1 } from './user-tag.schema';
 const VECTORS: [input: string, canonical: string, fingerprint: bigint][] = [
   ['"int"', '"int"', 8247732601305521295n],
   ['"string"', '"string"', -8142146995180207161n],
-  ['{"fields":[], "type":"record", "name":"foo", "namespace":"x.y"}', '{"name":"x.y.foo","type":"record","fields":[]}', 5916914534497305771n],
+  [
+    '{"fields":[], "type":"record", "name":"foo", "namespace":"x.y"}',
+    '{"name":"x.y.foo","type":"record","fields":[]}',
+    5916914534497305771n,
+  ],
   [
     '{ "fields":[{"type":"boolean", "aliases":[], "name":"f1", "default":true},{"order":"descending","name":"f2","doc":"Hello","type":"int"}], "type":"record", "name":"foo" }',
     '{"name":"foo","type":"record","fields":[{"name":"f1","type":"boolean"},{"name":"f2","type":"int"}]}',
@@ -36,16 +40,24 @@ describe('schema fingerprints', () => {
 
 describe('SchemaCatalog', () => {
   it('refuses two current versions of one record', () => {
-    const v2 = { ...userTagSchemaV1, fields: [...userTagSchemaV1.fields, { name: 'x', type: 'int', default: 0 } as const] };
+    const v2 = {
+      ...userTagSchemaV1,
+      fields: [...userTagSchemaV1.fields, { name: 'x', type: 'int', default: 0 } as const],
+    };
     expect(() => new SchemaCatalog([userTagSchemaV1, v2])).toThrow(/two current versions of analytics.UserTag/);
   });
 
   it('names the known schemas when asked for an unknown one', () => {
-    expect(() => defaultSchemaCatalog().current('nope.Nope')).toThrow(/analytics.UserTag, market.DeribitTrade, market.TradeStats/);
+    expect(() => defaultSchemaCatalog().current('nope.Nope')).toThrow(
+      /analytics.UserTag, market.DeribitTrade, market.TradeStats/,
+    );
   });
 
   it('finds every version by fingerprint, current or not', () => {
-    const v2 = compileSchema({ ...userTagSchemaV1, fields: [...userTagSchemaV1.fields, { name: 'x', type: 'int', default: 0 } as const] });
+    const v2 = compileSchema({
+      ...userTagSchemaV1,
+      fields: [...userTagSchemaV1.fields, { name: 'x', type: 'int', default: 0 } as const],
+    });
     const catalog = new SchemaCatalog([userTagSchemaV1], [v2]);
     const current = catalog.current(SCHEMAS.userTag);
     expect(catalog.find(current.fingerprint)).toBe(current);

@@ -14,14 +14,20 @@ export abstract class AvroSerde {
 }
 
 export class EncodeError extends Error {
-  constructor(message: string, override readonly cause?: unknown) {
+  constructor(
+    message: string,
+    override readonly cause?: unknown,
+  ) {
     super(message);
     this.name = 'EncodeError';
   }
 }
 
 export class DecodeError extends Error {
-  constructor(message: string, override readonly cause?: unknown) {
+  constructor(
+    message: string,
+    override readonly cause?: unknown,
+  ) {
     super(message);
     this.name = 'DecodeError';
   }

@@ -83,8 +83,8 @@ describe('ConfluentSerde', () => {
 
   it('rejects data in neither format', async () => {
     const { registry } = stubbedRegistry(5);
-    await expect(new ConfluentSerde(registry, defaultSchemaCatalog()).decode('t', SCHEMAS.userTag, Buffer.from('{}'))).rejects.toThrow(
-      /not Confluent Avro framing/,
-    );
+    await expect(
+      new ConfluentSerde(registry, defaultSchemaCatalog()).decode('t', SCHEMAS.userTag, Buffer.from('{}')),
+    ).rejects.toThrow(/not Confluent Avro framing/);
   });
 });

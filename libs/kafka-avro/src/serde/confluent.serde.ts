@@ -45,9 +45,12 @@ export class ConfluentSerde extends AvroSerde {
   }
 
   override async decode<T>(topic: string, schemaName: string, data: Buffer): Promise<T> {
-    if (data.length >= 2 && data[0] === 0xc3 && data[1] === 0x01) return this.singleObject.decode<T>(topic, schemaName, data);
+    if (data.length >= 2 && data[0] === 0xc3 && data[1] === 0x01)
+      return this.singleObject.decode<T>(topic, schemaName, data);
     if (data.length < HEADER_LENGTH || data[0] !== CONFLUENT_MAGIC) {
-      throw new DecodeError(`not Confluent Avro framing (starts with ${data.subarray(0, 1).toString('hex') || 'nothing'})`);
+      throw new DecodeError(
+        `not Confluent Avro framing (starts with ${data.subarray(0, 1).toString('hex') || 'nothing'})`,
+      );
     }
     const id = data.readInt32BE(1);
     const writer = await this.writer(id);
@@ -59,9 +62,7 @@ export class ConfluentSerde extends AvroSerde {
     const key = `${subject}|${writer.fingerprint}`;
     let id = this.registered.get(key);
     if (id === undefined) {
-      id = this.registry
-        .register({ type: SchemaType.AVRO, schema: writer.canonical }, { subject })
-        .then((r) => r.id);
+      id = this.registry.register({ type: SchemaType.AVRO, schema: writer.canonical }, { subject }).then((r) => r.id);
       // A failed registration (registry down) is retried by the next encode, not cached.
       id.catch(() => this.registered.delete(key));
       this.registered.set(key, id);

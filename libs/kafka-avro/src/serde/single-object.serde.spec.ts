@@ -29,7 +29,10 @@ describe('SingleObjectSerde round trips', () => {
 
   it('keeps product_id a number when sent as an integer, over the whole safe-integer range, and a numeric string a string', () => {
     for (const id of [7, 0, -3, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER]) {
-      const back = roundTrip(SCHEMAS.userTag, sampleUserTag(1, { product_info: { ...sampleUserTag(1).product_info, product_id: id } }));
+      const back = roundTrip(
+        SCHEMAS.userTag,
+        sampleUserTag(1, { product_info: { ...sampleUserTag(1).product_info, product_id: id } }),
+      );
       expect(back.product_info.product_id).toBe(id);
     }
     const numericString = sampleUserTag(1, { product_info: { ...sampleUserTag(1).product_info, product_id: '7' } });
@@ -55,9 +58,20 @@ describe('SingleObjectSerde round trips', () => {
   it('keeps trade statistics intact, with values and with an empty window', () => {
     const stats = sampleTradeStats();
     expect(roundTrip(SCHEMAS.tradeStats, stats)).toEqual(stats);
-    const empty = sampleTradeStats({ count: 0, volume: 0, vwap: null, open: null, high: null, low: null, close: null, ewma: null });
+    const empty = sampleTradeStats({
+      count: 0,
+      volume: 0,
+      vwap: null,
+      open: null,
+      high: null,
+      low: null,
+      close: null,
+      ewma: null,
+    });
     expect(roundTrip(SCHEMAS.tradeStats, empty)).toEqual(empty);
-    const halflife = sampleTradeStats({ ewma_params: { mode: 'halflife', alpha: null, span: null, half_life_ms: 60_000 } });
+    const halflife = sampleTradeStats({
+      ewma_params: { mode: 'halflife', alpha: null, span: null, half_life_ms: 60_000 },
+    });
     expect(roundTrip(SCHEMAS.tradeStats, halflife)).toEqual(halflife);
   });
 
@@ -78,9 +92,17 @@ describe('SingleObjectSerde round trips', () => {
 
 describe('SingleObjectSerde rejects', () => {
   it.each([
-    ['a price beyond int32', sampleUserTag(0, { product_info: { ...sampleUserTag(0).product_info, price: 2 ** 31 } }), /product_info.price=2147483648/],
+    [
+      'a price beyond int32',
+      sampleUserTag(0, { product_info: { ...sampleUserTag(0).product_info, price: 2 ** 31 } }),
+      /product_info.price=2147483648/,
+    ],
     ['an unknown device', { ...sampleUserTag(0), device: 'FRIDGE' }, /device="FRIDGE"/],
-    ['a fractional product_id', sampleUserTag(0, { product_info: { ...sampleUserTag(0).product_info, product_id: 1.5 } }), /product_id=1.5/],
+    [
+      'a fractional product_id',
+      sampleUserTag(0, { product_info: { ...sampleUserTag(0).product_info, product_id: 1.5 } }),
+      /product_id=1.5/,
+    ],
     ['a missing field', { ...sampleUserTag(0), cookie: undefined }, /cookie/],
   ])('%s with an EncodeError naming the field', (_what, value, message) => {
     expect(() => serde.encode('t', SCHEMAS.userTag, value)).toThrow(EncodeError);
@@ -90,9 +112,17 @@ describe('SingleObjectSerde rejects', () => {
   it.each([
     ['JSON', Buffer.from('{"cookie":"x"}'), /not Avro single-object encoding \(starts with 7b22\)/],
     ['an empty value', Buffer.alloc(0), /starts with nothing/],
-    ['an unknown fingerprint', Buffer.from('c301' + '0102030405060708' + '00', 'hex'), /unknown writer schema fingerprint 807060504030201/],
+    [
+      'an unknown fingerprint',
+      Buffer.from('c301' + '0102030405060708' + '00', 'hex'),
+      /unknown writer schema fingerprint 807060504030201/,
+    ],
     ['a cut header', Buffer.from('c30102', 'hex'), /single-object header cut short \(3 bytes\)/],
-    ['a truncated body', serde.encode('t', SCHEMAS.userTag, sampleUserTag(0)).subarray(0, 20), /cannot read analytics.UserTag as analytics.UserTag/],
+    [
+      'a truncated body',
+      serde.encode('t', SCHEMAS.userTag, sampleUserTag(0)).subarray(0, 20),
+      /cannot read analytics.UserTag as analytics.UserTag/,
+    ],
   ])('%s with a DecodeError', (_what, bytes, message) => {
     expect(() => serde.decode('t', SCHEMAS.userTag, bytes)).toThrow(DecodeError);
     expect(() => serde.decode('t', SCHEMAS.userTag, bytes)).toThrow(message);
@@ -132,7 +162,10 @@ describe('schema evolution through the catalog', () => {
   });
 
   it('an incompatible change (a new field without default) cannot be read by the newer reader', () => {
-    const breaking = { ...userTagSchemaV1, fields: [...userTagSchemaV1.fields, { name: 'mandatory', type: 'string' } as const] };
+    const breaking = {
+      ...userTagSchemaV1,
+      fields: [...userTagSchemaV1.fields, { name: 'mandatory', type: 'string' } as const],
+    };
     const reader = new SingleObjectSerde(new SchemaCatalog([breaking], [userTagSchemaV1]));
     const old = serde.encode('t', SCHEMAS.userTag, sampleUserTag(9));
     expect(() => reader.decode('t', SCHEMAS.userTag, old)).toThrow(DecodeError);

@@ -45,7 +45,9 @@ export class SingleObjectSerde extends AvroSerde {
 
   override decode<T>(_topic: string, schemaName: string, data: Buffer): T {
     if (data.length < 2 || data[0] !== 0xc3 || data[1] !== 0x01) {
-      throw new DecodeError(`not Avro single-object encoding (starts with ${data.subarray(0, 2).toString('hex') || 'nothing'})`);
+      throw new DecodeError(
+        `not Avro single-object encoding (starts with ${data.subarray(0, 2).toString('hex') || 'nothing'})`,
+      );
     }
     if (data.length < HEADER_LENGTH) throw new DecodeError(`single-object header cut short (${data.length} bytes)`);
     const fingerprint = data.readBigUInt64LE(2);

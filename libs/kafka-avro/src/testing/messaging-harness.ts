@@ -112,12 +112,17 @@ export function kafkaHarness(brokers: string[], uniqueName: (prefix: string) => 
     kafka: true,
     publisher: async (tuning = {}) => {
       const publisherKafka = options.kafka('publisher', options.publisherKafkaConfig());
-      const publisher = new KafkaMessagePublisher(publisherKafka, () => publisherKafka.producer(options.publisherProducerConfig()), serde, {
-        lingerMs: 2,
-        batchMaxMessages: 500,
-        timeoutMs: 10_000,
-        ...tuning,
-      });
+      const publisher = new KafkaMessagePublisher(
+        publisherKafka,
+        () => publisherKafka.producer(options.publisherProducerConfig()),
+        serde,
+        {
+          lingerMs: 2,
+          batchMaxMessages: 500,
+          timeoutMs: 10_000,
+          ...tuning,
+        },
+      );
       await publisher.connect();
       closers.push(() => publisher.close());
       return publisher;
@@ -169,7 +174,13 @@ async function readTopic(brokers: string[], topic: string, count: number): Promi
       eachMessage: async ({ message }) => {
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
-        found.push({ offset: message.offset, key: message.key, value: message.value, headers, timestamp: Number(message.timestamp) });
+        found.push({
+          offset: message.offset,
+          key: message.key,
+          value: message.value,
+          headers,
+          timestamp: Number(message.timestamp),
+        });
       },
     });
     await eventually(() => found.length >= count, 30_000);

@@ -10,7 +10,12 @@ export function sampleUserTag(i = 0, overrides: Partial<UserTag> = {}): UserTag 
     device: i % 3 === 0 ? 'PC' : i % 3 === 1 ? 'MOBILE' : 'TV',
     action: i % 2 === 0 ? 'VIEW' : 'BUY',
     origin: 'ad-campaign-7',
-    product_info: { product_id: i % 2 === 0 ? `p-${i}` : i, brand_id: 'brand-3', category_id: 'shoes', price: 1999 + i },
+    product_info: {
+      product_id: i % 2 === 0 ? `p-${i}` : i,
+      brand_id: 'brand-3',
+      category_id: 'shoes',
+      price: 1999 + i,
+    },
     ...overrides,
   };
 }

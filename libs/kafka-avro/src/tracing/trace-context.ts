@@ -10,7 +10,10 @@ import type { Headers } from '../messaging';
 const propagator = new W3CTraceContextPropagator();
 
 /** Adds the active (or given) trace context to `headers`; no header when there is no valid span. */
-export function injectTraceContext(headers: Record<string, string>, ctx: Context = context.active()): Record<string, string> {
+export function injectTraceContext(
+  headers: Record<string, string>,
+  ctx: Context = context.active(),
+): Record<string, string> {
   propagator.inject(ctx, headers, defaultTextMapSetter);
   return headers;
 }
