@@ -1,4 +1,4 @@
-import { Injectable, OnModuleInit, Optional } from '@nestjs/common';
+import { Inject, Injectable, OnModuleInit, Optional } from '@nestjs/common';
 import { TradeSource } from '@lib/domain';
 import { ReadinessRegistry } from '@lib/platform';
 
@@ -9,9 +9,10 @@ import { ReadinessRegistry } from '@lib/platform';
  */
 @Injectable()
 export class RawProducerReadiness implements OnModuleInit {
+  // Tokens named explicitly: runners without decorator metadata (tsx, esbuild) can compose the app too.
   constructor(
-    private readonly source: TradeSource,
-    @Optional() private readonly registry?: ReadinessRegistry,
+    @Inject(TradeSource) private readonly source: TradeSource,
+    @Optional() @Inject(ReadinessRegistry) private readonly registry?: ReadinessRegistry,
   ) {}
 
   onModuleInit(): void {
