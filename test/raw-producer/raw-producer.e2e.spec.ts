@@ -32,6 +32,8 @@ class RecordingPublisher extends MessagePublisher {
 })
 class RecordingMessagingModule {}
 
+jest.setTimeout(30_000);
+
 async function value(metric: Metric, labels: Record<string, string> = {}): Promise<number> {
   const data = await metric.get();
   return data.values

@@ -18,6 +18,9 @@ import { CHAOS_EXPECTED, chaosEnv, INSTRUMENTS, playChaos } from './chaos.scenar
 import { FakeDeribitServer } from './fake-deribit.server';
 import { readTrades } from './kafka-trades.reader';
 
+// The integration project's testTimeout does not reach the tests (Jest reads it as a global option only).
+jest.setTimeout(90_000);
+
 async function value(metric: Metric, labels: Record<string, string> = {}): Promise<number> {
   const data = await metric.get();
   return data.values
