@@ -1,17 +1,51 @@
-import { DynamicModule, Module } from '@nestjs/common';
 import { GatewayConfig } from '@lib/config';
+import { KafkaAvroModule, userTagsTopic } from '@lib/kafka-avro';
+import { PersistenceModule } from '@lib/persistence';
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { AggregatesController } from './aggregates/aggregates.controller';
+import { DebugCompareService, debugComparisonsCounter } from './debug/debug-compare.service';
+import { ApiExceptionFilter } from './http/api-exception.filter';
+import { installJsonBodyParser } from './http/json-body.parser';
+import { ProfilesController } from './profiles/profiles.controller';
+import { UserTagsController } from './user-tags/user-tags.controller';
+import { userTagsTopicProvider } from './user-tags/user-tags.topic';
 
 /**
- * The gateway app as a module, without process concerns (HTTP server, health, metrics endpoint), so
- * the embedded mode can compose it with the other apps in one process.
+ * The gateway as a module, without process concerns (HTTP server, health, metrics endpoint), so
+ * the embedded mode can compose it with the other apps in one process. `messaging: false` leaves
+ * the messaging module to a composition root that provides one for all apps.
  */
 @Module({})
 export class GatewayModule {
-  static register(config: GatewayConfig): DynamicModule {
+  static register(config: GatewayConfig, opts: { messaging?: boolean } = {}): DynamicModule {
     return {
       module: GatewayModule,
-      providers: [{ provide: GatewayConfig, useValue: config }],
+      imports: [
+        ...(opts.messaging === false
+          ? []
+          : [KafkaAvroModule.forRoot({ app: 'gateway', config, topics: [userTagsTopic(config.TOPIC_USER_TAGS)] })]),
+        PersistenceModule.forRoot(config),
+      ],
+      controllers: [UserTagsController, ProfilesController, AggregatesController],
+      providers: [
+        { provide: GatewayConfig, useValue: config },
+        { provide: APP_FILTER, useClass: ApiExceptionFilter },
+        userTagsTopicProvider,
+        DebugCompareService,
+        debugComparisonsCounter,
+      ],
       exports: [GatewayConfig],
     };
   }
+}
+
+/** What the gateway needs of the HTTP server it runs in; call before it listens. */
+export function configureGatewayHttp(app: NestFastifyApplication, config: GatewayConfig): void {
+  installJsonBodyParser(app, {
+    tagLimitBytes: config.BODY_LIMIT_BYTES,
+    debugCompare: config.DEBUG_COMPARE,
+    debugLimitBytes: config.DEBUG_BODY_LIMIT_BYTES,
+  });
 }

@@ -1,7 +1,7 @@
-import { gatewayConfigSchema, bootConfig } from '@lib/config';
+import { bootConfig, gatewayConfigSchema } from '@lib/config';
 import { PlatformModule, createHttpApp, listen } from '@lib/platform';
 import { Module } from '@nestjs/common';
-import { GatewayModule } from './gateway.module';
+import { GatewayModule, configureGatewayHttp } from './gateway.module';
 
 async function main(): Promise<void> {
   const config = bootConfig('gateway', gatewayConfigSchema);
@@ -14,8 +14,10 @@ async function main(): Promise<void> {
     port: config.PORT,
     logLevel: config.LOG_LEVEL,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    bodyLimitBytes: Math.max(config.BODY_LIMIT_BYTES, config.DEBUG_BODY_LIMIT_BYTES),
   };
   const app = await createHttpApp(GatewayAppModule, options);
+  configureGatewayHttp(app, config);
   await listen(app, options);
 }
 
