@@ -18,7 +18,7 @@ export interface CommittedOffset {
 }
 
 export interface InMemoryBrokerOptions {
-  /** Partitions of a topic created on first use. */
+  /** Partitions of a topic created on first use (default 4, as KAFKA_TOPIC_PARTITIONS). */
   readonly partitions: number;
   /**
    * Records every group has committed past are dropped, except the most recent this many per
@@ -110,7 +110,7 @@ export class InMemoryBroker {
   private readonly retainConsumed: number;
   private readonly warnedAt = new Map<string, number>();
 
-  constructor(readonly options: InMemoryBrokerOptions) {
+  constructor(readonly options: InMemoryBrokerOptions = { partitions: 4 }) {
     this.maxRecords = options.maxRecordsPerPartition ?? 200_000;
     this.retainConsumed = options.retainConsumedPerPartition ?? 10_000;
   }

@@ -1,0 +1,239 @@
+/**
+ * Produce and consume rates of user tags through a real single-node Kafka broker started for the run
+ * (scripts/servers/kafka-server.ts), with the library's KafkaMessagePublisher (Avro, idempotent,
+ * acks=all, coalescing) and KafkaMessageConsumer (eachBatch, decode, commit per batch):
+ *
+ *  1. bulk produce: `--messages` tags in publish calls of `--batch` values, 8 calls at a time (raw-producer-like);
+ *  2. catch-up consume: a new group reads them all from the beginning (pipeline catch-up);
+ *  3. live: `--seconds` of one-tag publish calls from `--callers` concurrent callers (gateway-like), with
+ *     a consumer running: publish latency (call to ack) and produce-to-consume latency percentiles.
+ *
+ *   npx tsx bench/kafka-avro/produce-consume.bench.ts [--messages 200000] [--seconds 15] [--callers 64] [--partitions 4] [--batch 1000]
+ *
+ * Bounded: each phase stops at its count or its time limit, and the whole run exits (broker stopped)
+ * within a hard limit of a few minutes.
+ */
+import { execSync } from 'node:child_process';
+import { cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import type { UserTag } from '@lib/domain';
+import {
+  defaultSchemaCatalog,
+  ensureTopics,
+  KafkaMessageConsumer,
+  KafkaMessagePublisher,
+  KafkaOptionsFactory,
+  MessagingConfig,
+  SingleObjectSerde,
+  userTagsTopic,
+} from '@lib/kafka-avro';
+import { KafkaDeadLetterSink } from '../../libs/kafka-avro/src/kafka/kafka-dead-letter.sink';
+import { sampleUserTag } from '../../libs/kafka-avro/src/testing/sample-values';
+import { KafkaServer } from '../../scripts/servers/kafka-server';
+
+const { values: args } = parseArgs({
+  options: {
+    messages: { type: 'string', default: '200000' },
+    seconds: { type: 'string', default: '15' },
+    callers: { type: 'string', default: '64' },
+    partitions: { type: 'string', default: '4' },
+    batch: { type: 'string', default: '1000' },
+  },
+});
+const total = Number(args.messages);
+const liveSeconds = Number(args.seconds);
+const callers = Number(args.callers);
+const partitions = Number(args.partitions);
+const PHASE_LIMIT_MS = 120_000;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function latencies(name: string, values: number[]): string {
+  values.sort((a, b) => a - b);
+  return `${name}: p50 ${percentile(values, 50).toFixed(1)} ms, p99 ${percentile(values, 99).toFixed(1)} ms, max ${values[values.length - 1]?.toFixed(1)} ms (n=${values.length})`;
+}
+
+async function main(): Promise<void> {
+  const limit = setTimeout(
+    () => {
+      console.error('bench: hard time limit reached, exiting');
+      process.exit(2);
+    },
+    3 * PHASE_LIMIT_MS + liveSeconds * 1_000 + 60_000,
+  );
+  limit.unref();
+
+  let nproc = String(cpus().length);
+  try {
+    nproc = execSync('nproc').toString().trim();
+  } catch {
+    // nproc is from coreutils; the os module's count is the fallback.
+  }
+  const started = Date.now();
+  const kafka = await KafkaServer.start({ heapMb: 512 });
+  console.log(
+    `Kafka ${KafkaServer.version} on ${kafka.brokers.join(',')} started in ${Date.now() - started} ms; node ${process.version}, nproc ${nproc}`,
+  );
+  try {
+    const config: MessagingConfig = {
+      TRANSPORT: 'kafka',
+      KAFKA_BROKERS: kafka.brokers,
+      KAFKA_CLIENT_ID: 'bench',
+      KAFKA_CONNECTION_TIMEOUT_MS: 3_000,
+      KAFKA_REQUEST_TIMEOUT_MS: 30_000,
+      KAFKA_TOPIC_PARTITIONS: partitions,
+      KAFKA_REPLICATION_FACTOR: 1,
+      SCHEMA_REGISTRY_URL: undefined,
+      TOPIC_USER_TAGS: 'user-tags',
+      TOPIC_DERIBIT_TRADES: 'deribit-trades',
+      TOPIC_TRADE_STATS: 'deribit-trade-stats',
+      OTEL_EXPORTER_ENABLED: false,
+      KAFKA_LINGER_MS: 1,
+      KAFKA_BATCH_MAX_MESSAGES: 2_000,
+      KAFKA_PRODUCE_TIMEOUT_MS: 5_000,
+    };
+    const options = new KafkaOptionsFactory(config, 'bench');
+    const serde = new SingleObjectSerde(defaultSchemaCatalog());
+    const admin = options.kafka('admin');
+    const bulkTopic = userTagsTopic('bench-bulk');
+    const liveTopic = userTagsTopic('bench-live');
+    await ensureTopics(admin, [bulkTopic.name, liveTopic.name], { partitions, replicationFactor: 1 });
+
+    const publisherKafka = options.kafka('publisher', options.publisherKafkaConfig());
+    const publisher = new KafkaMessagePublisher(
+      publisherKafka,
+      () => publisherKafka.producer(options.publisherProducerConfig()),
+      serde,
+      {
+        lingerMs: 1,
+        batchMaxMessages: 2_000,
+        timeoutMs: 5_000,
+      },
+    );
+    await publisher.connect();
+    const tags = Array.from({ length: 10_000 }, (_, i) => sampleUserTag(i, { cookie: `cookie-${i % 5_000}` }));
+
+    // 1. Bulk produce.
+    {
+      const perCall = Number(args.batch);
+      let next = 0;
+      const t0 = Date.now();
+      const worker = async (): Promise<void> => {
+        while (next < total && Date.now() - t0 < PHASE_LIMIT_MS) {
+          const from = next;
+          next += perCall;
+          const values = Array.from(
+            { length: Math.min(perCall, total - from) },
+            (_, k) => tags[(from + k) % tags.length],
+          );
+          await publisher.publish(bulkTopic, values);
+        }
+      };
+      const requestsBefore = publisher.requestCount;
+      await Promise.all(Array.from({ length: 8 }, worker));
+      const elapsed = (Date.now() - t0) / 1_000;
+      const sent = Math.min(next, total);
+      console.log(
+        `1. bulk produce: ${fmt(sent)} tags in ${elapsed.toFixed(2)} s = ${fmt(sent / elapsed)} tags/s acked ` +
+          `(${publisher.requestCount - requestsBefore} produce requests, calls of ${perCall}, 8 in flight)`,
+      );
+    }
+
+    const consumer = new KafkaMessageConsumer(
+      options.kafka('consumer'),
+      options,
+      serde,
+      new KafkaDeadLetterSink(options.kafka('dlq'), options),
+    );
+
+    // 2. Catch-up consume.
+    {
+      let consumed = 0;
+      let firstAt = 0;
+      const t0 = Date.now();
+      const handle = await consumer.start<UserTag>({
+        groupId: 'bench-catch-up',
+        topic: bulkTopic,
+        fromBeginning: true,
+        partitionsConsumedConcurrently: partitions,
+        onBatch: async (batch) => {
+          if (firstAt === 0) firstAt = Date.now();
+          consumed += batch.messages.length;
+        },
+      });
+      while (consumed < total && Date.now() - t0 < PHASE_LIMIT_MS) await sleep(20);
+      const done = Date.now();
+      await handle.stop();
+      const elapsed = (done - firstAt) / 1_000;
+      console.log(
+        `2. catch-up consume: ${fmt(consumed)} tags decoded in ${elapsed.toFixed(2)} s after the first batch = ${fmt(consumed / elapsed)} tags/s ` +
+          `(group join ${firstAt - t0} ms before that)`,
+      );
+    }
+
+    // 3. Live: single-tag publishes from many callers, consumed as they arrive.
+    {
+      const publishLatency: number[] = [];
+      const endToEnd: number[] = [];
+      let consumed = 0;
+      const handle = await consumer.start<UserTag>({
+        groupId: 'bench-live',
+        topic: liveTopic,
+        fromBeginning: false,
+        partitionsConsumedConcurrently: partitions,
+        onBatch: async (batch) => {
+          const now = performance.timeOrigin + performance.now();
+          for (const m of batch.messages) endToEnd.push(now - Number(m.headers['x-sent-at']));
+          consumed += batch.messages.length;
+        },
+      });
+      await sleep(1_000);
+      let sent = 0;
+      let failed = 0;
+      const t0 = Date.now();
+      const caller = async (id: number): Promise<void> => {
+        for (let i = 0; Date.now() - t0 < liveSeconds * 1_000; i++) {
+          const sentAt = performance.timeOrigin + performance.now();
+          try {
+            await publisher.publish(liveTopic, [tags[(id * 97 + i) % tags.length]], {
+              headers: { 'x-sent-at': String(sentAt) },
+            });
+            publishLatency.push(performance.timeOrigin + performance.now() - sentAt);
+            sent += 1;
+          } catch {
+            failed += 1;
+          }
+        }
+      };
+      const requestsBefore = publisher.requestCount;
+      await Promise.all(Array.from({ length: callers }, (_, id) => caller(id)));
+      const elapsed = (Date.now() - t0) / 1_000;
+      const requests = publisher.requestCount - requestsBefore;
+      const deadline = Date.now() + 10_000;
+      while (consumed < sent && Date.now() < deadline) await sleep(20);
+      await handle.stop();
+      console.log(
+        `3. live, ${callers} callers of one tag each: ${fmt(sent / elapsed)} publishes/s acked (${fmt(sent)} in ${elapsed.toFixed(1)} s, ` +
+          `${failed} failed, ${fmt(requests)} produce requests = ${(sent / Math.max(1, requests)).toFixed(1)} tags per request), ${fmt(consumed)} consumed`,
+      );
+      console.log(`   ${latencies('publish call to ack', publishLatency)}`);
+      console.log(`   ${latencies('publish call to onBatch', endToEnd)}`);
+    }
+    await publisher.close();
+  } finally {
+    await kafka.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
