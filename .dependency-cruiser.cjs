@@ -41,6 +41,13 @@ module.exports = {
       to: { path: '^(test|bench|scripts)/' },
     },
     {
+      name: 'loadgen-is-independent',
+      comment: "The loadgen's reference model checks the product; it must not share the product's code.",
+      severity: 'error',
+      from: { path: '^bench/loadgen/' },
+      to: { path: '^(apps|libs)/' },
+    },
+    {
       name: 'no-circular',
       severity: 'error',
       from: { path: '^(apps|libs)/' },
