@@ -131,7 +131,7 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationShutdown {
     });
     const names = this.topics.map((t) => t.name);
     if (this.broker !== undefined) {
-      for (const name of names) this.broker.createTopic(name);
+      for (const name of names) this.broker.createTopic(name, this.options.config.KAFKA_TOPIC_PARTITIONS);
     } else {
       const kafkaOptions = this.kafkaOptions as KafkaOptionsFactory;
       try {
