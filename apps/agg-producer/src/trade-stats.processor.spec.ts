@@ -176,14 +176,35 @@ describe('TradeStatsProcessor', () => {
       ]);
     });
 
-    it('resumes the event clock from the changelog, at the wall time of the restore', () => {
+    it('after a restore, a partition goes by its own event clock until its first batch, not by other partitions', () => {
       const p = new TradeStatsProcessor(rules());
-      p.process(batch(0, 0, [trade('BTC-PERPETUAL', 40_000, 100)]), 0);
-      const q = new TradeStatsProcessor(rules());
-      q.restore(p.takeWork()!.state, [0], 9_000_000);
-      expect(q.eventClock(9_000_000 + 21_000)).toBe(T0 + MIN + 1_000);
-      expect(q.closeIdle(9_000_000 + 20_999)).toBe(0);
-      expect(q.closeIdle(9_000_000 + 21_000)).toBe(1);
+      // BTC's partition stopped at 10:00:40; the option's partition was read up to 10:19:56.
+      p.process(batch(0, 0, [trade('BTC-PERPETUAL', 40_000, 100)], 3), 0);
+      p.process(batch(1, 0, [trade('BTC-27MAR26-70000-C', 19 * MIN + 56_000, 0.04)]), 0);
+      const restored = new TradeStatsProcessor(rules());
+      restored.restore(p.takeWork()!.state, [0, 1], 9_000_000);
+
+      expect(restored.eventClock(9_000_000)).toBe(T0 + 19 * MIN + 56_000);
+      // BTC's backlog is about to be read: only its own clock (10:00:40 + wall time) may close its window.
+      // The option's own clock (10:19:56 + wall time) closes the option's window.
+      expect(restored.closeIdle(9_000_000 + 20_999)).toBe(1);
+      expect(summary(restored.takeWork()!.stats)).toEqual(['BTC-27MAR26-70000-C 10:19 n=1 ewma=0.04']);
+      expect(restored.closeIdle(9_000_000 + 21_000)).toBe(1);
+      expect(summary(restored.takeWork()!.stats)).toEqual(['BTC-PERPETUAL 10:00 n=1 ewma=100']);
+    });
+
+    it('a caught-up partition goes by the newest trade time of any partition', () => {
+      const p = new TradeStatsProcessor(rules());
+      p.process(batch(0, 0, [trade('BTC-PERPETUAL', 40_000, 100)], 0), 0);
+      p.process(batch(1, 0, [trade('ETH-PERPETUAL', 5 * MIN, 10)], 7), 0);
+      // ETH's partition is behind: left alone. BTC's is caught up: ETH's 10:05 closes BTC's windows.
+      expect(p.closeIdle(0)).toBe(4);
+      expect(summary(p.takeWork()!.stats)).toEqual([
+        'BTC-PERPETUAL 10:00 n=1 ewma=100',
+        'BTC-PERPETUAL 10:01 n=0 ewma=100',
+        'BTC-PERPETUAL 10:02 n=0 ewma=100',
+        'BTC-PERPETUAL 10:03 n=0 ewma=100',
+      ]);
     });
 
     it('leaves a partition with unread trades alone', () => {

@@ -43,8 +43,11 @@ interface Tracked {
 interface PartitionProgress extends PartitionStateRecord {
   /** Wall time when event_time last advanced (or the state was restored). */
   seenAt: number;
-  /** The last batch left nothing behind it in the partition. */
-  caughtUp: boolean;
+  /**
+   * What the consumer's position says about unread trades: `caught-up` when the last batch left none
+   * behind it, `behind` when it left some, `unknown` after a restore until the first batch.
+   */
+  position: 'caught-up' | 'behind' | 'unknown';
 }
 
 /** Closed, unpublished windows of one input partition. */
@@ -107,26 +110,33 @@ export class TradeStatsProcessor {
     }
     closed.published['event-time'] += closed.stats.length - closedBefore;
     progress.next_offset = batch.nextOffset;
-    progress.caughtUp = batch.lag === 0;
+    progress.position = batch.lag === 0 ? 'caught-up' : 'behind';
     this.dirtyPartitions.add(batch.partition);
     return { trades: batch.messages.length, late };
   }
 
   /**
-   * The scheduled check for quiet instruments: closes every window whose end plus grace has passed on
-   * the event clock, which is the newest trade time read on any partition, advanced by the wall time
-   * since it was read. For a live feed that is the wall clock less the feed's latency; unlike the raw
-   * wall clock it also holds for a replay of recorded trades (whose times are in the past). Instruments
-   * of a partition with unread trades are skipped, so the check never closes a window ahead of trades
-   * already waiting in Kafka. Returns how many windows it closed.
+   * The scheduled check for quiet instruments: closes the windows whose end plus grace has passed on an
+   * event clock, a trade time advanced by the wall time since it was read. For a live feed that is the
+   * wall clock less the feed's latency; unlike the raw wall clock it also holds for a replay of recorded
+   * trades, whose times are in the past. Which clock depends on what is known of the instrument's
+   * partition:
+   * - caught up (its last batch left nothing unread): the newest trade time read on any partition, so
+   *   trades of busy instruments move quiet ones on (nothing of theirs is waiting in Kafka);
+   * - behind (trades are waiting): none, the check leaves it alone;
+   * - unknown (restored, no batch yet): the partition's own newest trade time, so a backlog that is
+   *   about to be read is not overtaken by what other partitions have read.
+   * Returns how many windows it closed.
    */
   closeIdle(now: number): number {
-    const closeTime = this.eventClock(now) - this.rules.graceMs;
+    const global = this.eventClock(now);
     let count = 0;
     for (const [name, tracked] of this.instruments) {
-      if (this.partitions.get(tracked.partition)?.caughtUp !== true) continue;
+      const progress = this.partitions.get(tracked.partition);
+      if (progress === undefined || progress.position === 'behind') continue;
+      const clock = progress.position === 'caught-up' ? global : progress.event_time + (now - progress.seenAt);
       const pending = this.pendingOf(tracked.partition);
-      const closed = this.rules.closeUntil(tracked.windows, closeTime, pending.stats);
+      const closed = this.rules.closeUntil(tracked.windows, clock - this.rules.graceMs, pending.stats);
       if (closed > 0) {
         pending.published.idle += closed;
         this.dirtyInstruments.add(name);
@@ -136,7 +146,7 @@ export class TradeStatsProcessor {
     return count;
   }
 
-  /** Estimated event time now: see closeIdle. Minus infinity before any trade. */
+  /** The newest trade time read on any partition, advanced by the wall time since; see closeIdle. */
   eventClock(now: number): number {
     let clock = Number.NEGATIVE_INFINITY;
     for (const p of this.partitions.values()) clock = Math.max(clock, p.event_time + (now - p.seenAt));
@@ -201,7 +211,7 @@ export class TradeStatsProcessor {
         });
       }
       if (partition !== null && assigned.has(partition.partition)) {
-        this.partitions.set(partition.partition, { ...partition, seenAt: now, caughtUp: true });
+        this.partitions.set(partition.partition, { ...partition, seenAt: now, position: 'unknown' });
         resume.set(partition.partition, partition.next_offset);
       }
     }
@@ -243,7 +253,7 @@ export class TradeStatsProcessor {
         // Until the partition's first trade (a batch may be empty once poison messages are removed).
         event_time: 0,
         seenAt: now,
-        caughtUp: false,
+        position: 'behind',
       };
       this.partitions.set(partition, progress);
     }

@@ -180,6 +180,10 @@ export class TradeStatsRunner implements OnApplicationBootstrap, OnModuleDestroy
     let backoff = RESTART_BACKOFF_MS.first;
     while (!this.stopping) {
       try {
+        // An empty transaction registers the transactional id. That fences a predecessor and lets its last
+        // transaction finish (commit or abort) first, so the changelog's end is final before it is read.
+        await this.publisher.inTransaction(async () => undefined);
+        await this.changelog.prepare(this.topics.state);
         this.handle = await this.consumer.start<DeribitTrade>({
           groupId: this.config.STATS_GROUP_ID,
           topic: this.topics.trades,

@@ -81,6 +81,8 @@ export class InMemoryChangelogReader extends ChangelogReader {
     super();
   }
 
+  async prepare(): Promise<void> {}
+
   async readAll<T>(topic: TopicSpec<T>): Promise<T[]> {
     return this.broker.values<T>(topic.name).map((v) => structuredClone(v));
   }

@@ -44,6 +44,10 @@ export const aggProducerConfigSchema = z
       'Longest time between transactions committing state and consumed offsets (windows that close commit at once); bounds the work redone after a crash',
       int(1_000, { min: 10, max: 60_000 }),
     ),
+    STATE_RESTORE_TIMEOUT_MS: doc(
+      'Longest time reading the changelog topic to its end may take at start-up or after a rebalance before it is retried',
+      int(120_000, { min: 1_000, max: 3_600_000 }),
+    ),
     IDLE_CHECK_INTERVAL_MS: doc(
       'How often quiet instruments are checked for windows whose end plus grace has passed by the wall clock',
       int(1_000, { min: 10, max: 60_000 }),
