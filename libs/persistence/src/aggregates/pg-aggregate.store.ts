@@ -6,6 +6,7 @@ import {
   cubeKeyOfQuery,
   FlushResult,
   minuteBucketOf,
+  MS_PER_MINUTE,
 } from '@lib/domain';
 import { Pool, PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
@@ -57,9 +58,12 @@ const QUERY_SQL = `
     AND bucket_ms >= $6 AND bucket_ms < $7
   ORDER BY bucket_ms`;
 
+/** By minute number, the expression of minute_cube_minute_idx (see the migration for why). */
 const DELETE_SQL = `
   DELETE FROM minute_cube WHERE ctid = ANY(ARRAY(
-    SELECT ctid FROM minute_cube WHERE bucket_ms < $1 LIMIT $2))`;
+    SELECT ctid FROM minute_cube WHERE bucket_ms / 60000 < $1 LIMIT $2))`;
+
+const NEWEST_SQL = 'SELECT max(bucket_ms / 60000) * 60000 AS newest FROM minute_cube';
 
 /**
  * AggregateStore on PostgreSQL: tables minute_cube and consumer_offset, see their migrations.
@@ -140,16 +144,18 @@ export class PgAggregateStore extends AggregateStore {
   }
 
   async newestBucket(): Promise<number | undefined> {
-    const { rows } = await this.pool.query<{ newest: string | null }>('SELECT max(bucket_ms) AS newest FROM minute_cube');
+    const { rows } = await this.pool.query<{ newest: string | null }>(NEWEST_SQL);
     const newest = rows[0]?.newest;
     return newest === null || newest === undefined ? undefined : Number(newest);
   }
 
   /** Deletes in chunks, each its own statement (autocommit): a long backlog never holds one huge transaction. */
   async deleteBucketsBefore(bucketMs: number): Promise<number> {
+    // Buckets are whole minutes: bucket_ms < bucketMs exactly when its minute < ceil(bucketMs / 1 min).
+    const beforeMinute = Math.ceil(bucketMs / MS_PER_MINUTE);
     let total = 0;
     for (;;) {
-      const { rowCount } = await this.pool.query(DELETE_SQL, [bucketMs, this.deleteChunk]);
+      const { rowCount } = await this.pool.query(DELETE_SQL, [beforeMinute, this.deleteChunk]);
       total += rowCount ?? 0;
       if ((rowCount ?? 0) < this.deleteChunk) return total;
     }

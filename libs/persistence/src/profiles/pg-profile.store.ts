@@ -42,7 +42,7 @@ const READ_SQL = `
   SELECT
     (SELECT '[' || coalesce(string_agg(s.tag, ',' ORDER BY s.time_ms DESC, s.digest DESC), '') || ']'
      FROM (SELECT tag, time_ms, digest FROM profile_tag
-           WHERE cookie = $1 AND action = 'VIEW' AND time_ms >= $2 AND time_ms < $3
+           WHERE cookie = $1 AND action = 'VIEW' AND time_ms >= $2 AND time_ms <= $3
            ORDER BY time_ms DESC, digest DESC LIMIT $4) s) AS views,
     (SELECT '[' || coalesce(string_agg(s.tag, ',' ORDER BY s.time_ms DESC, s.digest DESC), '') || ']'
      FROM (SELECT tag, time_ms, digest FROM profile_tag
