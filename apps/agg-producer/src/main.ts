@@ -1,11 +1,18 @@
 import { aggProducerConfigSchema, bootConfig } from '@lib/config';
+import { KafkaAvroModule } from '@lib/kafka-avro';
 import { PlatformModule, createHttpApp, listen } from '@lib/platform';
 import { Module } from '@nestjs/common';
-import { AggProducerModule } from './agg-producer.module';
+import { AggProducerModule, aggProducerMessaging } from './agg-producer.module';
 
 async function main(): Promise<void> {
   const config = bootConfig('agg-producer', aggProducerConfigSchema);
-  @Module({ imports: [PlatformModule.forRoot(), AggProducerModule.register(config)] })
+  @Module({
+    imports: [
+      PlatformModule.forRoot(),
+      KafkaAvroModule.forRoot(aggProducerMessaging(config)),
+      AggProducerModule.register(config),
+    ],
+  })
   class AggProducerAppModule {}
 
   const options = {
