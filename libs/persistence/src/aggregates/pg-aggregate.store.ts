@@ -8,10 +8,11 @@ import {
   minuteBucketOf,
   MS_PER_MINUTE,
 } from '@lib/domain';
-import { Pool, PoolClient } from 'pg';
+import { Pool, PoolClient, QueryConfig } from 'pg';
 import { DataSource } from 'typeorm';
 import { keyText } from '../key-text';
-import { inTransaction, poolOf } from '../connection/sql-pool';
+import { isEmbedded } from '../connection/data-source.factory';
+import { hotQuery, inTransaction, poolOf } from '../connection/sql-pool';
 import { CubeCell, mergeCubeDeltas, toColumns } from './cube-rows';
 
 export interface PgAggregateStoreOptions {
@@ -76,10 +77,12 @@ export class PgAggregateStore extends AggregateStore {
   private readonly pool: Pool;
   private readonly upsertChunk: number;
   private readonly deleteChunk: number;
+  private readonly sliceQuery: (values: unknown[]) => QueryConfig;
 
   constructor(dataSource: DataSource, options: PgAggregateStoreOptions = {}) {
     super();
     this.pool = poolOf(dataSource);
+    this.sliceQuery = hotQuery('cube_slice', QUERY_SQL, !isEmbedded(dataSource));
     this.upsertChunk = options.upsertChunk ?? 20_000;
     this.deleteChunk = options.deleteChunk ?? 50_000;
   }
@@ -131,15 +134,17 @@ export class PgAggregateStore extends AggregateStore {
 
   async query(query: AggregateQuery): Promise<AggregateRow[]> {
     const key = cubeKeyOfQuery(0, query.action, query.filters);
-    const { rows } = await this.pool.query<{ bucket_ms: string; count: string; sum_price: string }>(QUERY_SQL, [
-      key.action,
-      key.dims,
-      keyText(key.origin),
-      keyText(key.brandId),
-      keyText(key.categoryId),
-      minuteBucketOf(query.range.fromMs),
-      query.range.toMs,
-    ]);
+    const { rows } = await this.pool.query<{ bucket_ms: string; count: string; sum_price: string }>(
+      this.sliceQuery([
+        key.action,
+        key.dims,
+        keyText(key.origin),
+        keyText(key.brandId),
+        keyText(key.categoryId),
+        minuteBucketOf(query.range.fromMs),
+        query.range.toMs,
+      ]),
+    );
     return rows.map((r) => ({ bucketMs: Number(r.bucket_ms), count: BigInt(r.count), sumPrice: BigInt(r.sum_price) }));
   }
 

@@ -1,4 +1,4 @@
-import { Pool, PoolClient } from 'pg';
+import { Pool, PoolClient, QueryConfig } from 'pg';
 import { DataSource } from 'typeorm';
 import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 
@@ -36,4 +36,13 @@ export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => P
   } finally {
     client.release(broken);
   }
+}
+
+/**
+ * A hot-path query, as a named prepared statement where that is safe: each pooled connection then
+ * parses and plans it once instead of on every call. Not on the embedded PGlite, whose connections
+ * share one session (a second connection preparing the same name would fail).
+ */
+export function hotQuery(name: string, text: string, named: boolean): (values: unknown[]) => QueryConfig {
+  return named ? (values) => ({ name, text, values }) : (values) => ({ text, values });
 }

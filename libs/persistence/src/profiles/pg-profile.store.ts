@@ -1,8 +1,9 @@
 import { PROFILE_CAPACITY, Profile, ProfileStore, TimeRange, UserTag, userTagEventTime } from '@lib/domain';
-import { Pool } from 'pg';
+import { Pool, QueryConfig } from 'pg';
 import { DataSource } from 'typeorm';
 import { keyText } from '../key-text';
-import { inTransaction, poolOf } from '../connection/sql-pool';
+import { isEmbedded } from '../connection/data-source.factory';
+import { hotQuery, inTransaction, poolOf } from '../connection/sql-pool';
 import { canonicalTagJson, tagDigestHex } from './tag-identity';
 
 /** Rows per INSERT: bounds one statement's parameter size; a batch is still one transaction. */
@@ -42,7 +43,7 @@ const READ_SQL = `
   SELECT
     (SELECT '[' || coalesce(string_agg(s.tag, ',' ORDER BY s.time_ms DESC, s.digest DESC), '') || ']'
      FROM (SELECT tag, time_ms, digest FROM profile_tag
-           WHERE cookie = $1 AND action = 'VIEW' AND time_ms >= $2 AND time_ms <= $3
+           WHERE cookie = $1 AND action = 'VIEW' AND time_ms >= $2 AND time_ms < $3
            ORDER BY time_ms DESC, digest DESC LIMIT $4) s) AS views,
     (SELECT '[' || coalesce(string_agg(s.tag, ',' ORDER BY s.time_ms DESC, s.digest DESC), '') || ']'
      FROM (SELECT tag, time_ms, digest FROM profile_tag
@@ -75,6 +76,7 @@ function compareRows(a: Row, b: Row): number {
  */
 export class PgProfileStore extends ProfileStore {
   private readonly pool: Pool;
+  private readonly readQuery: (values: unknown[]) => QueryConfig;
 
   constructor(
     dataSource: DataSource,
@@ -82,6 +84,7 @@ export class PgProfileStore extends ProfileStore {
   ) {
     super();
     this.pool = poolOf(dataSource);
+    this.readQuery = hotQuery('profile_read', READ_SQL, !isEmbedded(dataSource));
   }
 
   async append(tags: readonly UserTag[]): Promise<void> {
@@ -109,12 +112,9 @@ export class PgProfileStore extends ProfileStore {
 
   async read(cookie: string, range: TimeRange, limit: number): Promise<Profile> {
     if (limit <= 0 || range.fromMs >= range.toMs) return { views: [], buys: [] };
-    const { rows } = await this.pool.query<{ views: string; buys: string }>(READ_SQL, [
-      keyText(cookie),
-      range.fromMs,
-      range.toMs,
-      Math.floor(limit),
-    ]);
+    const { rows } = await this.pool.query<{ views: string; buys: string }>(
+      this.readQuery([keyText(cookie), range.fromMs, range.toMs, Math.floor(limit)]),
+    );
     return { views: JSON.parse(rows[0].views) as UserTag[], buys: JSON.parse(rows[0].buys) as UserTag[] };
   }
 }
