@@ -3,6 +3,7 @@ import { DeadLetter, DeadLetterSink } from '../dead-letter/dead-letter';
 import { ConsumedBatch, ConsumerHandle, ConsumerOptions, MessageConsumer } from '../messaging';
 import { consumerBatchFailures, consumerBatchSize, consumerLag } from '../metrics/messaging.metrics';
 import { AvroSerde } from '../serde/avro.serde';
+import { inBatchSpan } from '../tracing/tracing.setup';
 import { InMemoryBroker } from './in-memory.broker';
 import { InMemorySubscription } from './in-memory.subscription';
 
@@ -62,7 +63,12 @@ export class InProcessMessageConsumer extends MessageConsumer {
         };
         consumerBatchSize().observe(labels, messages.length);
         try {
-          await opts.onBatch(batch);
+          await inBatchSpan(
+            topic,
+            partition,
+            messages.map((m) => m.headers),
+            () => opts.onBatch(batch),
+          );
         } catch (err) {
           consumerBatchFailures().inc(labels);
           throw err;

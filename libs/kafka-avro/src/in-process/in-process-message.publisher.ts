@@ -1,6 +1,6 @@
 import { Headers, MessagePublisher, PublishError, TopicSpec } from '../messaging';
 import { AvroSerde, EncodeError } from '../serde/avro.serde';
-import { injectTraceContext } from '../tracing/trace-context';
+import { inPublishSpan } from '../tracing/tracing.setup';
 import { InMemoryBroker, OutgoingRecord } from './in-memory.broker';
 
 /** Encodes values as the Kafka publisher does, so the embedded mode exercises the same serde. */
@@ -8,9 +8,8 @@ export async function encodeRecords<T>(
   serde: AvroSerde,
   topic: TopicSpec<T>,
   values: readonly T[],
-  headers: Headers | undefined,
+  traced: Headers,
 ): Promise<OutgoingRecord[]> {
-  const traced = injectTraceContext({ ...headers });
   const records: OutgoingRecord[] = [];
   for (const value of values) {
     try {
@@ -50,7 +49,9 @@ export class InProcessMessagePublisher extends MessagePublisher {
   ): Promise<void> {
     if (this.closed) throw new PublishError('the in-process transport is closed', 'unavailable');
     if (values.length === 0) return;
-    this.broker.append(await encodeRecords(this.serde, topic, values, opts?.headers));
+    await inPublishSpan(topic.name, values.length, opts?.headers, async (headers) => {
+      this.broker.append(await encodeRecords(this.serde, topic, values, headers));
+    });
   }
 
   override isReady(): boolean {

@@ -2,6 +2,7 @@ import { TopicPartitionOffset, TopicSpec, Transaction, TransactionalPublisher } 
 import { AvroSerde } from '../serde/avro.serde';
 import { CommittedOffset, InMemoryBroker, OutgoingRecord } from './in-memory.broker';
 import { encodeRecords } from './in-process-message.publisher';
+import { injectTraceContext } from '../tracing/trace-context';
 
 /**
  * Transactions of the embedded mode: what `work` publishes and the offsets it commits are buffered
@@ -32,7 +33,7 @@ export class InProcessTransactionalPublisher extends TransactionalPublisher {
     const tx: Transaction = {
       publish: async <T>(topic: TopicSpec<T>, values: readonly T[]) => {
         if (!open) throw new Error('transaction already finished');
-        records.push(...(await encodeRecords(this.serde, topic, values, undefined)));
+        records.push(...(await encodeRecords(this.serde, topic, values, injectTraceContext({}))));
       },
       commitOffsets: async (groupId: string, consumed: readonly TopicPartitionOffset[]) => {
         if (!open) throw new Error('transaction already finished');

@@ -8,6 +8,7 @@ import { ConsumedBatch, ConsumedMessage, ConsumerHandle, ConsumerOptions, Messag
 import { consumerBatchFailures, consumerBatchSize, consumerLag } from '../metrics/messaging.metrics';
 import { AvroSerde } from '../serde/avro.serde';
 import { headersToStrings } from '../tracing/trace-context';
+import { inBatchSpan } from '../tracing/tracing.setup';
 import { KafkaOptionsFactory } from './kafka-options.factory';
 
 /** Where a partition must resume under external offsets, and whether that was checked yet. */
@@ -230,7 +231,8 @@ class ConsumerRun<T> {
     if (messages.length > 0) {
       const consumed: ConsumedBatch<T> = { topic, partition, messages, nextOffset, lag };
       consumerBatchSize().observe(this.labels, messages.length);
-      await retryUntilDone(() => this.opts.onBatch(consumed), {
+      const headers = messages.map((m) => m.headers);
+      await retryUntilDone(() => inBatchSpan(topic, partition, headers, () => this.opts.onBatch(consumed)), {
         ...retry,
         onFailure: (err, n, delay) => {
           consumerBatchFailures().inc(this.labels);

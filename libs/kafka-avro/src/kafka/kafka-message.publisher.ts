@@ -1,11 +1,9 @@
 import { Logger } from '@nestjs/common';
-import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import { Kafka, Message, Producer, TopicMessages } from 'kafkajs';
 import { Headers, MessagePublisher, PublishError, TopicSpec } from '../messaging';
 import { producerRequestSize, publishFailures } from '../metrics/messaging.metrics';
 import { AvroSerde, EncodeError } from '../serde/avro.serde';
-import { injectTraceContext } from '../tracing/trace-context';
-import { messagingTracer } from '../tracing/tracing.setup';
+import { inPublishSpan } from '../tracing/tracing.setup';
 
 export interface PublisherTuning {
   /** How long a publish waits for others to share its produce request. */
@@ -105,27 +103,13 @@ export class KafkaMessagePublisher extends MessagePublisher {
     if (values.length === 0) return;
     if (this.state === 'connecting') this.startConnecting();
     const timeoutMs = opts?.timeoutMs ?? this.tuning.timeoutMs;
-    const span = messagingTracer().startSpan(`${topic.name} publish`, {
-      kind: SpanKind.PRODUCER,
-      attributes: {
-        'messaging.system': 'kafka',
-        'messaging.destination.name': topic.name,
-        'messaging.batch.message_count': values.length,
-      },
-    });
-    try {
-      const headers = injectTraceContext({ ...opts?.headers }, trace.setSpan(context.active(), span));
+    await inPublishSpan(topic.name, values.length, opts?.headers, async (headers) => {
       const messages: Message[] = [];
       for (const value of values) {
         messages.push({ key: topic.key(value), value: await this.encode(topic, value), headers });
       }
       await this.enqueue(topic.name, messages, timeoutMs);
-    } catch (err) {
-      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
-      throw err;
-    } finally {
-      span.end();
-    }
+    });
   }
 
   /** Sends what is queued (bounded by `timeoutMs`), then disconnects; what is left is rejected. */
