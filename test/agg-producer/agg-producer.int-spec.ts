@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { DeribitTrade, TradeStats, ewmaParamsOf } from '@lib/domain';
-import { Kafka } from 'kafkajs';
+import { Kafka, Partitioners } from 'kafkajs';
 import { testKafkaBrokers, uniqueName } from '../support/test-env';
 import { AppProcess } from './support/app.process';
 import { createTopics, produceTrades, readStats, recordedTrades, testKafka } from './support/kafka-io';
@@ -35,12 +35,12 @@ function freshTopics(prefix: string): Topics {
   };
 }
 
-function aggProducerEnv(t: Topics): Record<string, string> {
+function aggProducerEnv(t: Topics, partitions: number): Record<string, string> {
   return {
     TRANSPORT: 'kafka',
     KAFKA_BROKERS: testKafkaBrokers().join(','),
     KAFKA_CLIENT_ID: t.clientId,
-    KAFKA_TOPIC_PARTITIONS: '3',
+    KAFKA_TOPIC_PARTITIONS: String(partitions),
     TOPIC_DERIBIT_TRADES: t.trades,
     TOPIC_TRADE_STATS: t.stats,
     TOPIC_AGG_STATE: t.state,
@@ -70,11 +70,29 @@ async function waitForStats(kafka: Kafka, topic: string, untilMs: number, count:
   }
 }
 
-/** Shifts a stream in time so that its last trade is 300 ms before a minute ends: its last windows close soon. */
-function endingJustBeforeAMinute(trades: DeribitTrade[]): DeribitTrade[] {
-  const last = trades[trades.length - 1].timestamp;
-  const shift = Math.ceil(last / MIN) * MIN - 300 - last;
-  return trades.map((t) => ({ ...t, timestamp: t.timestamp + shift }));
+/**
+ * The end of the windows every instrument's partition has closed once all trades are read: the oldest,
+ * over partitions, of the partition's newest trade time less the grace, floored to a window.
+ */
+function settledUntil(trades: readonly DeribitTrade[], partitions: number, graceMs: number): number {
+  const partitioner = Partitioners.DefaultPartitioner();
+  const metadata = Array.from({ length: partitions }, (_, partitionId) => ({
+    partitionId,
+    leader: 0,
+    partitionErrorCode: 0,
+    replicas: [0],
+    isr: [0],
+  }));
+  const newest = new Map<number, number>();
+  for (const t of trades) {
+    const p = partitioner({
+      topic: 't',
+      partitionMetadata: metadata,
+      message: { key: t.instrument_name, value: null },
+    });
+    newest.set(p, Math.max(newest.get(p) ?? 0, t.timestamp));
+  }
+  return Math.floor((Math.min(...newest.values()) - graceMs) / MIN) * MIN;
 }
 
 // The project's testTimeout does not reach tests run as a project; each run spawns several processes.
@@ -88,24 +106,41 @@ describe('agg-producer on Kafka', () => {
     await Promise.all(apps.map((a) => a.stop()));
   });
 
-  async function start(label: string, t: Topics): Promise<AppProcess> {
-    const app = await AppProcess.start('agg-producer', uniqueName(label), aggProducerEnv(t));
+  /** agg-producer on topics `t`; the topics it creates (the trades topic first) get `partitions`. */
+  async function start(label: string, t: Topics, partitions = 3): Promise<AppProcess> {
+    const app = await AppProcess.start('agg-producer', uniqueName(label), aggProducerEnv(t, partitions));
     apps.push(app);
     await app.ready();
     return app;
   }
 
-  it('turns a recorded Deribit stream into the expected per-instrument window statistics', async () => {
+  it('turns a recorded Deribit stream, replayed by raw-producer, into the expected per-instrument window statistics', async () => {
     const t = freshTopics('recorded');
     const trades = recordedTrades(RECORDING);
-    await createTopics(kafka, [t.trades], 3);
-    await produceTrades(kafka, t.trades, trades);
+    // One partition: every instrument shares the event clock that closes the last windows of quiet ones.
+    const app = await start('agg-recorded', t, 1);
 
-    const app = await start('agg-recorded', t);
+    const raw = await AppProcess.start('raw-producer', uniqueName('raw-recorded'), {
+      TRANSPORT: 'kafka',
+      KAFKA_BROKERS: testKafkaBrokers().join(','),
+      KAFKA_CLIENT_ID: uniqueName('raw-recorded'),
+      TOPIC_DERIBIT_TRADES: t.trades,
+      TRADE_SOURCE: 'replay',
+      REPLAY_FILE: RECORDING,
+      REPLAY_SPEED: '1000000',
+      REPLAY_LOOP: 'false',
+    });
+    apps.push(raw);
+    await raw.ready();
+    await raw.waitForMetric('deribit_trades_produced_total', (n) => n >= trades.length);
+    await raw.stop();
+
     const lastWindowEnd = Math.ceil((trades[trades.length - 1].timestamp + 1) / MIN) * MIN;
     const expected = expectedStats(trades, MIN, ALPHA, PARAMS, lastWindowEnd);
     // The last windows close by the idle check, a grace after the event clock passes their end.
     const published = await waitForStats(kafka, t.stats, lastWindowEnd, expected.length);
+    expect(await app.metric('agg_producer_trades_consumed_total')).toBe(trades.length);
+    expect(await app.metric('agg_producer_late_trades_total')).toBe(0);
     await app.stop();
 
     expect(before(published, lastWindowEnd)).toEqual(sortStats(expected));
@@ -115,18 +150,18 @@ describe('agg-producer on Kafka', () => {
   });
 
   it('killed with SIGKILL mid-stream and restarted, publishes exactly what an uninterrupted run publishes', async () => {
-    const trades = endingJustBeforeAMinute(
-      tradeStream({
-        startMs: Date.parse('2026-03-01T10:00:00Z'),
-        count: 30_000,
-        meanGapMs: 20,
-        seed: 42,
-        // A quiet instrument too: a trade every few minutes, so some of its windows are empty.
-        instruments: [...DEFAULT_INSTRUMENTS, { name: 'ETH-27MAR26-4000-P', price: 0.08, weight: 0.003 }],
-      }),
-    );
-    const lastWindowEnd = Math.ceil((trades[trades.length - 1].timestamp + 1) / MIN) * MIN;
-    const expected = expectedStats(trades, MIN, ALPHA, PARAMS, lastWindowEnd);
+    const trades = tradeStream({
+      startMs: Date.parse('2026-03-01T10:00:00Z'),
+      count: 30_000,
+      meanGapMs: 20,
+      seed: 42,
+      // A quiet instrument too: a trade every few minutes, so some of its windows are empty.
+      instruments: [...DEFAULT_INSTRUMENTS, { name: 'ETH-27MAR26-4000-P', price: 0.08, weight: 0.003 }],
+    });
+    // Windows that close as soon as every partition has been read: a quiet instrument's last windows wait
+    // for its partition's event clock (its newest trade plus wall time), so the comparison stops before.
+    const until = settledUntil(trades, 3, 500);
+    const expected = expectedStats(trades, MIN, ALPHA, PARAMS, until);
 
     // Both runs read the same trades; each has its own group, changelog and output topic.
     const reference = freshTopics('whole');
@@ -135,7 +170,7 @@ describe('agg-producer on Kafka', () => {
     await produceTrades(kafka, reference.trades, trades);
 
     const whole = await start('agg-whole', reference);
-    const uninterrupted = await waitForStats(kafka, reference.stats, lastWindowEnd, expected.length);
+    const uninterrupted = await waitForStats(kafka, reference.stats, until, expected.length);
     await whole.stop();
 
     // Killed a third of the way through; the restart waits out the dead member's session (30 s).
@@ -146,13 +181,13 @@ describe('agg-producer on Kafka', () => {
     );
     await doomed.kill();
     const survivor = await start('agg-crashed', crashed);
-    const recovered = await waitForStats(kafka, crashed.stats, lastWindowEnd, expected.length);
+    const recovered = await waitForStats(kafka, crashed.stats, until, expected.length);
     const redone = await survivor.metric('agg_producer_trades_consumed_total');
     await survivor.stop();
 
     expect(consumedAtKill).toBeLessThan(trades.length);
-    expect(before(recovered, lastWindowEnd)).toEqual(before(uninterrupted, lastWindowEnd));
-    expect(before(uninterrupted, lastWindowEnd)).toEqual(sortStats(expected));
+    expect(before(recovered, until)).toEqual(before(uninterrupted, until));
+    expect(before(uninterrupted, until)).toEqual(sortStats(expected));
     expect(expected.some((s) => s.count === 0)).toBe(true);
     const keys = recovered.map((s) => `${s.instrument}|${s.window_start}`);
     expect(new Set(keys).size).toBe(keys.length);

@@ -152,16 +152,15 @@ describe('TradeStatsProcessor', () => {
   });
 
   describe('idle check', () => {
-    it("closes a quiet instrument's windows once the event clock passes end + grace", () => {
+    it("closes a quiet instrument's windows once its partition's event clock passes end + grace", () => {
       const p = new TradeStatsProcessor(rules());
       const readAt = 5_000_000;
-      // BTC trades at 10:00:40; ETH, on another partition, moves the event clock to 10:00:55.
-      p.process(batch(0, 0, [trade('BTC-PERPETUAL', 40_000, 100)]), readAt);
-      p.process(batch(1, 0, [trade('ETH-PERPETUAL', 55_000, 10)]), readAt);
+      // BTC trades at 10:00:40; ETH, on the same partition, moves the partition's event time to 10:00:55.
+      p.process(batch(0, 0, [trade('BTC-PERPETUAL', 40_000, 100), trade('ETH-PERPETUAL', 55_000, 10)]), readAt);
       p.takeWork();
 
       // Event clock = 10:00:55 + wall time since: 10:01:00.999 at +5.999 s, one ms short of end + grace.
-      expect(p.eventClock(readAt + 5_999)).toBe(T0 + MIN + 999);
+      expect(p.partitionClock(0, readAt + 5_999)).toBe(T0 + MIN + 999);
       expect(p.closeIdle(readAt + 5_999)).toBe(0);
       expect(p.closeIdle(readAt + 6_000)).toBe(2);
       const work = p.takeWork()!;
@@ -176,35 +175,26 @@ describe('TradeStatsProcessor', () => {
       ]);
     });
 
-    it('after a restore, a partition goes by its own event clock until its first batch, not by other partitions', () => {
+    it('does not let a partition read further ahead close windows of another partition', () => {
       const p = new TradeStatsProcessor(rules());
-      // BTC's partition stopped at 10:00:40; the option's partition was read up to 10:19:56.
-      p.process(batch(0, 0, [trade('BTC-PERPETUAL', 40_000, 100)], 3), 0);
-      p.process(batch(1, 0, [trade('BTC-27MAR26-70000-C', 19 * MIN + 56_000, 0.04)]), 0);
-      const restored = new TradeStatsProcessor(rules());
-      restored.restore(p.takeWork()!.state, [0, 1], 9_000_000);
-
-      expect(restored.eventClock(9_000_000)).toBe(T0 + 19 * MIN + 56_000);
-      // BTC's backlog is about to be read: only its own clock (10:00:40 + wall time) may close its window.
-      // The option's own clock (10:19:56 + wall time) closes the option's window.
-      expect(restored.closeIdle(9_000_000 + 20_999)).toBe(1);
-      expect(summary(restored.takeWork()!.stats)).toEqual(['BTC-27MAR26-70000-C 10:19 n=1 ewma=0.04']);
-      expect(restored.closeIdle(9_000_000 + 21_000)).toBe(1);
-      expect(summary(restored.takeWork()!.stats)).toEqual(['BTC-PERPETUAL 10:00 n=1 ewma=100']);
+      // A fast replay: ETH's partition has been read up to 10:05 while the option's shows 10:00:03 so far.
+      p.process(batch(0, 0, [trade('BTC-27NOV26-100000-C', 3_000, 0.01)]), 0);
+      p.process(batch(1, 0, [trade('ETH-PERPETUAL', 5 * MIN, 10)]), 0);
+      expect(p.closeIdle(0)).toBe(0);
+      // The option's next trade, at 10:00:59, is still in its window.
+      expect(p.process(batch(0, 1, [trade('BTC-27NOV26-100000-C', 59_000, 0.02)]), 0).late).toEqual([]);
     });
 
-    it('a caught-up partition goes by the newest trade time of any partition', () => {
+    it('after a restore, a partition resumes its own event clock at the wall time of the restore', () => {
       const p = new TradeStatsProcessor(rules());
-      p.process(batch(0, 0, [trade('BTC-PERPETUAL', 40_000, 100)], 0), 0);
-      p.process(batch(1, 0, [trade('ETH-PERPETUAL', 5 * MIN, 10)], 7), 0);
-      // ETH's partition is behind: left alone. BTC's is caught up: ETH's 10:05 closes BTC's windows.
-      expect(p.closeIdle(0)).toBe(4);
-      expect(summary(p.takeWork()!.stats)).toEqual([
-        'BTC-PERPETUAL 10:00 n=1 ewma=100',
-        'BTC-PERPETUAL 10:01 n=0 ewma=100',
-        'BTC-PERPETUAL 10:02 n=0 ewma=100',
-        'BTC-PERPETUAL 10:03 n=0 ewma=100',
-      ]);
+      p.process(batch(0, 0, [trade('BTC-PERPETUAL', 40_000, 100)], 3), 0);
+      const restored = new TradeStatsProcessor(rules());
+      restored.restore(p.takeWork()!.state, [0], 9_000_000);
+
+      expect(restored.partitionClock(0, 9_000_000)).toBe(T0 + 40_000);
+      expect(restored.closeIdle(9_000_000 + 20_999)).toBe(0);
+      expect(restored.closeIdle(9_000_000 + 21_000)).toBe(1);
+      expect(summary(restored.takeWork()!.stats)).toEqual(['BTC-PERPETUAL 10:00 n=1 ewma=100']);
     });
 
     it('leaves a partition with unread trades alone', () => {

@@ -43,11 +43,8 @@ interface Tracked {
 interface PartitionProgress extends PartitionStateRecord {
   /** Wall time when event_time last advanced (or the state was restored). */
   seenAt: number;
-  /**
-   * What the consumer's position says about unread trades: `caught-up` when the last batch left none
-   * behind it, `behind` when it left some, `unknown` after a restore until the first batch.
-   */
-  position: 'caught-up' | 'behind' | 'unknown';
+  /** The last batch left unread trades behind it (false after a restore, until the first batch). */
+  behind: boolean;
 }
 
 /** Closed, unpublished windows of one input partition. */
@@ -66,8 +63,8 @@ interface Pending {
  * Time: stream time is kept per instrument (an instrument's trades come in order, keyed to one partition),
  * so an instrument's statistics depend only on its own trades, not on how instruments share partitions
  * or interleave (Kafka Streams keeps it per partition, which would let a busy instrument close a quiet
- * neighbour's windows, and make results depend on the partition count). A quiet instrument's windows
- * are closed by {@link closeIdle}.
+ * neighbour's windows by event time, and make results depend on the partition count). A quiet
+ * instrument's windows are closed by {@link closeIdle}.
  */
 export class TradeStatsProcessor {
   private readonly instruments = new Map<string, Tracked>();
@@ -110,31 +107,28 @@ export class TradeStatsProcessor {
     }
     closed.published['event-time'] += closed.stats.length - closedBefore;
     progress.next_offset = batch.nextOffset;
-    progress.position = batch.lag === 0 ? 'caught-up' : 'behind';
+    progress.behind = batch.lag > 0;
     this.dirtyPartitions.add(batch.partition);
     return { trades: batch.messages.length, late };
   }
 
   /**
-   * The scheduled check for quiet instruments: closes the windows whose end plus grace has passed on an
-   * event clock, a trade time advanced by the wall time since it was read. For a live feed that is the
+   * The scheduled check for quiet instruments: closes the windows whose end plus grace has passed on
+   * the event clock of the instrument's partition, the newest trade time read on that partition advanced
+   * by the wall time since it was read (or since the state was restored). For a live feed that is the
    * wall clock less the feed's latency; unlike the raw wall clock it also holds for a replay of recorded
-   * trades, whose times are in the past. Which clock depends on what is known of the instrument's
-   * partition:
-   * - caught up (its last batch left nothing unread): the newest trade time read on any partition, so
-   *   trades of busy instruments move quiet ones on (nothing of theirs is waiting in Kafka);
-   * - behind (trades are waiting): none, the check leaves it alone;
-   * - unknown (restored, no batch yet): the partition's own newest trade time, so a backlog that is
-   *   about to be read is not overtaken by what other partitions have read.
-   * Returns how many windows it closed.
+   * trades, whose times are in the past. The clock is the partition's, not the instrument's, so busy
+   * instruments move quiet ones of the same partition on; it is not shared across partitions, because
+   * partitions are read at different paces (a replay writes minutes of trades in milliseconds) and a
+   * partition that looks caught up may still be receiving older trades than another has shown. A
+   * partition whose last batch left trades unread is skipped. Returns how many windows it closed.
    */
   closeIdle(now: number): number {
-    const global = this.eventClock(now);
     let count = 0;
     for (const [name, tracked] of this.instruments) {
       const progress = this.partitions.get(tracked.partition);
-      if (progress === undefined || progress.position === 'behind') continue;
-      const clock = progress.position === 'caught-up' ? global : progress.event_time + (now - progress.seenAt);
+      if (progress === undefined || progress.behind) continue;
+      const clock = this.eventClock(progress, now);
       const pending = this.pendingOf(tracked.partition);
       const closed = this.rules.closeUntil(tracked.windows, clock - this.rules.graceMs, pending.stats);
       if (closed > 0) {
@@ -146,11 +140,10 @@ export class TradeStatsProcessor {
     return count;
   }
 
-  /** The newest trade time read on any partition, advanced by the wall time since; see closeIdle. */
-  eventClock(now: number): number {
-    let clock = Number.NEGATIVE_INFINITY;
-    for (const p of this.partitions.values()) clock = Math.max(clock, p.event_time + (now - p.seenAt));
-    return clock;
+  /** A partition's event clock, see closeIdle; undefined for a partition this processor does not hold. */
+  partitionClock(partition: number, now: number): number | undefined {
+    const progress = this.partitions.get(partition);
+    return progress === undefined ? undefined : this.eventClock(progress, now);
   }
 
   /** Windows closed and not yet taken into a unit of work. */
@@ -211,7 +204,7 @@ export class TradeStatsProcessor {
         });
       }
       if (partition !== null && assigned.has(partition.partition)) {
-        this.partitions.set(partition.partition, { ...partition, seenAt: now, position: 'unknown' });
+        this.partitions.set(partition.partition, { ...partition, seenAt: now, behind: false });
         resume.set(partition.partition, partition.next_offset);
       }
     }
@@ -243,6 +236,10 @@ export class TradeStatsProcessor {
     return this.instruments.size;
   }
 
+  private eventClock(progress: PartitionProgress, now: number): number {
+    return progress.event_time + (now - progress.seenAt);
+  }
+
   private progressOf(topic: string, partition: number, now: number): PartitionProgress {
     let progress = this.partitions.get(partition);
     if (progress === undefined) {
@@ -253,7 +250,7 @@ export class TradeStatsProcessor {
         // Until the partition's first trade (a batch may be empty once poison messages are removed).
         event_time: 0,
         seenAt: now,
-        position: 'behind',
+        behind: true,
       };
       this.partitions.set(partition, progress);
     }
