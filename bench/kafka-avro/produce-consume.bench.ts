@@ -104,17 +104,7 @@ async function main(): Promise<void> {
     const liveTopic = userTagsTopic('bench-live');
     await ensureTopics(admin, [bulkTopic.name, liveTopic.name], { partitions, replicationFactor: 1 });
 
-    const publisherKafka = options.kafka('publisher', options.publisherKafkaConfig());
-    const publisher = new KafkaMessagePublisher(
-      publisherKafka,
-      () => publisherKafka.producer(options.publisherProducerConfig()),
-      serde,
-      {
-        lingerMs: 1,
-        batchMaxMessages: 2_000,
-        timeoutMs: 5_000,
-      },
-    );
+    const publisher = KafkaMessagePublisher.fromOptions(options, serde);
     await publisher.connect();
     const tags = Array.from({ length: 10_000 }, (_, i) => sampleUserTag(i, { cookie: `cookie-${i % 5_000}` }));
 

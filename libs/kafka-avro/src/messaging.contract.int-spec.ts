@@ -339,12 +339,7 @@ describe('Kafka publisher when Kafka cannot be reached', () => {
   });
   const publisherFor = (brokers: string[], timeoutMs: number) => {
     const options = new KafkaOptionsFactory(config(brokers, timeoutMs), 'unreachable-test');
-    const kafka = options.kafka('publisher', options.publisherKafkaConfig());
-    return new KafkaMessagePublisher(kafka, () => kafka.producer(options.publisherProducerConfig()), serde, {
-      lingerMs: 1,
-      batchMaxMessages: 100,
-      timeoutMs,
-    });
+    return KafkaMessagePublisher.fromOptions(options, serde, { lingerMs: 1, batchMaxMessages: 100 });
   };
   const topic = { name: 'user-tags', schemaName: 'analytics.UserTag', key: (t: UserTag) => t.cookie };
 

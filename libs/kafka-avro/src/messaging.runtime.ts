@@ -14,7 +14,7 @@ import { KafkaOptionsFactory } from './kafka/kafka-options.factory';
 import { ensureTopics } from './kafka/kafka-topic.admin';
 import { KafkaTransactionalPublisher } from './kafka/kafka-transactional.publisher';
 import { MessageConsumer, MessagePublisher, TopicSpec, TransactionalPublisher } from './messaging';
-import { MessagingConfig, producerTuning } from './messaging.config';
+import { MessagingConfig } from './messaging.config';
 import { InProcessClient } from './nest/in-process.client';
 import { InProcessTransport } from './nest/in-process.transport';
 import { restoreTraceContext } from './nest/trace-context.hook';
@@ -191,21 +191,10 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationShutdown {
   }
 
   private kafkaTransport(kafkaOptions: KafkaOptionsFactory): Transport {
-    const tuning = producerTuning(this.options.config);
-    const publisherKafka = kafkaOptions.kafka('publisher', kafkaOptions.publisherKafkaConfig());
     const kafka = kafkaOptions.kafka('consumer');
     const deadLetters = new KafkaDeadLetterSink(kafkaOptions.kafka('dlq'), kafkaOptions);
     return {
-      publisher: new KafkaMessagePublisher(
-        publisherKafka,
-        () => publisherKafka.producer(kafkaOptions.publisherProducerConfig()),
-        this.serde,
-        {
-          lingerMs: tuning.KAFKA_LINGER_MS,
-          batchMaxMessages: tuning.KAFKA_BATCH_MAX_MESSAGES,
-          timeoutMs: tuning.KAFKA_PRODUCE_TIMEOUT_MS,
-        },
-      ),
+      publisher: KafkaMessagePublisher.fromOptions(kafkaOptions, this.serde),
       consumer: new KafkaMessageConsumer(kafka, kafkaOptions, this.serde, deadLetters),
       transactional: new KafkaTransactionalPublisher(
         kafkaOptions.kafka('tx'),

@@ -1,5 +1,5 @@
 import type { UserTag } from '@lib/domain';
-import type { Kafka, Producer, ProducerBatch } from 'kafkajs';
+import type { Producer, ProducerBatch } from 'kafkajs';
 import { PublishError } from '../messaging';
 import { defaultSchemaCatalog } from '../schemas/schema.catalog';
 import { SingleObjectSerde } from '../serde/single-object.serde';
@@ -38,7 +38,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function publisher(tuning: Partial<PublisherTuning> = {}, nextProducer: () => FakeProducer = () => new FakeProducer()) {
   return new KafkaMessagePublisher(
-    {} as Kafka,
     () => nextProducer() as unknown as Producer,
     new SingleObjectSerde(defaultSchemaCatalog()),
     {

@@ -1,9 +1,11 @@
 import { Logger } from '@nestjs/common';
-import { Kafka, Message, Producer, TopicMessages } from 'kafkajs';
+import { Message, Producer, TopicMessages } from 'kafkajs';
 import { Headers, MessagePublisher, PublishError, TopicSpec } from '../messaging';
 import { producerRequestSize, publishFailures } from '../metrics/messaging.metrics';
+import { producerTuning } from '../messaging.config';
 import { AvroSerde, EncodeError } from '../serde/avro.serde';
 import { inPublishSpan } from '../tracing/tracing.setup';
+import { KafkaOptionsFactory } from './kafka-options.factory';
 
 export interface PublisherTuning {
   /** How long a publish waits for others to share its produce request. */
@@ -63,16 +65,31 @@ export class KafkaMessagePublisher extends MessagePublisher {
   private inFlight: Promise<void> | undefined;
   private lingerTimer: NodeJS.Timeout | undefined;
   private reconnecting: Promise<void> | undefined;
-
   private requests = 0;
 
   constructor(
-    private readonly kafka: Kafka,
+    /** A new, unconnected producer (see KafkaOptionsFactory.publisherProducerConfig). */
     private readonly producerFactory: () => Producer,
     private readonly serde: AvroSerde,
     private readonly tuning: PublisherTuning,
   ) {
     super();
+  }
+
+  /** A publisher with the settings of `options` (its own client, bounded by the produce timeout). */
+  static fromOptions(
+    options: KafkaOptionsFactory,
+    serde: AvroSerde,
+    overrides: Partial<PublisherTuning> = {},
+  ): KafkaMessagePublisher {
+    const kafka = options.kafka('publisher', options.publisherKafkaConfig());
+    const tuning = producerTuning(options.config);
+    return new KafkaMessagePublisher(() => kafka.producer(options.publisherProducerConfig()), serde, {
+      lingerMs: tuning.KAFKA_LINGER_MS,
+      batchMaxMessages: tuning.KAFKA_BATCH_MAX_MESSAGES,
+      timeoutMs: tuning.KAFKA_PRODUCE_TIMEOUT_MS,
+      ...overrides,
+    });
   }
 
   /** Connects; rejects if Kafka cannot be reached now (the publisher keeps trying in the background). */
@@ -288,10 +305,5 @@ export class KafkaMessagePublisher extends MessagePublisher {
     })().finally(() => {
       this.reconnecting = undefined;
     });
-  }
-
-  /** The kafkajs client, for admin tasks sharing this publisher's connection settings. */
-  get client(): Kafka {
-    return this.kafka;
   }
 }

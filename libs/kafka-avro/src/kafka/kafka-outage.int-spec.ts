@@ -45,17 +45,7 @@ it('fails within the timeout while the broker is down, then recovers by itself',
   };
   const options = new KafkaOptionsFactory(config, 'outage-test');
   const topic = userTagsTopic('outage-tags');
-  const publisherKafka = options.kafka('publisher', options.publisherKafkaConfig());
-  const publisher = new KafkaMessagePublisher(
-    publisherKafka,
-    () => publisherKafka.producer(options.publisherProducerConfig()),
-    serde,
-    {
-      lingerMs: 1,
-      batchMaxMessages: 500,
-      timeoutMs: TIMEOUT_MS,
-    },
-  );
+  const publisher = KafkaMessagePublisher.fromOptions(options, serde, { lingerMs: 1, batchMaxMessages: 500 });
   const consumer = new KafkaMessageConsumer(
     options.kafka('consumer'),
     options,

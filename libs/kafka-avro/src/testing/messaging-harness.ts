@@ -111,18 +111,7 @@ export function kafkaHarness(brokers: string[], uniqueName: (prefix: string) => 
     name: 'kafka',
     kafka: true,
     publisher: async (tuning = {}) => {
-      const publisherKafka = options.kafka('publisher', options.publisherKafkaConfig());
-      const publisher = new KafkaMessagePublisher(
-        publisherKafka,
-        () => publisherKafka.producer(options.publisherProducerConfig()),
-        serde,
-        {
-          lingerMs: 2,
-          batchMaxMessages: 500,
-          timeoutMs: 10_000,
-          ...tuning,
-        },
-      );
+      const publisher = KafkaMessagePublisher.fromOptions(options, serde, tuning);
       await publisher.connect();
       closers.push(() => publisher.close());
       return publisher;
