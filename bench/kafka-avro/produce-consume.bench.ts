@@ -3,12 +3,13 @@
  * (scripts/servers/kafka-server.ts), with the library's KafkaMessagePublisher (Avro, idempotent,
  * acks=all, coalescing) and KafkaMessageConsumer (eachBatch, decode, commit per batch):
  *
- *  1. bulk produce: `--messages` tags in publish calls of `--batch` values, 8 calls at a time (raw-producer-like);
+ *  1. bulk produce: `--messages` tags in publish calls of `--batch` values, 8 calls at a time (raw-producer-like),
+ *     at most `--request-max` messages per produce request (KAFKA_BATCH_MAX_MESSAGES);
  *  2. catch-up consume: a new group reads them all from the beginning (pipeline catch-up);
  *  3. live: `--seconds` of one-tag publish calls from `--callers` concurrent callers (gateway-like), with
  *     a consumer running: publish latency (call to ack) and produce-to-consume latency percentiles.
  *
- *   npx tsx bench/kafka-avro/produce-consume.bench.ts [--messages 200000] [--seconds 15] [--callers 64] [--partitions 4] [--batch 1000]
+ *   npx tsx bench/kafka-avro/produce-consume.bench.ts [--messages 200000] [--seconds 15] [--callers 64] [--partitions 4] [--batch 1000] [--request-max 2000]
  *
  * Bounded: each phase stops at its count or its time limit, and the whole run exits (broker stopped)
  * within a hard limit of a few minutes.
@@ -38,6 +39,7 @@ const { values: args } = parseArgs({
     callers: { type: 'string', default: '64' },
     partitions: { type: 'string', default: '4' },
     batch: { type: 'string', default: '1000' },
+    'request-max': { type: 'string', default: '2000' },
   },
 });
 const total = Number(args.messages);
@@ -94,7 +96,7 @@ async function main(): Promise<void> {
       TOPIC_TRADE_STATS: 'deribit-trade-stats',
       OTEL_EXPORTER_ENABLED: false,
       KAFKA_LINGER_MS: 1,
-      KAFKA_BATCH_MAX_MESSAGES: 2_000,
+      KAFKA_BATCH_MAX_MESSAGES: Number(args['request-max']),
       KAFKA_PRODUCE_TIMEOUT_MS: 5_000,
     };
     const options = new KafkaOptionsFactory(config, 'bench');
