@@ -12,11 +12,12 @@
  * timed apart from the store's flush. Stops after `max-seconds` whatever is left.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PartitionDelta } from '@lib/domain';
 import { closeDataSource, createDataSource, PgAggregateStore } from '@lib/persistence';
 import { PostgresServer } from '../../scripts/servers/postgres-server';
+import { postgresCpuSeconds } from './cpu-usage';
 import { accumulate, DEFAULT_WORKLOAD, TagGenerator } from './cube-workload';
 
 function option(name: string, fallback: number): number;
@@ -53,6 +54,8 @@ async function main(): Promise<void> {
     const offsets = new Map<number, string | null>();
     const flushMs: number[] = [];
     let accumulateMs = 0;
+    let nodeFlushCpu = 0;
+    const pgCpuBefore = postgresCpuSeconds(server.dataDir);
     let tagsDone = 0;
     let rowsUpserted = 0;
     const deadline = Date.now() + maxSeconds * 1_000;
@@ -70,12 +73,17 @@ async function main(): Promise<void> {
       });
       rowsUpserted += new Set(deltas.flat().map((d) => `${d.key.bucketMs}|${d.key.action}|${d.key.dims}|${d.key.origin}|${d.key.brandId}|${d.key.categoryId}`)).size;
       const f0 = performance.now();
+      const c0 = process.cpuUsage();
       const result = await store.flush({ groupId: 'bench', topic: 'user-tags', partitions: batch });
+      const cpu = process.cpuUsage(c0);
+      nodeFlushCpu += (cpu.user + cpu.system) / 1e6;
       flushMs.push(performance.now() - f0);
       if (result.fenced.length > 0) throw new Error(`unexpected fencing: ${result.fenced.join(',')}`);
       tagsDone += tags;
     }
 
+    // Includes background work the flushes caused (WAL writer, checkpointer), not the row count below.
+    const pgCpu = postgresCpuSeconds(server.dataDir) - pgCpuBefore;
     const [{ rows, bytes, version }] = await dataSource.query<{ rows: string; bytes: string; version: string }[]>(
       "SELECT count(*) AS rows, pg_total_relation_size('minute_cube') AS bytes, current_setting('server_version') AS version FROM minute_cube",
     );
@@ -95,6 +103,11 @@ async function main(): Promise<void> {
       storeRowsPerSec: Math.round(rowsUpserted / (flushTotal / 1_000)),
       storeTagsPerSec: Math.round(tagsDone / (flushTotal / 1_000)),
       accumulateTagsPerSec: Math.round(tagsDone / (accumulateMs / 1_000)),
+      cpuSeconds: { postgres: +pgCpu.toFixed(1), nodeInFlush: +nodeFlushCpu.toFixed(1) },
+      rowsPerPostgresCpuSec: Math.round(rowsUpserted / pgCpu),
+      tagsPerPostgresCpuSec: Math.round(tagsDone / pgCpu),
+      rowsPerNodeFlushCpuSec: Math.round(rowsUpserted / nodeFlushCpu),
+      loadAverage: loadavg().map((x) => +x.toFixed(1)),
       endToEndTagsPerSec: Math.round(tagsDone / ((flushTotal + accumulateMs) / 1_000)),
     };
     console.log(JSON.stringify(report, null, 2));

@@ -268,7 +268,7 @@ for (const target of targets) {
 
     it('keeps filter values apart whatever their text', async () => {
       const g = freshGroup();
-      const odd = ["o'); DROP TABLE minute_cube;--", 'ż🍪', 'nul\u0000', 'nul', '\ud800', '\udc00', '%', '_'];
+      const odd = ["o'); DROP TABLE minute_cube;--", 'ż🍪', 'nul\u0000', 'nul', '\ud800', '\udc00', '%', '_', 'a"b', 'c\\d', '{e, f}', 'NULL', ' '];
       const tags = odd.map((origin, i): Tag => ({ bucketMs: B0, action: 'BUY', origin, brand: odd[(i + 1) % odd.length], category: 'k', price: i + 1 }));
       await store.flush({ ...g, partitions: [partition(0, null, '1', tags)] });
       const range = { fromMs: B0, toMs: B0 + MINUTE };

@@ -51,23 +51,31 @@ describe('mergeCubeDeltas', () => {
     const big = 2n ** 60n;
     const key = cubeKeysOfTag(B, 'VIEW', 'o', 'b', 'k')[0];
     const cells = mergeCubeDeltas([[{ key, count: 1, sumPrice: big }], [{ key, count: 1, sumPrice: 3n }]]);
-    expect(toColumns(cells).sumPrice).toEqual([(big + 3n).toString()]);
+    expect(toColumns(cells).sumPrice).toBe(`{${(big + 3n).toString()}}`);
   });
 });
 
 describe('toColumns', () => {
-  it('lays out a slice of the cells as parallel arrays', () => {
+  it('lays out a slice of the cells as parallel array literals', () => {
     const cells = mergeCubeDeltas([deltas(B, 'o1', 'b1', 'k1', 7)]);
     const cols = toColumns(cells, 6, 8);
     expect(cols).toEqual({
-      bucketMs: [B, B],
-      action: ['BUY', 'BUY'],
-      dims: [6, 7],
-      origin: ['', 'o1'],
-      brandId: ['b1', 'b1'],
-      categoryId: ['k1', 'k1'],
-      count: [1, 1],
-      sumPrice: ['7', '7'],
+      bucketMs: `{${B},${B}}`,
+      action: '{BUY,BUY}',
+      dims: '{6,7}',
+      origin: '{"","o1"}',
+      brandId: '{"b1","b1"}',
+      categoryId: '{"k1","k1"}',
+      count: '{1,1}',
+      sumPrice: '{7,7}',
     });
+  });
+
+  it('quotes every text element and escapes quotes and backslashes', () => {
+    const cells = mergeCubeDeltas([deltas(B, 'a"b\\c', 'NULL', '{x, y}', 1)]);
+    const full = toColumns(cells, cells.length - 1);
+    expect(full.origin).toBe('{"a\\"b\\\\c"}');
+    expect(full.brandId).toBe('{"NULL"}');
+    expect(full.categoryId).toBe('{"{x, y}"}');
   });
 });

@@ -2,7 +2,7 @@ import { CubeDelta } from '@lib/domain';
 import { keyText } from '../key-text';
 
 /**
- * Deltas merged per cube cell and laid out as the column arrays of one `unnest` upsert.
+ * Deltas merged per cube cell and laid out as the array parameters of one `unnest` upsert.
  *
  * Merging matters twice over: INSERT ... ON CONFLICT DO UPDATE refuses to touch one row twice in a
  * statement, and every merged delta is one row less to write. Rows are sorted by the primary key
@@ -10,16 +10,20 @@ import { keyText } from '../key-text';
  * (measured faster than random order) and two flushes touching the same cells take their row
  * locks in the same order (no deadlock).
  */
+
+/**
+ * The eight array parameters, as PostgreSQL array literals (`{1,2}`, `{"a","b"}`). Built here
+ * rather than by `pg` from JS arrays: its generic serializer cost more per row than the merge.
+ */
 export interface CubeColumns {
-  readonly bucketMs: number[];
-  readonly action: string[];
-  readonly dims: number[];
-  readonly origin: string[];
-  readonly brandId: string[];
-  readonly categoryId: string[];
-  readonly count: number[];
-  /** Decimal text: sums are bigint and `pg` sends bigint[] parameters as text anyway. */
-  readonly sumPrice: string[];
+  readonly bucketMs: string;
+  readonly action: string;
+  readonly dims: string;
+  readonly origin: string;
+  readonly brandId: string;
+  readonly categoryId: string;
+  readonly count: string;
+  readonly sumPrice: string;
 }
 
 export interface CubeCell {
@@ -73,29 +77,44 @@ export function mergeCubeDeltas(groups: Iterable<readonly CubeDelta[]>): CubeCel
   return [...cells.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
-/** Column arrays of cells[from, to). */
+const NEEDS_ESCAPE = /["\\]/;
+
+/** An element of a text[] literal: always quoted, so commas, braces, blanks and "NULL" stay text. */
+function quoted(value: string): string {
+  return NEEDS_ESCAPE.test(value) ? `"${value.replace(/[\\"]/g, '\\$&')}"` : `"${value}"`;
+}
+
+/** Array literals of cells[from, to). */
 export function toColumns(cells: readonly CubeCell[], from = 0, to = cells.length): CubeColumns {
   const n = to - from;
-  const cols: CubeColumns = {
-    bucketMs: new Array<number>(n),
-    action: new Array<string>(n),
-    dims: new Array<number>(n),
-    origin: new Array<string>(n),
-    brandId: new Array<string>(n),
-    categoryId: new Array<string>(n),
-    count: new Array<number>(n),
-    sumPrice: new Array<string>(n),
-  };
+  const bucketMs = new Array<number>(n);
+  const action = new Array<string>(n);
+  const dims = new Array<number>(n);
+  const origin = new Array<string>(n);
+  const brandId = new Array<string>(n);
+  const categoryId = new Array<string>(n);
+  const count = new Array<number>(n);
+  const sumPrice = new Array<string>(n);
   for (let i = 0; i < n; i++) {
     const c = cells[from + i];
-    cols.bucketMs[i] = c.bucketMs;
-    cols.action[i] = c.action;
-    cols.dims[i] = c.dims;
-    cols.origin[i] = c.origin;
-    cols.brandId[i] = c.brandId;
-    cols.categoryId[i] = c.categoryId;
-    cols.count[i] = c.count;
-    cols.sumPrice[i] = c.sumPrice.toString();
+    bucketMs[i] = c.bucketMs;
+    action[i] = c.action;
+    dims[i] = c.dims;
+    origin[i] = quoted(c.origin);
+    brandId[i] = quoted(c.brandId);
+    categoryId[i] = quoted(c.categoryId);
+    count[i] = c.count;
+    sumPrice[i] = c.sumPrice.toString();
   }
-  return cols;
+  const literal = (items: ReadonlyArray<string | number>): string => `{${items.join(',')}}`;
+  return {
+    bucketMs: literal(bucketMs),
+    action: literal(action),
+    dims: literal(dims),
+    origin: literal(origin),
+    brandId: literal(brandId),
+    categoryId: literal(categoryId),
+    count: literal(count),
+    sumPrice: literal(sumPrice),
+  };
 }
