@@ -165,9 +165,11 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationShutdown {
   /**
    * A Nest microservice strategy consuming this app's topics as consumer group `groupId`, for
    * `app.connectMicroservice({ strategy })`: ServerKafka with the Avro deserializer (Kafka), or the
-   * in-process transport. Handlers run in the trace context of their message.
+   * in-process transport. Handlers run in the trace context of their message. A group without a
+   * committed offset starts at the beginning unless `fromBeginning` is false.
    */
-  nestServer(groupId: string): CustomTransportStrategy {
+  nestServer(groupId: string, opts: { fromBeginning?: boolean } = {}): CustomTransportStrategy {
+    const fromBeginning = opts.fromBeginning ?? true;
     if (this.broker !== undefined) {
       return new InProcessTransport({
         broker: this.broker,
@@ -175,10 +177,17 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationShutdown {
         serde: this.serde,
         topics: this.topics,
         deadLetters: this.deadLetters,
+        fromBeginning,
       });
     }
     const server = new ServerKafka(
-      (this.kafkaOptions as KafkaOptionsFactory).nestServerOptions(groupId, this.serde, this.topics, this.deadLetters),
+      (this.kafkaOptions as KafkaOptionsFactory).nestServerOptions(
+        groupId,
+        this.serde,
+        this.topics,
+        this.deadLetters,
+        fromBeginning,
+      ),
     );
     server.setOnProcessingStartHook(restoreTraceContext);
     return server;

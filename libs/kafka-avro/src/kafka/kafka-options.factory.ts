@@ -181,12 +181,13 @@ export class KafkaOptionsFactory {
     serde: AvroSerde,
     topics: readonly TopicSpec<unknown>[],
     deadLetters: DeadLetterSink,
+    fromBeginning = true,
   ): NonNullable<KafkaOptions['options']> {
     return {
       postfixId: '',
       client: this.kafkaConfig('nest-server') as NonNullable<KafkaOptions['options']>['client'],
       consumer: this.consumerConfig(groupId) as NonNullable<KafkaOptions['options']>['consumer'],
-      subscribe: { fromBeginning: true },
+      subscribe: { fromBeginning },
       parser: { keepBinary: true },
       deserializer: new AvroKafkaDeserializer(serde, topics, deadLetters),
     };
