@@ -6,10 +6,10 @@
  *  1. bulk produce: `--messages` tags in publish calls of `--batch` values, 8 calls at a time (raw-producer-like),
  *     at most `--request-max` messages per produce request (KAFKA_BATCH_MAX_MESSAGES);
  *  2. catch-up consume: a new group reads them all from the beginning (pipeline catch-up);
- *  3. live: `--seconds` of one-tag publish calls from `--callers` concurrent callers (gateway-like), with
- *     a consumer running: publish latency (call to ack) and produce-to-consume latency percentiles.
+ *  3. live: `--seconds` of one-tag publish calls arriving at `--rate` per second, open loop (gateway-like),
+ *     with a consumer running: publish latency (call to ack) and produce-to-consume latency percentiles.
  *
- *   npx tsx bench/kafka-avro/produce-consume.bench.ts [--messages 200000] [--seconds 15] [--callers 64] [--partitions 4] [--batch 1000] [--request-max 2000]
+ *   npx tsx bench/kafka-avro/produce-consume.bench.ts [--messages 200000] [--seconds 15] [--rate 5000] [--partitions 4] [--batch 1000] [--request-max 2000]
  *
  * Bounded: each phase stops at its count or its time limit, and the whole run exits (broker stopped)
  * within a hard limit of a few minutes.
@@ -36,7 +36,7 @@ const { values: args } = parseArgs({
   options: {
     messages: { type: 'string', default: '200000' },
     seconds: { type: 'string', default: '15' },
-    callers: { type: 'string', default: '64' },
+    rate: { type: 'string', default: '5000' },
     partitions: { type: 'string', default: '4' },
     batch: { type: 'string', default: '1000' },
     'request-max': { type: 'string', default: '2000' },
@@ -44,7 +44,7 @@ const { values: args } = parseArgs({
 });
 const total = Number(args.messages);
 const liveSeconds = Number(args.seconds);
-const callers = Number(args.callers);
+const rate = Number(args.rate);
 const partitions = Number(args.partitions);
 const PHASE_LIMIT_MS = 120_000;
 
@@ -168,7 +168,7 @@ async function main(): Promise<void> {
       );
     }
 
-    // 3. Live: single-tag publishes from many callers, consumed as they arrive.
+    // 3. Live: one-tag publish calls arriving at a fixed rate (as HTTP requests would), consumed as they arrive.
     {
       const publishLatency: number[] = [];
       const endToEnd: number[] = [];
@@ -186,32 +186,43 @@ async function main(): Promise<void> {
       });
       await sleep(1_000);
       let sent = 0;
+      let acked = 0;
       let failed = 0;
-      const t0 = Date.now();
-      const caller = async (id: number): Promise<void> => {
-        for (let i = 0; Date.now() - t0 < liveSeconds * 1_000; i++) {
-          const sentAt = performance.timeOrigin + performance.now();
-          try {
-            await publisher.publish(liveTopic, [tags[(id * 97 + i) % tags.length]], {
-              headers: { 'x-sent-at': String(sentAt) },
-            });
-            publishLatency.push(performance.timeOrigin + performance.now() - sentAt);
-            sent += 1;
-          } catch {
-            failed += 1;
-          }
-        }
+      const inFlight = new Set<Promise<void>>();
+      const publishOne = (): void => {
+        const sentAt = performance.timeOrigin + performance.now();
+        const call = publisher
+          .publish(liveTopic, [tags[sent % tags.length]], { headers: { 'x-sent-at': String(sentAt) } })
+          .then(
+            () => {
+              publishLatency.push(performance.timeOrigin + performance.now() - sentAt);
+              acked += 1;
+            },
+            () => {
+              failed += 1;
+            },
+          )
+          .finally(() => inFlight.delete(call));
+        inFlight.add(call);
+        sent += 1;
       };
       const requestsBefore = publisher.requestCount;
-      await Promise.all(Array.from({ length: callers }, (_, id) => caller(id)));
-      const elapsed = (Date.now() - t0) / 1_000;
+      const t0 = performance.now();
+      // Every millisecond, catch up with the schedule: `rate` calls per second, open loop.
+      while (performance.now() - t0 < liveSeconds * 1_000) {
+        const due = Math.floor(((performance.now() - t0) / 1_000) * rate);
+        while (sent < due) publishOne();
+        await sleep(1);
+      }
+      await Promise.all(inFlight);
+      const elapsed = (performance.now() - t0) / 1_000;
       const requests = publisher.requestCount - requestsBefore;
       const deadline = Date.now() + 10_000;
-      while (consumed < sent && Date.now() < deadline) await sleep(20);
+      while (consumed < acked && Date.now() < deadline) await sleep(20);
       await handle.stop();
       console.log(
-        `3. live, ${callers} callers of one tag each: ${fmt(sent / elapsed)} publishes/s acked (${fmt(sent)} in ${elapsed.toFixed(1)} s, ` +
-          `${failed} failed, ${fmt(requests)} produce requests = ${(sent / Math.max(1, requests)).toFixed(1)} tags per request), ${fmt(consumed)} consumed`,
+        `3. live, one-tag calls at ${fmt(rate)}/s offered: ${fmt(acked / elapsed)} publishes/s acked (${fmt(acked)} in ${elapsed.toFixed(1)} s, ` +
+          `${failed} failed, ${fmt(requests)} produce requests = ${(acked / Math.max(1, requests)).toFixed(1)} tags per request), ${fmt(consumed)} consumed`,
       );
       console.log(`   ${latencies('publish call to ack', publishLatency)}`);
       console.log(`   ${latencies('publish call to onBatch', endToEnd)}`);
