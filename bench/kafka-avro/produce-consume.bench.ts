@@ -15,7 +15,8 @@
  * within a hard limit of a few minutes.
  */
 import { execSync } from 'node:child_process';
-import { cpus } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { UserTag } from '@lib/domain';
 import {
@@ -51,6 +52,31 @@ const PHASE_LIMIT_MS = 120_000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
+/** CPU seconds so far of this process and of the broker (its JVM is a child of this process). */
+function cpuSeconds(): { client: number; broker: number } {
+  const own = process.cpuUsage();
+  let broker = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) !== process.pid || !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('kafka.Kafka'))
+        continue;
+      broker += (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 1/100 s
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return { client: (own.user + own.system) / 1e6, broker };
+}
+
+/** CPU used per message since `before`, in microseconds, for the client and the broker. */
+function cpuPerMessage(before: { client: number; broker: number }, messages: number): string {
+  const now = cpuSeconds();
+  const us = (s: number): string => ((s * 1e6) / Math.max(1, messages)).toFixed(1);
+  return `CPU per message: client ${us(now.client - before.client)} µs, broker ${us(now.broker - before.broker)} µs`;
+}
+
 function percentile(sorted: readonly number[], p: number): number {
   return sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
@@ -79,7 +105,9 @@ async function main(): Promise<void> {
   const started = Date.now();
   const kafka = await KafkaServer.start({ heapMb: 512 });
   console.log(
-    `Kafka ${KafkaServer.version} on ${kafka.brokers.join(',')} started in ${Date.now() - started} ms; node ${process.version}, nproc ${nproc}`,
+    `Kafka ${KafkaServer.version} on ${kafka.brokers.join(',')} started in ${Date.now() - started} ms; node ${process.version}, nproc ${nproc}, load ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
   );
   try {
     const config: MessagingConfig = {
@@ -127,6 +155,7 @@ async function main(): Promise<void> {
         }
       };
       const requestsBefore = publisher.requestCount;
+      const cpuBefore = cpuSeconds();
       await Promise.all(Array.from({ length: 8 }, worker));
       const elapsed = (Date.now() - t0) / 1_000;
       const sent = Math.min(next, total);
@@ -134,6 +163,7 @@ async function main(): Promise<void> {
         `1. bulk produce: ${fmt(sent)} tags in ${elapsed.toFixed(2)} s = ${fmt(sent / elapsed)} tags/s acked ` +
           `(${publisher.requestCount - requestsBefore} produce requests, calls of ${perCall}, 8 in flight)`,
       );
+      console.log(`   ${cpuPerMessage(cpuBefore, sent)}`);
     }
 
     const consumer = new KafkaMessageConsumer(
@@ -147,6 +177,7 @@ async function main(): Promise<void> {
     {
       let consumed = 0;
       let firstAt = 0;
+      const cpuBefore = cpuSeconds();
       const t0 = Date.now();
       const handle = await consumer.start<UserTag>({
         groupId: 'bench-catch-up',
@@ -166,6 +197,7 @@ async function main(): Promise<void> {
         `2. catch-up consume: ${fmt(consumed)} tags decoded in ${elapsed.toFixed(2)} s after the first batch = ${fmt(consumed / elapsed)} tags/s ` +
           `(group join ${firstAt - t0} ms before that)`,
       );
+      console.log(`   ${cpuPerMessage(cpuBefore, consumed)}`);
     }
 
     // 3. Live: one-tag publish calls arriving at a fixed rate (as HTTP requests would), consumed as they arrive.
@@ -207,6 +239,7 @@ async function main(): Promise<void> {
         sent += 1;
       };
       const requestsBefore = publisher.requestCount;
+      const cpuBefore = cpuSeconds();
       const t0 = performance.now();
       // Every millisecond, catch up with the schedule: `rate` calls per second, open loop.
       while (performance.now() - t0 < liveSeconds * 1_000) {
@@ -224,6 +257,7 @@ async function main(): Promise<void> {
         `3. live, one-tag calls at ${fmt(rate)}/s offered: ${fmt(acked / elapsed)} publishes/s acked (${fmt(acked)} in ${elapsed.toFixed(1)} s, ` +
           `${failed} failed, ${fmt(requests)} produce requests = ${(acked / Math.max(1, requests)).toFixed(1)} tags per request), ${fmt(consumed)} consumed`,
       );
+      console.log(`   ${cpuPerMessage(cpuBefore, acked)} (produce and consume)`);
       console.log(`   ${latencies('publish call to ack', publishLatency)}`);
       console.log(`   ${latencies('publish call to onBatch', endToEnd)}`);
     }

@@ -10,7 +10,7 @@
  * whichever comes first.
  */
 import { execSync } from 'node:child_process';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import {
   ConfluentSerde,
@@ -34,8 +34,9 @@ interface Case {
   roundTrip(i: number): unknown;
 }
 
-function measure(c: Case): { rate: number; count: number } {
-  const run = (ms: number, limit: number): { count: number; elapsed: number } => {
+function measure(c: Case): { rate: number; cpuRate: number; count: number } {
+  const run = (ms: number, limit: number): { count: number; elapsed: number; cpu: number } => {
+    const cpuStart = process.cpuUsage();
     const start = process.hrtime.bigint();
     const deadline = start + BigInt(ms * 1e6);
     let count = 0;
@@ -47,11 +48,12 @@ function measure(c: Case): { rate: number; count: number } {
       if (process.hrtime.bigint() > deadline) break;
     }
     if (sink !== count) throw new Error(`${c.name}: a round trip returned nothing`);
-    return { count, elapsed: Number(process.hrtime.bigint() - start) / 1e9 };
+    const cpu = process.cpuUsage(cpuStart);
+    return { count, elapsed: Number(process.hrtime.bigint() - start) / 1e9, cpu: (cpu.user + cpu.system) / 1e6 };
   };
   run(seconds * 250, max / 4);
-  const { count, elapsed } = run(seconds * 1_000, max);
-  return { rate: count / elapsed, count };
+  const { count, elapsed, cpu } = run(seconds * 1_000, max);
+  return { rate: count / elapsed, cpuRate: count / cpu, count };
 }
 
 async function main(): Promise<void> {
@@ -104,35 +106,40 @@ async function main(): Promise<void> {
   } catch {
     // nproc is from coreutils; the os module's count is the fallback.
   }
+  const row = (name: string, rate: number, cpuRate: number, bytes: number, count: number): string =>
+    `${name.padEnd(42)} ${Math.round(rate).toLocaleString('en-US').padStart(14)} ${Math.round(cpuRate)
+      .toLocaleString('en-US')
+      .padStart(16)} ${String(bytes).padStart(6)} ${count.toLocaleString('en-US').padStart(10)}`;
   console.log(
-    `serde round trips (encode + decode), one thread; node ${process.version}, nproc ${nproc}, ${seconds} s per case`,
+    `serde round trips (encode + decode), one thread; node ${process.version}, nproc ${nproc}, load ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}, ${seconds} s per case`,
   );
-  console.log(`${'case'.padEnd(42)} ${'round trips/s'.padStart(14)} ${'bytes'.padStart(6)} ${'count'.padStart(10)}`);
+  console.log(
+    `${'case'.padEnd(42)} ${'round trips/s'.padStart(14)} ${'per CPU-second'.padStart(16)} ${'bytes'.padStart(6)} ${'count'.padStart(10)}`,
+  );
   for (const c of cases) {
-    const { rate, count } = measure(c);
-    console.log(
-      `${c.name.padEnd(42)} ${Math.round(rate).toLocaleString('en-US').padStart(14)} ${String(c.bytes).padStart(6)} ${count.toLocaleString('en-US').padStart(10)}`,
-    );
+    const { rate, cpuRate, count } = measure(c);
+    console.log(row(c.name, rate, cpuRate, c.bytes, count));
   }
 
   // The Confluent serde is async (registry lookups): measured with awaits, in batches of 1000.
+  const cpuStart = process.cpuUsage();
   const start = process.hrtime.bigint();
   const deadline = start + BigInt(seconds * 1e9);
   let count = 0;
   while (count < max && process.hrtime.bigint() < deadline) {
     for (let k = 0; k < 1_000; k++) {
-      await confluent.decode(
-        't',
-        SCHEMAS.userTag,
-        await confluent.encode('t', SCHEMAS.userTag, tags[(count + k) & 1023]),
-      );
+      const bytes = await confluent.encode('t', SCHEMAS.userTag, tags[(count + k) & 1023]);
+      await confluent.decode('t', SCHEMAS.userTag, bytes);
     }
     count += 1_000;
   }
+  const cpu = process.cpuUsage(cpuStart);
   const rate = count / (Number(process.hrtime.bigint() - start) / 1e9);
   const bytes = (await confluent.encode('t', SCHEMAS.userTag, tags[0])).length;
   console.log(
-    `${'UserTag    Avro Confluent (serde, async)'.padEnd(42)} ${Math.round(rate).toLocaleString('en-US').padStart(14)} ${String(bytes).padStart(6)} ${count.toLocaleString('en-US').padStart(10)}`,
+    row('UserTag    Avro Confluent (serde, async)', rate, count / ((cpu.user + cpu.system) / 1e6), bytes, count),
   );
 }
 
