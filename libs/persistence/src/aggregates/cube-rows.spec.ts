@@ -55,6 +55,19 @@ describe('mergeCubeDeltas', () => {
   });
 });
 
+describe('mergeCubeDeltas key checks', () => {
+  const key = cubeKeysOfTag(B, 'VIEW', 'o', 'b', 'k')[7];
+  it.each([
+    ['a bucket inside a minute', { ...key, bucketMs: B + 1 }],
+    ['an unknown action', { ...key, action: 'CLICK' as 'VIEW' }],
+    ['a mask out of range', { ...key, dims: 8 }],
+    ['a fixed dimension without a value', { ...key, origin: '' }],
+    ['a value for a dimension the mask leaves open', { ...key, dims: 6 }],
+  ])('refuses %s', (_what, bad) => {
+    expect(() => mergeCubeDeltas([[{ key: bad, count: 1, sumPrice: 1n }]])).toThrow(/malformed cube key/);
+  });
+});
+
 describe('toColumns', () => {
   it('lays out a slice of the cells as parallel array literals', () => {
     const cells = mergeCubeDeltas([deltas(B, 'o1', 'b1', 'k1', 7)]);

@@ -55,12 +55,34 @@ function cellId(action: string, dims: number, origin: string, brandId: string, c
   return `${action}\u0000${dims}\u0000${origin}\u0000${brandId}\u0000${categoryId}\u0000${bucket}`;
 }
 
+/**
+ * What the table's CHECK constraints would enforce, at a fraction of their cost (see the
+ * migration): whole-minute buckets, a known action, and a mask that agrees with the values
+ * (a dimension is fixed exactly when its value is not '').
+ */
+function checkKey(k: CubeDelta['key']): void {
+  const fixed = (bit: number, value: string): boolean => ((k.dims & bit) !== 0) === (value !== '');
+  if (
+    k.bucketMs % 60_000 !== 0 ||
+    (k.action !== 'VIEW' && k.action !== 'BUY') ||
+    !Number.isInteger(k.dims) ||
+    k.dims < 0 ||
+    k.dims > 7 ||
+    !fixed(1, k.origin) ||
+    !fixed(2, k.brandId) ||
+    !fixed(4, k.categoryId)
+  ) {
+    throw new RangeError(`malformed cube key ${JSON.stringify(k)}`);
+  }
+}
+
 /** Merges deltas of any number of partitions into one row per cell, in primary-key order. */
 export function mergeCubeDeltas(groups: Iterable<readonly CubeDelta[]>): CubeCell[] {
   const cells = new Map<string, CubeCell>();
   for (const deltas of groups) {
     for (const d of deltas) {
       const k = d.key;
+      checkKey(k);
       const origin = keyText(k.origin);
       const brandId = keyText(k.brandId);
       const categoryId = keyText(k.categoryId);
