@@ -11,6 +11,9 @@ import { headersToStrings } from '../tracing/trace-context';
 import { inBatchSpan } from '../tracing/tracing.setup';
 import { KafkaOptionsFactory } from './kafka-options.factory';
 
+/** kafkajs sends a heartbeat at most once per heartbeatInterval, however often this asks. */
+const HEARTBEAT_WHILE_BUSY_MS = 1_000;
+
 /** Where a partition must resume under external offsets, and whether that was checked yet. */
 interface ResumePoint {
   offset: bigint;
@@ -232,13 +235,19 @@ class ConsumerRun<T> {
       const consumed: ConsumedBatch<T> = { topic, partition, messages, nextOffset, lag };
       consumerBatchSize().observe(this.labels, messages.length);
       const headers = messages.map((m) => m.headers);
-      await retryUntilDone(() => inBatchSpan(topic, partition, headers, () => this.opts.onBatch(consumed)), {
-        ...retry,
-        onFailure: (err, n, delay) => {
-          consumerBatchFailures().inc(this.labels);
-          this.warn('onBatch', topic, partition, chunk[0].offset, err, n, delay);
-        },
-      });
+      // A slow onBatch (a large database transaction) must not cost this member its place in the group.
+      const keepAlive = setInterval(() => void payload.heartbeat().catch(() => undefined), HEARTBEAT_WHILE_BUSY_MS);
+      try {
+        await retryUntilDone(() => inBatchSpan(topic, partition, headers, () => this.opts.onBatch(consumed)), {
+          ...retry,
+          onFailure: (err, n, delay) => {
+            consumerBatchFailures().inc(this.labels);
+            this.warn('onBatch', topic, partition, chunk[0].offset, err, n, delay);
+          },
+        });
+      } finally {
+        clearInterval(keepAlive);
+      }
     }
     payload.resolveOffset(lastOffset);
     if (this.opts.resumeFrom === undefined)
