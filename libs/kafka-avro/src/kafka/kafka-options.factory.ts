@@ -164,7 +164,15 @@ export class KafkaOptionsFactory {
     return {
       postfixId: '',
       client: this.kafkaConfig('nest-client') as NonNullable<KafkaOptions['options']>['client'],
-      producer: this.publisherProducerConfig() as NonNullable<KafkaOptions['options']>['producer'],
+      // kafkajs' idempotent defaults (retries without end): ClientKafka cannot replace its producer
+      // after a failed send as our publisher does, so it must not give up on a sequence number.
+      // An emit therefore waits for Kafka as long as it takes; use MessagePublisher for bounded answers.
+      producer: {
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+        createPartitioner: Partitioners.DefaultPartitioner,
+      } as NonNullable<KafkaOptions['options']>['producer'],
       producerOnlyMode: true,
       send: { acks: -1 },
       serializer: new AvroKafkaSerializer(serde, topics),
