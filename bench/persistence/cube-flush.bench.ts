@@ -3,7 +3,7 @@
  * second that amounts to, as in a pipeline catching up on a backlog.
  *
  *   npx tsx bench/persistence/cube-flush.bench.ts [--tags=1000000] [--tags-per-flush=50000]
- *       [--partitions=4] [--chunk=20000] [--event-rate=5000] [--durable=true] [--max-seconds=300]
+ *       [--partitions=4] [--event-rate=5000] [--durable=true] [--max-seconds=300]
  *
  * Starts its own PostgreSQL (scripts/servers/postgres-server.ts; --durable=true keeps fsync and full
  * page writes on, as production would), creates the schema by the real migrations, then flushes
@@ -40,7 +40,6 @@ async function main(): Promise<void> {
   const totalTags = option('tags', 1_000_000);
   const tagsPerFlush = option('tags-per-flush', 50_000);
   const partitions = option('partitions', 4);
-  const chunk = option('chunk', 20_000);
   const eventRate = option('event-rate', 5_000);
   const durable = option('durable', true);
   const maxSeconds = option('max-seconds', 300);
@@ -49,7 +48,7 @@ async function main(): Promise<void> {
   const server = await PostgresServer.start(dataDir ? { dataDir } : {});
   const dataSource = await createDataSource({ DATABASE_URL: server.url, DATABASE_POOL_SIZE: 2, DATA_DIR: '/nonexistent' });
   try {
-    const store = new PgAggregateStore(dataSource, { upsertChunk: chunk });
+    const store = new PgAggregateStore(dataSource);
     const generator = new TagGenerator({ ...DEFAULT_WORKLOAD, eventRate });
     const offsets = new Map<number, string | null>();
     const flushMs: number[] = [];
@@ -91,7 +90,7 @@ async function main(): Promise<void> {
     const sorted = [...flushMs].sort((x, y) => x - y);
     const report = {
       bench: 'cube-flush',
-      settings: { totalTags, tagsPerFlush, partitions, chunk, eventRate, durable },
+      settings: { totalTags, tagsPerFlush, partitions, eventRate, durable },
       machine: { nproc: cpus().length, node: process.version, postgres: version },
       tags: tagsDone,
       flushes: flushMs.length,

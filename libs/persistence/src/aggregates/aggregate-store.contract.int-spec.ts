@@ -44,9 +44,9 @@ const targets: Array<{ name: string; open(): Promise<Opened> }> = [
       const dataSource = await createDataSource(config);
       const rivalSource = await createDataSource(config);
       return {
-        // Small chunks, so a flush here spans several upsert statements as large ones do.
-        store: new PgAggregateStore(dataSource, { upsertChunk: 100, deleteChunk: 50 }),
-        rival: new PgAggregateStore(rivalSource, { upsertChunk: 100 }),
+        // Small delete chunks, so retention here loops as it does on a large cube.
+        store: new PgAggregateStore(dataSource, { deleteChunk: 50 }),
+        rival: new PgAggregateStore(rivalSource),
         dataSource,
         close: async () => {
           await closeDataSource(rivalSource);
@@ -64,8 +64,8 @@ const targets: Array<{ name: string; open(): Promise<Opened> }> = [
       const dataSource = await createDataSource(config);
       const rivalSource = await createDataSource(config);
       return {
-        store: new PgAggregateStore(dataSource, { upsertChunk: 100, deleteChunk: 50 }),
-        rival: new PgAggregateStore(rivalSource, { upsertChunk: 100 }),
+        store: new PgAggregateStore(dataSource, { deleteChunk: 50 }),
+        rival: new PgAggregateStore(rivalSource),
         dataSource,
         close: async () => {
           await closeDataSource(rivalSource);
@@ -171,6 +171,17 @@ for (const target of targets) {
         expect(await store.query({ range, action: 'BUY', filters })).toEqual([{ bucketMs: B0, count: 4n, sumPrice: 208n }]);
       }
       expect(await store.query({ range, action: 'VIEW', filters: {} })).toEqual([]);
+    });
+
+    it('sums one cell across the partitions of a flush and repeated within a partition', async () => {
+      const g = freshGroup();
+      const tag: Tag = { bucketMs: B0, action: 'VIEW', origin: 'o', brand: 'b', category: 'k', price: 5 };
+      const twice = partition(0, null, '2', [tag, tag]);
+      await store.flush({ ...g, partitions: [twice, partition(1, null, '1', [{ ...tag, price: 6 }]), partition(2, null, '1', [])] });
+      expect(await store.query({ range: { fromMs: B0, toMs: B0 + MINUTE }, action: 'VIEW', filters: { category_id: 'k' } })).toEqual([
+        { bucketMs: B0, count: 3n, sumPrice: 16n },
+      ]);
+      expect(twice.deltas).toHaveLength(16);
     });
 
     it('keeps sums exact beyond 2^53 and negative prices', async () => {

@@ -8,16 +8,14 @@ import {
   minuteBucketOf,
   MS_PER_MINUTE,
 } from '@lib/domain';
-import { Pool, PoolClient, QueryConfig } from 'pg';
+import { Pool, QueryConfig } from 'pg';
 import { DataSource } from 'typeorm';
 import { keyText } from '../key-text';
 import { isEmbedded } from '../connection/data-source.factory';
 import { hotQuery, inTransaction, poolOf } from '../connection/sql-pool';
-import { CubeCell, mergeCubeDeltas, toColumns } from './cube-rows';
+import { toColumns } from './cube-rows';
 
 export interface PgAggregateStoreOptions {
-  /** Cube rows per upsert statement (all in the flush's one transaction); see bench/persistence. */
-  readonly upsertChunk?: number;
   /** Rows per DELETE of retention: bounds each statement's locks and WAL burst. */
   readonly deleteChunk?: number;
 }
@@ -46,11 +44,19 @@ const STORE_OFFSETS_SQL = `
     WHERE o.next_offset = ($5::bigint[])[array_position($3::int[], excluded.partition)]
   RETURNING o.partition`;
 
+/** One statement per flush: sums the deltas per cell, in primary-key order, then adds them (cube-rows.ts). */
 const UPSERT_SQL = `
   INSERT INTO minute_cube AS c (bucket_ms, action, dims, origin, brand_id, category_id, count, sum_price)
-  SELECT * FROM unnest($1::bigint[], $2::text[], $3::smallint[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])
+  SELECT bucket_ms, action, dims, origin, brand_id, category_id, sum(count)::bigint, sum(sum_price)::bigint
+  FROM unnest($1::bigint[], $2::text[], $3::smallint[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])
+    AS d(bucket_ms, action, dims, origin, brand_id, category_id, count, sum_price)
+  GROUP BY action, dims, origin, brand_id, category_id, bucket_ms
+  ORDER BY action, dims, origin, brand_id, category_id, bucket_ms
   ON CONFLICT (action, dims, origin, brand_id, category_id, bucket_ms) DO UPDATE
     SET count = c.count + excluded.count, sum_price = c.sum_price + excluded.sum_price`;
+
+/** Room to group a large flush's deltas in memory rather than in temporary files. */
+const FLUSH_WORK_MEM = '128MB';
 
 /** One slice, a range of buckets: one range scan of the primary key. */
 const QUERY_SQL = `
@@ -70,12 +76,11 @@ const NEWEST_SQL = 'SELECT max(bucket_ms / 60000) * 60000 AS newest FROM minute_
  * AggregateStore on PostgreSQL: tables minute_cube and consumer_offset, see their migrations.
  *
  * `flush` is ONE transaction: lock the partitions' offset rows, keep the partitions whose stored
- * offset is `expectedOffset` (null: no row), store their next offsets, then add their deltas,
- * merged per cell, with batched `unnest` upserts in key order. A failure rolls back everything.
+ * offset is `expectedOffset` (null: no row), store their next offsets, then add their deltas in
+ * one `unnest` upsert that sums them per cell in key order. A failure rolls back everything.
  */
 export class PgAggregateStore extends AggregateStore {
   private readonly pool: Pool;
-  private readonly upsertChunk: number;
   private readonly deleteChunk: number;
   private readonly sliceQuery: (values: unknown[]) => QueryConfig;
 
@@ -83,7 +88,6 @@ export class PgAggregateStore extends AggregateStore {
     super();
     this.pool = poolOf(dataSource);
     this.sliceQuery = hotQuery('cube_slice', QUERY_SQL, !isEmbedded(dataSource));
-    this.upsertChunk = options.upsertChunk ?? 20_000;
     this.deleteChunk = options.deleteChunk ?? 50_000;
   }
 
@@ -115,8 +119,12 @@ export class PgAggregateStore extends AggregateStore {
         ]);
         applied = new Set(result.rows.map((r) => r.partition));
       }
-      const cells = mergeCubeDeltas(partitions.filter((p) => applied.has(p.partition)).map((p) => p.deltas));
-      await this.upsert(client, cells);
+      const deltas = partitions.filter((p) => applied.has(p.partition)).map((p) => p.deltas);
+      if (deltas.some((d) => d.length > 0)) {
+        const c = toColumns(deltas);
+        await client.query(`SET LOCAL work_mem = '${FLUSH_WORK_MEM}'`);
+        await client.query(UPSERT_SQL, [c.bucketMs, c.action, c.dims, c.origin, c.brandId, c.categoryId, c.count, c.sumPrice]);
+      }
       return {
         applied: ids.filter((id) => applied.has(id)),
         fenced: ids.filter((id) => !applied.has(id)),
@@ -163,13 +171,6 @@ export class PgAggregateStore extends AggregateStore {
       const { rowCount } = await this.pool.query(DELETE_SQL, [beforeMinute, this.deleteChunk]);
       total += rowCount ?? 0;
       if ((rowCount ?? 0) < this.deleteChunk) return total;
-    }
-  }
-
-  private async upsert(client: PoolClient, cells: readonly CubeCell[]): Promise<void> {
-    for (let from = 0; from < cells.length; from += this.upsertChunk) {
-      const c = toColumns(cells, from, Math.min(from + this.upsertChunk, cells.length));
-      await client.query(UPSERT_SQL, [c.bucketMs, c.action, c.dims, c.origin, c.brandId, c.categoryId, c.count, c.sumPrice]);
     }
   }
 }
