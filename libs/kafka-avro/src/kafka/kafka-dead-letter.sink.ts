@@ -15,11 +15,18 @@ export class KafkaDeadLetterSink extends DeadLetterSink {
 
   protected override async write(letter: DeadLetter): Promise<void> {
     const producer = await this.connected();
-    await producer.send({
-      topic: letter.topic,
-      acks: -1,
-      messages: [{ key: letter.key, value: letter.value, headers: letter.headers }],
-    });
+    try {
+      await producer.send({
+        topic: letter.topic,
+        acks: -1,
+        messages: [{ key: letter.key, value: letter.value, headers: letter.headers }],
+      });
+    } catch (err) {
+      // Retries are bounded, so the producer's sequence numbers are in doubt: the next dead letter
+      // gets a fresh producer (as the publisher does), never one the broker might take for a duplicate.
+      await this.close();
+      throw err;
+    }
   }
 
   async close(): Promise<void> {
