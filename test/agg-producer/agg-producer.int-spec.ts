@@ -173,8 +173,10 @@ describe('agg-producer on Kafka', () => {
     const uninterrupted = await waitForStats(kafka, reference.stats, until, expected.length);
     await whole.stop();
 
-    // Killed a third of the way through; the restart waits out the dead member's session (30 s).
+    // Killed part of the way through, once something is committed (so the restart has state to resume
+    // from); the restart waits out the dead member's session (30 s).
     const doomed = await start('agg-crashed', crashed);
+    await doomed.waitForMetric('agg_producer_windows_published_total', (n) => n > 0);
     const consumedAtKill = await doomed.waitForMetric(
       'agg_producer_trades_consumed_total',
       (n) => n >= trades.length / 3,

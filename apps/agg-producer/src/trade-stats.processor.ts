@@ -72,6 +72,7 @@ export class TradeStatsProcessor {
   private readonly pending = new Map<number, Pending>();
   private readonly dirtyInstruments = new Set<string>();
   private readonly dirtyPartitions = new Set<number>();
+  private tradesSinceWork = 0;
 
   constructor(readonly rules: TradeWindowRules) {}
 
@@ -109,6 +110,7 @@ export class TradeStatsProcessor {
     progress.next_offset = batch.nextOffset;
     progress.behind = batch.lag > 0;
     this.dirtyPartitions.add(batch.partition);
+    this.tradesSinceWork += batch.messages.length;
     return { trades: batch.messages.length, late };
   }
 
@@ -153,6 +155,11 @@ export class TradeStatsProcessor {
     return n;
   }
 
+  /** Trades processed since the last unit of work was taken. */
+  get uncommittedTrades(): number {
+    return this.tradesSinceWork;
+  }
+
   /** Anything changed since the last unit of work. */
   get hasChanges(): boolean {
     return this.dirtyPartitions.size > 0 || this.dirtyInstruments.size > 0 || this.closedWindows > 0;
@@ -183,6 +190,7 @@ export class TradeStatsProcessor {
     this.pending.clear();
     this.dirtyInstruments.clear();
     this.dirtyPartitions.clear();
+    this.tradesSinceWork = 0;
     return { stats, published, state, offsets };
   }
 

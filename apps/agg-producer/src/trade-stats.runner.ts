@@ -22,12 +22,19 @@ class SerialQueue {
 
 const INTERVALS = { idle: 'agg-producer.idle-check', commit: 'agg-producer.commit' } as const;
 const RESTART_BACKOFF_MS = { first: 500, max: 15_000 };
+/**
+ * Processing goes on while a transaction is in flight (the next one takes what accumulated meanwhile);
+ * past this many trades processed and not yet in a transaction, a batch waits for the transactions to
+ * catch up. Bounds memory and the work a crash makes redo: about half a second of input at full speed.
+ */
+const MAX_UNCOMMITTED_TRADES = 50_000;
 
 /**
  * Drives the processor, exactly once: consumes the trades topic (read_committed) with offsets kept
  * outside the consumer, and in ONE transaction publishes the windows that closed, writes the changed
- * state to the changelog and commits the consumed offsets. A transaction commits when windows closed
- * (so statistics go out at once) and otherwise at most COMMIT_INTERVAL_MS after a change.
+ * state to the changelog and commits the consumed offsets. A transaction starts when windows closed
+ * (so statistics go out at once) and otherwise COMMIT_INTERVAL_MS after the last one; processing goes
+ * on while it is in flight (up to MAX_UNCOMMITTED_TRADES), what it did then goes into the next one.
  *
  * On every partition assignment the state is restored by reading the changelog to its end, and
  * consumption resumes at the offsets stored there, so after a crash the work since the last transaction
@@ -48,6 +55,9 @@ export class TradeStatsRunner implements OnApplicationBootstrap, OnModuleDestroy
   private failure: unknown;
   private stopping = false;
   private starting: Promise<void> | undefined;
+  /** The running sequence of transactions, if any; `commitAgain` asks it for one more. */
+  private committing: Promise<void> | undefined;
+  private commitAgain = false;
 
   constructor(
     private readonly config: AggProducerConfig,
@@ -94,7 +104,7 @@ export class TradeStatsRunner implements OnApplicationBootstrap, OnModuleDestroy
     this.handle = undefined;
     await handle?.stop();
     await this.serial.run(async () => {
-      if (this.failure === undefined) await this.commit();
+      if (this.failure === undefined) await this.commitSoon();
     });
   }
 
@@ -104,7 +114,11 @@ export class TradeStatsRunner implements OnApplicationBootstrap, OnModuleDestroy
       const outcome = this.processor.process(batch, this.clock.now());
       this.metrics.tradesConsumed.inc(outcome.trades);
       for (const late of outcome.late) this.reportLate(late);
-      if (this.processor.closedWindows > 0 || this.commitDue()) await this.commit();
+      if (this.processor.closedWindows > 0 || this.commitDue()) {
+        const committed = this.commitSoon();
+        if (this.processor.uncommittedTrades > MAX_UNCOMMITTED_TRADES) await committed;
+        else committed.catch(() => undefined);
+      }
     });
 
   private reportLate(late: LateTrade): void {
@@ -121,8 +135,28 @@ export class TradeStatsRunner implements OnApplicationBootstrap, OnModuleDestroy
     return this.processor.hasChanges && this.clock.now() - this.lastCommitAt >= this.config.COMMIT_INTERVAL_MS;
   }
 
-  /** Commits everything processed so far in one transaction. Call inside the serial queue. */
-  private async commit(): Promise<void> {
+  /**
+   * Commits everything processed so far, in one transaction or, when one is in flight, in the one that
+   * follows it (transactions run one at a time, in order). Resolves once it is committed; rejects when
+   * a transaction failed (fail() has then recorded it and started the rebuild).
+   */
+  private commitSoon(): Promise<void> {
+    this.commitAgain = true;
+    this.committing ??= this.commitLoop().finally(() => {
+      this.committing = undefined;
+    });
+    return this.committing;
+  }
+
+  private async commitLoop(): Promise<void> {
+    while (this.commitAgain) {
+      if (this.failure !== undefined) throw new Error('agg-producer is rebuilding its state after a failure');
+      this.commitAgain = false;
+      await this.commitOnce();
+    }
+  }
+
+  private async commitOnce(): Promise<void> {
     const work = this.processor.takeWork();
     if (work === undefined) return;
     const endTimer = this.metrics.transactionSeconds.startTimer();
@@ -151,7 +185,7 @@ export class TradeStatsRunner implements OnApplicationBootstrap, OnModuleDestroy
       .run(async () => {
         if (this.failure !== undefined) return;
         const closed = kind === 'idle' ? this.processor.closeIdle(this.clock.now()) : 0;
-        if (closed > 0 || this.commitDue()) await this.commit();
+        if (closed > 0 || this.commitDue()) await this.commitSoon();
       })
       // A failed commit has been recorded and logged by fail(); the rebuild is under way.
       .catch(() => undefined)
@@ -159,8 +193,10 @@ export class TradeStatsRunner implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   private async restore(partitions: readonly number[]): Promise<ReadonlyMap<number, string>> {
-    // In the queue, so that no transaction of this instance commits between the read and the restore.
+    // In the queue and after the transaction in flight, so that no transaction of this instance commits
+    // between the read and the restore.
     const { records, resume, seconds } = await this.serial.run(async () => {
+      await this.committing?.catch(() => undefined);
       const endTimer = this.metrics.restoreSeconds.startTimer();
       const read = await this.changelog.readAll(this.topics.state);
       const resumeAt = this.processor.restore(read, partitions, this.clock.now());
@@ -223,6 +259,7 @@ export class TradeStatsRunner implements OnApplicationBootstrap, OnModuleDestroy
     const handle = this.handle;
     this.handle = undefined;
     await handle?.stop().catch((err: unknown) => this.log.warn(`stopping the consumer: ${String(err)}`));
+    await this.committing?.catch(() => undefined);
     await this.serial.run(() => this.processor.reset());
     this.failure = undefined;
     await this.startConsumer();
