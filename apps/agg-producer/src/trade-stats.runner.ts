@@ -182,13 +182,13 @@ export class TradeStatsRunner implements OnApplicationBootstrap, OnModuleDestroy
     if (this.failure !== undefined || this.handle === undefined || this.ticking.has(kind)) return;
     this.ticking.add(kind);
     this.serial
-      .run(async () => {
+      .run(() => {
         if (this.failure !== undefined) return;
         const closed = kind === 'idle' ? this.processor.closeIdle(this.clock.now()) : 0;
-        if (closed > 0 || this.commitDue()) await this.commitSoon();
+        // Not awaited, as for batches: a failed commit is recorded and logged by fail(), which rebuilds.
+        if (closed > 0 || this.commitDue()) this.commitSoon().catch(() => undefined);
       })
-      // A failed commit has been recorded and logged by fail(); the rebuild is under way.
-      .catch(() => undefined)
+      .catch((err: unknown) => this.log.error(`scheduled ${kind} check failed: ${String(err)}`))
       .finally(() => this.ticking.delete(kind));
   }
 
