@@ -31,14 +31,22 @@ export async function createTopics(kafka: Kafka, names: readonly string[], parti
   }
 }
 
-/** Writes trades in order, keyed by instrument (Kafka's default partitioner, as every producer here). */
-export async function produceTrades(kafka: Kafka, topic: string, trades: readonly DeribitTrade[]): Promise<void> {
+/**
+ * Writes trades in order, keyed by instrument (Kafka's default partitioner, as every producer here), in
+ * requests of `chunk` trades.
+ */
+export async function produceTrades(
+  kafka: Kafka,
+  topic: string,
+  trades: readonly DeribitTrade[],
+  chunk = 5_000,
+): Promise<void> {
   const producer = kafka.producer({ idempotent: true, createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   try {
-    for (let i = 0; i < trades.length; i += 5_000) {
+    for (let i = 0; i < trades.length; i += chunk) {
       const messages = [];
-      for (const t of trades.slice(i, i + 5_000)) {
+      for (const t of trades.slice(i, i + chunk)) {
         messages.push({ key: t.instrument_name, value: await serde.encode(topic, 'market.DeribitTrade', t) });
       }
       await producer.send({ topic, acks: -1, messages });
