@@ -34,7 +34,7 @@ export class RawProducerModule {
               backfillEnabled: config.BACKFILL_ENABLED,
               backfillMaxTrades: config.BACKFILL_MAX_TRADES,
               backfillTimeoutMs: config.BACKFILL_TIMEOUT_MS,
-              maxBufferedTrades: config.FORWARD_QUEUE_MAX_TRADES,
+              maxQueuedTrades: config.FORWARD_QUEUE_MAX_TRADES,
               publishBatchMax: config.KAFKA_BATCH_MAX_MESSAGES,
               // Nobody waits on this answer (unlike the gateway's 503), so wait as long as one broker request may.
               publishTimeoutMs: Math.max(config.KAFKA_PRODUCE_TIMEOUT_MS, config.KAFKA_REQUEST_TIMEOUT_MS),

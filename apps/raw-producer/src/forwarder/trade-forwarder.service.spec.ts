@@ -111,7 +111,7 @@ describe('TradeForwarder', () => {
       backfillEnabled: true,
       backfillMaxTrades: 100,
       backfillTimeoutMs: 2_000,
-      maxBufferedTrades: 10_000,
+      maxQueuedTrades: 10_000,
       publishBatchMax: 100,
       publishTimeoutMs: 1_000,
       publishRetryBaseMs: 1,
@@ -268,7 +268,7 @@ describe('TradeForwarder', () => {
   it('makes the source wait while too many trades are buffered', async () => {
     let open: () => void = () => undefined;
     publisher.gate = new Promise<void>((r) => (open = r));
-    await create({ maxBufferedTrades: 3, publishBatchMax: 1 }).start();
+    await create({ maxQueuedTrades: 3, publishBatchMax: 1 }).start();
     await source.push(trade('X', 1));
     await source.push(trade('X', 2), trade('X', 3));
     let accepted = false;
@@ -279,6 +279,23 @@ describe('TradeForwarder', () => {
     await pushed;
     await until('4 trades', () => publisher.written.length === 4);
     expect(seqsOf(publisher.written, 'X')).toEqual([1, 2, 3, 4]);
+  });
+
+  it('does not make the source wait for trades held by a back-fill (the answer must get through)', async () => {
+    let release: () => void = () => undefined;
+    const answered = new Promise<void>((r) => (release = r));
+    const defaultFetch = source.fetch;
+    source.fetch = async (i, from, to) => {
+      await answered;
+      return defaultFetch(i, from, to);
+    };
+    await create({ maxQueuedTrades: 2 }).start();
+    await source.push(trade('X', 1), trade('X', 5));
+    await source.push(...[6, 7, 8, 9].map((s) => trade('X', s)));
+    expect(forwarder.buffered).toBe(5);
+    release();
+    await until('9 trades', () => publisher.written.length === 9);
+    expect(seqsOf(publisher.written, 'X')).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 
   it('on stop, stops the source first and writes what is buffered', async () => {

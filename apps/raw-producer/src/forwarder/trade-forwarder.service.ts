@@ -22,8 +22,8 @@ export interface TradeForwarderOptions {
   readonly backfillMaxTrades: number;
   /** Budget of one gap's back-fill, retries included. */
   readonly backfillTimeoutMs: number;
-  /** Buffered trades beyond which onTrades makes the source wait. */
-  readonly maxBufferedTrades: number;
+  /** Queued trades (not counting those held for a back-fill) beyond which onTrades makes the source wait. */
+  readonly maxQueuedTrades: number;
   /** Most trades per publish call. */
   readonly publishBatchMax: number;
   /**
@@ -59,7 +59,7 @@ const RESOLVED = Promise.resolve();
  *   trade_seq not above the instrument's last, is a duplicate. (A publish that timed out but was in fact
  *   written is retried, and then appears twice: consumers needing exactly once dedupe by trade_id.)
  * - No received trade is dropped: a failed publish is retried with capped backoff for as long as the app
- *   runs, and while more than `maxBufferedTrades` are buffered the source waits (backpressure). The one
+ *   runs, and while more than `maxQueuedTrades` are queued the source waits (backpressure). The one
  *   exception is a trade the publisher rejects as unwritable, which is logged in full and counted.
  *
  * On a crash, trades received but not yet acknowledged by Kafka are lost with the process. After a
@@ -126,7 +126,15 @@ export class TradeForwarder implements TradeSourceListener, OnApplicationBootstr
 
   /** Trades received and not yet acknowledged by Kafka, minus the batch in flight. */
   get buffered(): number {
-    return this.queue.length - this.head + this.heldCount;
+    return this.queued + this.heldCount;
+  }
+
+  /**
+   * Trades ready for Kafka, what backpressure is based on. Trades held for a back-fill do not count:
+   * pausing the source for them would also hold back the back-fill's answer they wait for.
+   */
+  private get queued(): number {
+    return this.queue.length - this.head;
   }
 
   onTrades(trades: readonly DeribitTrade[]): Promise<void> {
@@ -134,7 +142,7 @@ export class TradeForwarder implements TradeSourceListener, OnApplicationBootstr
     for (const t of trades) this.admit(t);
     this.metrics.buffered.set(this.buffered);
     this.wakePublisher?.();
-    if (this.buffered < this.opts.maxBufferedTrades || this.stopping.signal.aborted) return RESOLVED;
+    if (this.queued < this.opts.maxQueuedTrades || this.stopping.signal.aborted) return RESOLVED;
     return new Promise((resolve) => this.spaceWaiters.push(resolve));
   }
 
@@ -264,7 +272,7 @@ export class TradeForwarder implements TradeSourceListener, OnApplicationBootstr
         break;
       }
       this.metrics.buffered.set(this.buffered);
-      if (this.buffered < this.opts.maxBufferedTrades) this.releaseSpaceWaiters();
+      if (this.queued < this.opts.maxQueuedTrades) this.releaseSpaceWaiters();
     }
   }
 

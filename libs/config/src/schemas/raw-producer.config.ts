@@ -83,7 +83,7 @@ export const rawProducerConfigSchema = z
       int(30_000, { min: 100, max: 600_000 }),
     ),
     FORWARD_QUEUE_MAX_TRADES: doc(
-      'Trades received but not yet written to Kafka beyond which the source is paused (backpressure)',
+      'Trades queued for Kafka beyond which the source is paused (backpressure); those held for a back-fill do not count',
       int(50_000, { min: 1, max: 10_000_000 }),
     ),
     PUBLISH_RETRY_BASE_MS: doc(
