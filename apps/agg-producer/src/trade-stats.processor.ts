@@ -63,8 +63,9 @@ interface Pending {
  * Time: stream time is kept per instrument (an instrument's trades come in order, keyed to one partition),
  * so an instrument's statistics depend only on its own trades, not on how instruments share partitions
  * or interleave (Kafka Streams keeps it per partition, which would let a busy instrument close a quiet
- * neighbour's windows by event time, and make results depend on the partition count). A quiet
- * instrument's windows are closed by {@link closeIdle}.
+ * neighbour's windows while the neighbour's trades may still be unread, and make results depend on the
+ * partition count). A quiet instrument's windows are closed by {@link closeIdle}, once its partition
+ * has been read to its end.
  */
 export class TradeStatsProcessor {
   private readonly instruments = new Map<string, Tracked>();
