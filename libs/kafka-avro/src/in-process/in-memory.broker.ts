@@ -1,5 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { RawMessage } from '../consuming/raw-message';
+import { DurableJournal, JournalEntry, JournalView, Recovered } from './durable.journal';
+import { PartitionLog } from './partition-log';
 
 /** A message to append; the broker assigns offset and timestamp. */
 export interface OutgoingRecord {
@@ -32,40 +34,20 @@ export interface InMemoryBrokerOptions {
    * memory without bound). Default 200,000.
    */
   readonly maxRecordsPerPartition?: number;
+  /**
+   * Topics compacted by key, like Kafka's cleanup.policy=compact: superseded records are dropped from
+   * memory as the log grows and from closed segments on disk (a changelog of state, for instance).
+   */
+  readonly compactedTopics?: readonly string[];
 }
 
-/** One partition's log: contiguous offsets from `base`; records before `base` were truncated. */
-class PartitionLog {
-  private records: RawMessage[] = [];
-  /** Index in `records` of offset `base` (dropping from the front is O(1), compacted now and then). */
-  private head = 0;
-  base = 0;
-
-  get end(): number {
-    return this.base + this.records.length - this.head;
-  }
-
-  append(key: string, value: Buffer, headers: Readonly<Record<string, string>>, timestamp: number): void {
-    this.records.push({ offset: String(this.end), key, value, headers, timestamp });
-  }
-
-  read(from: number, max: number): RawMessage[] {
-    const start = this.head + (from - this.base);
-    return this.records.slice(start, Math.min(start + max, this.records.length));
-  }
-
-  /** Drops every record below `offset`. */
-  truncateBefore(offset: number): number {
-    const drop = Math.min(offset, this.end) - this.base;
-    if (drop <= 0) return 0;
-    this.head += drop;
-    this.base += drop;
-    if (this.head > 1_024 && this.head * 2 > this.records.length) {
-      this.records = this.records.slice(this.head);
-      this.head = 0;
-    }
-    return drop;
-  }
+export interface DurableBrokerOptions extends InMemoryBrokerOptions {
+  /** Directory of the log (one process at a time); it survives restarts, offsets continue. */
+  readonly dir: string;
+  /** Size at which a partition's segment file is closed and a new one started. Default 16 MiB. */
+  readonly segmentBytes?: number;
+  /** Size at which the consumer offsets file is rewritten with the latest offsets only. Default 1 MiB. */
+  readonly offsetsCompactBytes?: number;
 }
 
 /** Partition assignment of one member, replaced on every rebalance of its group. */
@@ -96,10 +78,16 @@ interface GroupState {
 const tp = (topic: string, partition: number): string => `${topic}:${partition}`;
 
 /**
- * An in-memory Kafka for the embedded mode: topics of partitions, per-key order (a key always maps
- * to the same partition), consumer groups with committed offsets and rebalancing among members,
- * atomic transactions. Not durable: offsets start at 0 in every process; a resume offset beyond a
- * partition's end is reset like Kafka's auto.offset.reset.
+ * A Kafka for the embedded mode: topics of partitions, per-key order (a key always maps to the same
+ * partition), consumer groups with committed offsets and rebalancing among members, atomic
+ * transactions, compacted topics.
+ *
+ * `new InMemoryBroker()` keeps everything in memory: offsets start at 0 in every process, and a
+ * resume offset beyond a partition's end is reset like Kafka's auto.offset.reset.
+ * `await InMemoryBroker.open({ dir })` is durable (see DurableJournal): records and consumer offsets are
+ * written to files under `dir` and read back on start, so offsets continue across restarts. An
+ * `append` resolves once its records are on disk, and only then do consumers see them: a consumer never
+ * acts on a record that a crash could take back.
  */
 export class InMemoryBroker {
   private readonly log = new Logger('InMemoryBroker');
@@ -108,20 +96,51 @@ export class InMemoryBroker {
   private waiters: (() => void)[] = [];
   private readonly maxRecords: number;
   private readonly retainConsumed: number;
+  private readonly compacted: ReadonlySet<string>;
   private readonly warnedAt = new Map<string, number>();
 
-  constructor(readonly options: InMemoryBrokerOptions = { partitions: 4 }) {
+  constructor(
+    readonly options: InMemoryBrokerOptions = { partitions: 4 },
+    private readonly journal?: DurableJournal,
+  ) {
     this.maxRecords = options.maxRecordsPerPartition ?? 200_000;
     this.retainConsumed = options.retainConsumedPerPartition ?? 10_000;
+    this.compacted = new Set(options.compactedTopics ?? []);
+  }
+
+  /** A durable broker on the log in `options.dir`, recovered and ready (see the class comment). */
+  static async open(options: DurableBrokerOptions): Promise<InMemoryBroker> {
+    const compacted = new Set(options.compactedTopics ?? []);
+    const { journal, recovered } = await DurableJournal.open({
+      dir: options.dir,
+      segmentBytes: options.segmentBytes ?? 16 * 1024 * 1024,
+      offsetsCompactBytes: options.offsetsCompactBytes ?? 1024 * 1024,
+      compacted: (topic) => compacted.has(topic),
+    });
+    const broker = new InMemoryBroker(options, journal);
+    broker.restore(recovered);
+    journal.attach(broker.journalView());
+    return broker;
+  }
+
+  /** False once the durable log failed (a write or fsync error) or was closed; appends then reject. */
+  get healthy(): boolean {
+    return this.journal?.healthy ?? true;
+  }
+
+  /** Writes what is pending and closes the log files (durable broker). Appends reject afterwards. */
+  async close(): Promise<void> {
+    await this.journal?.close();
   }
 
   /** Creates `topic` unless it exists (with the broker's partition count unless given). */
   createTopic(topic: string, partitions = this.options.partitions): void {
-    if (!this.topics.has(topic))
-      this.topics.set(
-        topic,
-        Array.from({ length: partitions }, () => new PartitionLog()),
-      );
+    if (this.topics.has(topic)) return;
+    this.journal?.createTopic(topic, partitions);
+    this.topics.set(
+      topic,
+      Array.from({ length: partitions }, () => new PartitionLog()),
+    );
   }
 
   partitionCount(topic: string): number {
@@ -138,21 +157,47 @@ export class InMemoryBroker {
     return (hash >>> 0) % this.partitionCount(topic);
   }
 
-  /** Appends records in order (all of them before any reader runs) and commits offsets with them. */
-  append(records: readonly OutgoingRecord[], offsets: readonly CommittedOffset[] = []): void {
+  /**
+   * Appends records in order and commits offsets with them, as one step: readers see all of it or
+   * none of it. In memory it is visible at once; a durable broker makes it visible, and resolves, once
+   * it is on disk (and rejects, showing nothing, if the log failed). The returned promise needs no
+   * handler: a caller that does not wait does not cause an unhandled rejection.
+   */
+  append(records: readonly OutgoingRecord[], offsets: readonly CommittedOffset[] = []): Promise<void> {
     const now = Date.now();
-    const touched = new Set<string>();
+    const ends = new Map<PartitionLog, number>();
+    const touched = new Map<string, [string, number]>();
+    const entries: JournalEntry[] = [];
+    if (this.journal !== undefined && !this.journal.healthy) {
+      return handled(Promise.reject(this.journal.failed ?? new Error('the in-process log is closed')));
+    }
     for (const r of records) {
       const partition = this.partitionOf(r.topic, r.key);
-      this.logs(r.topic)[partition].append(r.key, r.value, r.headers, now);
-      touched.add(tp(r.topic, partition));
+      const log = this.logs(r.topic)[partition];
+      const offset = log.append(r.key, r.value, r.headers, now);
+      ends.set(log, offset + 1);
+      touched.set(tp(r.topic, partition), [r.topic, partition]);
+      entries.push({
+        topic: r.topic,
+        partition,
+        offset,
+        key: r.key,
+        value: r.value,
+        headers: r.headers,
+        timestamp: now,
+      });
     }
-    for (const o of offsets) this.commit(o.groupId, o.topic, o.partition, o.offset);
-    for (const key of touched) {
-      const [topic, partition] = splitTp(key);
-      this.enforceCap(topic, partition);
+    const apply = (): void => {
+      for (const [log, end] of ends) log.makeVisible(end);
+      for (const o of offsets) this.commitInMemory(o.groupId, o.topic, o.partition, o.offset);
+      for (const [topic, partition] of touched.values()) this.afterAppend(topic, partition);
+      this.wake();
+    };
+    if (this.journal === undefined) {
+      apply();
+      return Promise.resolve();
     }
-    this.wake();
+    return handled(this.journal.write(entries, offsets).then(apply));
   }
 
   /** Up to `max` records of a partition from `from` on. */
@@ -160,21 +205,20 @@ export class InMemoryBroker {
     return this.logs(topic)[partition].read(from, max);
   }
 
-  /** First offset still held and the offset the next record will get. */
+  /** First offset still held and the offset the next visible record will get. */
   bounds(topic: string, partition: number): { low: number; high: number } {
     const log = this.logs(topic)[partition];
-    return { low: log.base, high: log.end };
+    return { low: log.base, high: log.visibleEnd };
   }
 
   committed(groupId: string, topic: string, partition: number): number | undefined {
     return this.group(groupId).committed.get(tp(topic, partition));
   }
 
+  /** Commits a group's offset; a durable broker writes it with its next write, without waiting. */
   commit(groupId: string, topic: string, partition: number, offset: number): void {
-    const group = this.group(groupId);
-    group.topics.add(topic);
-    group.committed.set(tp(topic, partition), offset);
-    this.truncateConsumed(topic, partition);
+    this.commitInMemory(groupId, topic, partition, offset);
+    this.journal?.commit({ groupId, topic, partition, offset });
   }
 
   /** Adds a member to its group and rebalances the group. */
@@ -226,6 +270,60 @@ export class InMemoryBroker {
     for (const w of waiters) w();
   }
 
+  private commitInMemory(groupId: string, topic: string, partition: number, offset: number): void {
+    const group = this.group(groupId);
+    group.topics.add(topic);
+    group.committed.set(tp(topic, partition), offset);
+    this.truncateConsumed(topic, partition);
+  }
+
+  private afterAppend(topic: string, partition: number): void {
+    const log = this.logs(topic)[partition];
+    if (this.compacted.has(topic) && log.compactionDue) log.compact();
+    this.enforceCap(topic, partition);
+  }
+
+  private restore(recovered: Recovered): void {
+    for (const [topic, partitions] of recovered.topics) {
+      this.topics.set(
+        topic,
+        Array.from({ length: partitions }, () => new PartitionLog()),
+      );
+    }
+    let records = 0;
+    for (const p of recovered.partitions) {
+      const log = this.logs(p.topic)[p.partition];
+      log.startAt(p.firstBase);
+      for (const r of p.records) log.restore(r.offset, r.key ?? '', r.value, r.headers, r.timestamp);
+      log.finishRestore(p.activeBase);
+      records += p.records.length;
+    }
+    for (const o of recovered.offsets) {
+      if (this.topics.has(o.topic)) this.commitInMemory(o.groupId, o.topic, o.partition, o.offset);
+    }
+    for (const [topic, logs] of this.topics) {
+      logs.forEach((log, partition) => {
+        if (this.compacted.has(topic)) log.compact();
+        this.enforceCap(topic, partition);
+      });
+    }
+    const torn = recovered.dropped > 0 ? `; cut ${recovered.dropped} file(s) after a torn write` : '';
+    this.log.log(
+      `in-process log restored: ${recovered.topics.size} topics, ${records} records, ${recovered.offsets.length} committed offsets${torn}`,
+    );
+  }
+
+  private journalView(): JournalView {
+    return {
+      logStart: (topic, partition) => this.logs(topic)[partition].base,
+      compactedRecords: (topic, partition, below) => {
+        const log = this.logs(topic)[partition];
+        log.compact();
+        return log.visibleBelow(below);
+      },
+    };
+  }
+
   private rebalance(group: GroupState): void {
     group.generation += 1;
     const assignments = new Map<GroupMember, Map<string, number[]>>(group.members.map((m) => [m, new Map()]));
@@ -240,7 +338,9 @@ export class InMemoryBroker {
     this.wake();
   }
 
+  /** Compacted topics keep the latest record of each key instead, consumed or not. */
   private truncateConsumed(topic: string, partition: number): void {
+    if (this.compacted.has(topic)) return;
     let min = Number.POSITIVE_INFINITY;
     for (const group of this.groups.values()) {
       if (!group.topics.has(topic)) continue;
@@ -254,9 +354,9 @@ export class InMemoryBroker {
 
   private enforceCap(topic: string, partition: number): void {
     const log = this.logs(topic)[partition];
-    const excess = log.end - log.base - this.maxRecords;
-    if (excess <= 0) return;
-    log.truncateBefore(log.base + excess);
+    if (log.size <= this.maxRecords) return;
+    if (this.compacted.has(topic)) log.compact();
+    if (log.dropOldest(log.size - this.maxRecords) === 0) return;
     const key = tp(topic, partition);
     if (Date.now() - (this.warnedAt.get(key) ?? 0) > 60_000) {
       this.warnedAt.set(key, Date.now());
@@ -281,16 +381,18 @@ export class InMemoryBroker {
   }
 }
 
-function splitTp(key: string): [string, number] {
-  const at = key.lastIndexOf(':');
-  return [key.slice(0, at), Number(key.slice(at + 1))];
+/** Marks a promise as handled (callers that await it still see its rejection). */
+function handled(promise: Promise<void>): Promise<void> {
+  promise.catch(() => undefined);
+  return promise;
 }
 
 let shared: InMemoryBroker | undefined;
 
 /**
  * The process-wide broker of the embedded mode: every app's messaging module in one process uses it,
- * so the gateway's publishes reach the pipeline's consumers.
+ * so the gateway's publishes reach the pipeline's consumers. Not durable; a composition root that
+ * wants durability opens one with `InMemoryBroker.open` and hands it to KafkaAvroModule (`broker`).
  */
 export function sharedInMemoryBroker(partitions: number): InMemoryBroker {
   shared ??= new InMemoryBroker({ partitions });

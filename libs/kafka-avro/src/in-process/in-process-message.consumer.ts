@@ -16,7 +16,7 @@ export class InMemoryDeadLetterSink extends DeadLetterSink {
   }
 
   protected override async write(letter: DeadLetter): Promise<void> {
-    this.broker.append([
+    await this.broker.append([
       {
         topic: letter.topic,
         key: letter.key === null ? '' : letter.key.toString(),

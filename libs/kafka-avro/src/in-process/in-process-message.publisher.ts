@@ -29,8 +29,9 @@ export async function encodeRecords<T>(
 }
 
 /**
- * MessagePublisher of the embedded mode: a publish is appended to the in-memory log at once and in
- * full (there is no broker to wait for), so it never times out; after close it is unavailable.
+ * MessagePublisher of the embedded mode: a publish is appended to the in-process log in full, and
+ * resolves at once (in memory) or once it is on disk (durable broker: concurrent publishes share one
+ * fsync). It never times out; after close, or once the durable log failed, it is unavailable.
  */
 export class InProcessMessagePublisher extends MessagePublisher {
   private closed = false;
@@ -50,12 +51,15 @@ export class InProcessMessagePublisher extends MessagePublisher {
     if (this.closed) throw new PublishError('the in-process transport is closed', 'unavailable');
     if (values.length === 0) return;
     await inPublishSpan(topic.name, values.length, opts?.headers, async (headers) => {
-      this.broker.append(await encodeRecords(this.serde, topic, values, headers));
+      const records = await encodeRecords(this.serde, topic, values, headers);
+      await this.broker.append(records).catch((err: unknown) => {
+        throw new PublishError(`cannot publish to ${topic.name}: ${(err as Error).message}`, 'unavailable', err);
+      });
     });
   }
 
   override isReady(): boolean {
-    return !this.closed;
+    return !this.closed && this.broker.healthy;
   }
 
   close(): void {

@@ -6,8 +6,8 @@ import { injectTraceContext } from '../tracing/trace-context';
 
 /**
  * Transactions of the embedded mode: what `work` publishes and the offsets it commits are buffered
- * and applied to the log in one synchronous step when it resolves, or dropped when it throws, so
- * readers see all of it or none of it.
+ * and applied to the log in one step when it resolves (once on disk, with a durable broker), or
+ * dropped when it throws, so readers see all of it or none of it, after a crash too.
  */
 export class InProcessTransactionalPublisher extends TransactionalPublisher {
   private queue: Promise<unknown> = Promise.resolve();
@@ -47,6 +47,6 @@ export class InProcessTransactionalPublisher extends TransactionalPublisher {
     } finally {
       open = false;
     }
-    this.broker.append(records, offsets);
+    await this.broker.append(records, offsets);
   }
 }
