@@ -46,7 +46,11 @@ async function main(): Promise<void> {
 
   const dataDir = durable ? mkdtempSync(join(tmpdir(), 'cube-flush-pg-')) : undefined;
   const server = await PostgresServer.start(dataDir ? { dataDir } : {});
-  const dataSource = await createDataSource({ DATABASE_URL: server.url, DATABASE_POOL_SIZE: 2, DATA_DIR: '/nonexistent' });
+  const dataSource = await createDataSource({
+    DATABASE_URL: server.url,
+    DATABASE_POOL_SIZE: 2,
+    DATA_DIR: '/nonexistent',
+  });
   try {
     const store = new PgAggregateStore(dataSource);
     const generator = new TagGenerator({ ...DEFAULT_WORKLOAD, eventRate });
@@ -70,7 +74,14 @@ async function main(): Promise<void> {
         offsets.set(p, next);
         return delta;
       });
-      rowsUpserted += new Set(deltas.flat().map((d) => `${d.key.bucketMs}|${d.key.action}|${d.key.dims}|${d.key.origin}|${d.key.brandId}|${d.key.categoryId}`)).size;
+      rowsUpserted += new Set(
+        deltas
+          .flat()
+          .map(
+            (d) =>
+              `${d.key.bucketMs}|${d.key.action}|${d.key.dims}|${d.key.origin}|${d.key.brandId}|${d.key.categoryId}`,
+          ),
+      ).size;
       const f0 = performance.now();
       const c0 = process.cpuUsage();
       const result = await store.flush({ groupId: 'bench', topic: 'user-tags', partitions: batch });
@@ -98,7 +109,11 @@ async function main(): Promise<void> {
       rowsPerTag: +(rowsUpserted / tagsDone).toFixed(2),
       cubeRows: Number(rows),
       cubeMB: Math.round(Number(bytes) / 1e6),
-      flushMs: { p50: Math.round(percentile(sorted, 50)), p99: Math.round(percentile(sorted, 99)), max: Math.round(sorted[sorted.length - 1]) },
+      flushMs: {
+        p50: Math.round(percentile(sorted, 50)),
+        p99: Math.round(percentile(sorted, 99)),
+        max: Math.round(sorted[sorted.length - 1]),
+      },
       storeRowsPerSec: Math.round(rowsUpserted / (flushTotal / 1_000)),
       storeTagsPerSec: Math.round(tagsDone / (flushTotal / 1_000)),
       accumulateTagsPerSec: Math.round(tagsDone / (accumulateMs / 1_000)),

@@ -60,7 +60,11 @@ async function main(): Promise<void> {
   const maxLoadSeconds = option('max-load-seconds', 1_800);
 
   const server = await PostgresServer.start();
-  const dataSource = await createDataSource({ DATABASE_URL: server.url, DATABASE_POOL_SIZE: Math.max(2, concurrency), DATA_DIR: '/nonexistent' });
+  const dataSource = await createDataSource({
+    DATABASE_URL: server.url,
+    DATABASE_POOL_SIZE: Math.max(2, concurrency),
+    DATA_DIR: '/nonexistent',
+  });
   try {
     const l0 = Date.now();
     await dataSource.query('ALTER TABLE minute_cube DROP CONSTRAINT minute_cube_pkey');
@@ -72,7 +76,8 @@ async function main(): Promise<void> {
     while (minutesLoaded < hours * 60 && Date.now() - l0 < maxLoadSeconds * 1_000) {
       await runner.query(LOAD_SQL, [START + minutesLoaded * MINUTE, CHUNK_MINUTES * 60 * rate, rate]);
       minutesLoaded += CHUNK_MINUTES;
-      if (minutesLoaded % 60 === 0) console.error(`loaded ${minutesLoaded / 60} h in ${Math.round((Date.now() - l0) / 1000)} s`);
+      if (minutesLoaded % 60 === 0)
+        console.error(`loaded ${minutesLoaded / 60} h in ${Math.round((Date.now() - l0) / 1000)} s`);
     }
     await runner.query("SET maintenance_work_mem = '1GB'");
     await runner.query(
@@ -109,7 +114,9 @@ async function main(): Promise<void> {
 
     // Plans of a query at the newest edge (beyond the statistics), of retention and of newestBucket.
     const explain = async (sql: string, params: unknown[]): Promise<string[]> =>
-      (await dataSource.query<{ 'QUERY PLAN': string }[]>(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`, params)).map((p) => p['QUERY PLAN']);
+      (await dataSource.query<{ 'QUERY PLAN': string }[]>(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`, params)).map(
+        (p) => p['QUERY PLAN'],
+      );
     const edge = START + (spanMinutes - 10) * MINUTE;
     const plans = {
       query: await explain(
@@ -119,7 +126,9 @@ async function main(): Promise<void> {
         [edge, edge + 10 * MINUTE],
       ),
       newestBucket: await explain('SELECT max(bucket_ms / 60000) * 60000 AS newest FROM minute_cube', []),
-      retentionProbe: await explain('SELECT ctid FROM minute_cube WHERE bucket_ms / 60000 < $1 LIMIT 50000', [START / MINUTE + 1]),
+      retentionProbe: await explain('SELECT ctid FROM minute_cube WHERE bucket_ms / 60000 < $1 LIMIT 50000', [
+        START / MINUTE + 1,
+      ]),
     };
 
     const latencies: number[] = [];
@@ -147,8 +156,19 @@ async function main(): Promise<void> {
           bench: 'cube-query',
           settings: { hours, rate, queries, concurrency },
           machine: { nproc: cpus().length, node: process.version },
-          cube: { hoursLoaded: spanMinutes / 60, rows: Number(size.rows), tableMB: Number(size.table_mb), pkeyMB: Number(size.pkey_mb), loadSeconds },
-          latencyMs: { p50: ms(percentile(sorted, 50)), p90: ms(percentile(sorted, 90)), p99: ms(percentile(sorted, 99)), max: ms(sorted[sorted.length - 1]) },
+          cube: {
+            hoursLoaded: spanMinutes / 60,
+            rows: Number(size.rows),
+            tableMB: Number(size.table_mb),
+            pkeyMB: Number(size.pkey_mb),
+            loadSeconds,
+          },
+          latencyMs: {
+            p50: ms(percentile(sorted, 50)),
+            p90: ms(percentile(sorted, 90)),
+            p99: ms(percentile(sorted, 99)),
+            max: ms(sorted[sorted.length - 1]),
+          },
           queriesPerSec: Math.round(queries / wall),
           meanRowsPerQuery: +(rowsReturned / queries).toFixed(2),
           plans,

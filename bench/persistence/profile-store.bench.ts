@@ -63,7 +63,12 @@ async function main(): Promise<void> {
         device: 'PC',
         action: n % 5 === 0 ? 'BUY' : 'VIEW',
         origin: `origin-${n % 1_000}`,
-        product_info: { product_id: n, brand_id: `brand-${n % 250}`, category_id: `category-${n % 67}`, price: n % 10_000 },
+        product_info: {
+          product_id: n,
+          brand_id: `brand-${n % 250}`,
+          category_id: `category-${n % 67}`,
+          price: n % 10_000,
+        },
       };
     };
     const randomCookie = (): number => Math.floor(Math.random() * cookies);
@@ -121,10 +126,28 @@ async function main(): Promise<void> {
       JSON.stringify(
         {
           bench: 'profile-store',
-          settings: { seconds, readsPerSec, tagsPerSec, batch, cookies, database: embedded ? 'PGlite (embedded)' : 'PostgreSQL' },
+          settings: {
+            seconds,
+            readsPerSec,
+            tagsPerSec,
+            batch,
+            cookies,
+            database: embedded ? 'PGlite (embedded)' : 'PostgreSQL',
+          },
           machine: { nproc: cpus().length, node: process.version },
-          reads: { count: reads.length, errors: readErrors, perSec: Math.round(reads.length / elapsed), p50: ms(percentile(reads, 50)), p99: ms(percentile(reads, 99)), max: ms(reads[reads.length - 1]) },
-          appends: { tagsPerSec: Math.round(tagsAppended / elapsed), batchP50: ms(percentile(appends, 50)), batchP99: ms(percentile(appends, 99)) },
+          reads: {
+            count: reads.length,
+            errors: readErrors,
+            perSec: Math.round(reads.length / elapsed),
+            p50: ms(percentile(reads, 50)),
+            p99: ms(percentile(reads, 99)),
+            max: ms(reads[reads.length - 1]),
+          },
+          appends: {
+            tagsPerSec: Math.round(tagsAppended / elapsed),
+            batchP50: ms(percentile(appends, 50)),
+            batchP99: ms(percentile(appends, 99)),
+          },
         },
         null,
         2,

@@ -7,13 +7,10 @@
  * start with U+0001 are escaped too, so no escaped string can equal a kept one. Keys are only
  * compared, never decoded: the original text lives in the stored tag.
  */
-const SUSPECT = /[\u0000\u0001\ud800-\udfff]/;
+const SURROGATE = /[\ud800-\udfff]/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 export function keyText(value: string): string {
-  if (!SUSPECT.test(value)) return value;
-  if (value.includes('\u0000') || value.startsWith('\u0001') || LONE_SURROGATE.test(value)) {
-    return `\u0001${JSON.stringify(value)}`;
-  }
-  return value;
+  const lone = SURROGATE.test(value) && LONE_SURROGATE.test(value);
+  return lone || value.includes('\u0000') || value.startsWith('\u0001') ? `\u0001${JSON.stringify(value)}` : value;
 }

@@ -41,7 +41,11 @@ export class PersistenceModule {
                 })
               : new PgProfileStore(dataSource),
         },
-        { provide: AggregateStore, inject: [DataSource], useFactory: (dataSource: DataSource) => new PgAggregateStore(dataSource) },
+        {
+          provide: AggregateStore,
+          inject: [DataSource],
+          useFactory: (dataSource: DataSource) => new PgAggregateStore(dataSource),
+        },
         PersistenceLifecycle,
       ],
       exports: [DataSource, ProfileStore, AggregateStore],

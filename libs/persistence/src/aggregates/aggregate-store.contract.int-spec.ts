@@ -99,11 +99,20 @@ interface Tag {
 /** Each tag's eight cells, unmerged: the store must merge repeated cells itself. */
 function deltasOf(tags: readonly Tag[]): CubeDelta[] {
   return tags.flatMap((t) =>
-    cubeKeysOfTag(t.bucketMs, t.action, t.origin, t.brand, t.category).map((key) => ({ key, count: 1, sumPrice: BigInt(t.price) })),
+    cubeKeysOfTag(t.bucketMs, t.action, t.origin, t.brand, t.category).map((key) => ({
+      key,
+      count: 1,
+      sumPrice: BigInt(t.price),
+    })),
   );
 }
 
-function partition(partition: number, expectedOffset: string | null, nextOffset: string, tags: readonly Tag[]): PartitionDelta {
+function partition(
+  partition: number,
+  expectedOffset: string | null,
+  nextOffset: string,
+  tags: readonly Tag[],
+): PartitionDelta {
   return { partition, expectedOffset, nextOffset, deltas: deltasOf(tags) };
 }
 
@@ -161,14 +170,23 @@ for (const target of targets) {
     it('adds flushes up: a cell written twice holds the sum of both', async () => {
       const g = freshGroup();
       const tag: Tag = { bucketMs: B0, action: 'BUY', origin: 'o', brand: 'b', category: 'k', price: 100 };
-      expect(await store.flush({ ...g, partitions: [partition(0, null, '3', [tag, tag, { ...tag, price: 1 }])] })).toEqual({
+      expect(
+        await store.flush({ ...g, partitions: [partition(0, null, '3', [tag, tag, { ...tag, price: 1 }])] }),
+      ).toEqual({
         applied: [0],
         fenced: [],
       });
       await store.flush({ ...g, partitions: [partition(0, '3', '4', [{ ...tag, price: 7 }])] });
       const range = { fromMs: B0, toMs: B0 + MINUTE };
-      for (const filters of [{}, { origin: 'o' }, { brand_id: 'b', category_id: 'k' }, { origin: 'o', brand_id: 'b', category_id: 'k' }]) {
-        expect(await store.query({ range, action: 'BUY', filters })).toEqual([{ bucketMs: B0, count: 4n, sumPrice: 208n }]);
+      for (const filters of [
+        {},
+        { origin: 'o' },
+        { brand_id: 'b', category_id: 'k' },
+        { origin: 'o', brand_id: 'b', category_id: 'k' },
+      ]) {
+        expect(await store.query({ range, action: 'BUY', filters })).toEqual([
+          { bucketMs: B0, count: 4n, sumPrice: 208n },
+        ]);
       }
       expect(await store.query({ range, action: 'VIEW', filters: {} })).toEqual([]);
     });
@@ -177,10 +195,13 @@ for (const target of targets) {
       const g = freshGroup();
       const tag: Tag = { bucketMs: B0, action: 'VIEW', origin: 'o', brand: 'b', category: 'k', price: 5 };
       const twice = partition(0, null, '2', [tag, tag]);
-      await store.flush({ ...g, partitions: [twice, partition(1, null, '1', [{ ...tag, price: 6 }]), partition(2, null, '1', [])] });
-      expect(await store.query({ range: { fromMs: B0, toMs: B0 + MINUTE }, action: 'VIEW', filters: { category_id: 'k' } })).toEqual([
-        { bucketMs: B0, count: 3n, sumPrice: 16n },
-      ]);
+      await store.flush({
+        ...g,
+        partitions: [twice, partition(1, null, '1', [{ ...tag, price: 6 }]), partition(2, null, '1', [])],
+      });
+      expect(
+        await store.query({ range: { fromMs: B0, toMs: B0 + MINUTE }, action: 'VIEW', filters: { category_id: 'k' } }),
+      ).toEqual([{ bucketMs: B0, count: 3n, sumPrice: 16n }]);
       expect(twice.deltas).toHaveLength(16);
     });
 
@@ -188,8 +209,18 @@ for (const target of targets) {
       const g = freshGroup();
       const key = cubeKeysOfTag(B0, 'VIEW', 'o', 'b', 'k')[0];
       const huge = 2n ** 62n;
-      await store.flush({ ...g, partitions: [{ partition: 0, expectedOffset: null, nextOffset: '1', deltas: [{ key, count: 1, sumPrice: huge }] }] });
-      await store.flush({ ...g, partitions: [{ partition: 0, expectedOffset: '1', nextOffset: '2', deltas: [{ key, count: 2, sumPrice: -5n }] }] });
+      await store.flush({
+        ...g,
+        partitions: [
+          { partition: 0, expectedOffset: null, nextOffset: '1', deltas: [{ key, count: 1, sumPrice: huge }] },
+        ],
+      });
+      await store.flush({
+        ...g,
+        partitions: [
+          { partition: 0, expectedOffset: '1', nextOffset: '2', deltas: [{ key, count: 2, sumPrice: -5n }] },
+        ],
+      });
       expect(await store.query({ range: { fromMs: B0, toMs: B0 + MINUTE }, action: 'VIEW', filters: {} })).toEqual([
         { bucketMs: B0, count: 3n, sumPrice: huge - 5n },
       ]);
@@ -209,12 +240,21 @@ for (const target of targets) {
         ],
       });
       expect(result).toEqual({ applied: [1, 2], fenced: [0, 3] });
-      expect(await store.storedOffsets(g.groupId, g.topic)).toEqual(new Map([[0, '100'], [1, '60'], [2, '5']]));
+      expect(await store.storedOffsets(g.groupId, g.topic)).toEqual(
+        new Map([
+          [0, '100'],
+          [1, '60'],
+          [2, '5'],
+        ]),
+      );
       expect(await store.query({ range: { fromMs: B0, toMs: B0 + MINUTE }, action: 'VIEW', filters: {} })).toEqual([
         { bucketMs: B0, count: 4n, sumPrice: 23n },
       ]);
       // A first flush (expected null) of a partition that already has an offset is stale as well.
-      expect(await store.flush({ ...g, partitions: [partition(1, null, '70', [tag])] })).toEqual({ applied: [], fenced: [1] });
+      expect(await store.flush({ ...g, partitions: [partition(1, null, '70', [tag])] })).toEqual({
+        applied: [],
+        fenced: [1],
+      });
       expect((await store.storedOffsets(g.groupId, g.topic)).get(1)).toBe('60');
     });
 
@@ -272,29 +312,64 @@ for (const target of targets) {
       ];
       await store.flush({ ...g, partitions: [partition(0, null, '2', tags)] });
       const range = { fromMs: B0, toMs: B0 + 10 * MINUTE };
-      expect((await store.query({ range, action: 'VIEW', filters: {} })).map((r) => r.bucketMs)).toEqual([B0, B0 + 3 * MINUTE]);
+      expect((await store.query({ range, action: 'VIEW', filters: {} })).map((r) => r.bucketMs)).toEqual([
+        B0,
+        B0 + 3 * MINUTE,
+      ]);
       expect(await store.query({ range, action: 'VIEW', filters: { origin: 'other' } })).toEqual([]);
-      expect(await store.query({ range: { fromMs: B0 + MINUTE, toMs: B0 + 3 * MINUTE }, action: 'VIEW', filters: {} })).toEqual([]);
+      expect(
+        await store.query({ range: { fromMs: B0 + MINUTE, toMs: B0 + 3 * MINUTE }, action: 'VIEW', filters: {} }),
+      ).toEqual([]);
     });
 
     it('keeps filter values apart whatever their text', async () => {
       const g = freshGroup();
-      const odd = ["o'); DROP TABLE minute_cube;--", 'ż🍪', 'nul\u0000', 'nul', '\ud800', '\udc00', '%', '_', 'a"b', 'c\\d', '{e, f}', 'NULL', ' '];
-      const tags = odd.map((origin, i): Tag => ({ bucketMs: B0, action: 'BUY', origin, brand: odd[(i + 1) % odd.length], category: 'k', price: i + 1 }));
+      const odd = [
+        "o'); DROP TABLE minute_cube;--",
+        'ż🍪',
+        'nul\u0000',
+        'nul',
+        '\ud800',
+        '\udc00',
+        '%',
+        '_',
+        'a"b',
+        'c\\d',
+        '{e, f}',
+        'NULL',
+        ' ',
+      ];
+      const tags = odd.map((origin, i): Tag => ({
+        bucketMs: B0,
+        action: 'BUY',
+        origin,
+        brand: odd[(i + 1) % odd.length],
+        category: 'k',
+        price: i + 1,
+      }));
       await store.flush({ ...g, partitions: [partition(0, null, '1', tags)] });
       const range = { fromMs: B0, toMs: B0 + MINUTE };
       for (const [i, origin] of odd.entries()) {
-        expect(await store.query({ range, action: 'BUY', filters: { origin } })).toEqual([{ bucketMs: B0, count: 1n, sumPrice: BigInt(i + 1) }]);
-        expect(await store.query({ range, action: 'BUY', filters: { origin, brand_id: odd[(i + 1) % odd.length] } })).toHaveLength(1);
+        expect(await store.query({ range, action: 'BUY', filters: { origin } })).toEqual([
+          { bucketMs: B0, count: 1n, sumPrice: BigInt(i + 1) },
+        ]);
+        expect(
+          await store.query({ range, action: 'BUY', filters: { origin, brand_id: odd[(i + 1) % odd.length] } }),
+        ).toHaveLength(1);
       }
     });
 
     it('reads the bucket holding an unaligned range start', async () => {
       const g = freshGroup();
-      await store.flush({ ...g, partitions: [partition(0, null, '1', [{ bucketMs: B0, action: 'VIEW', origin: 'o', brand: 'b', category: 'k', price: 5 }])] });
-      expect(await store.query({ range: { fromMs: B0 + 30_000, toMs: B0 + MINUTE }, action: 'VIEW', filters: {} })).toEqual([
-        { bucketMs: minuteBucketOf(B0 + 30_000), count: 1n, sumPrice: 5n },
-      ]);
+      await store.flush({
+        ...g,
+        partitions: [
+          partition(0, null, '1', [{ bucketMs: B0, action: 'VIEW', origin: 'o', brand: 'b', category: 'k', price: 5 }]),
+        ],
+      });
+      expect(
+        await store.query({ range: { fromMs: B0 + 30_000, toMs: B0 + MINUTE }, action: 'VIEW', filters: {} }),
+      ).toEqual([{ bucketMs: minuteBucketOf(B0 + 30_000), count: 1n, sumPrice: 5n }]);
     });
 
     it('deletes whole buckets older than a bucket start and reports the newest bucket', async () => {
@@ -304,12 +379,15 @@ for (const target of targets) {
       await store.flush({ ...g, partitions: [partition(0, null, '1', tags)] });
       expect(await store.newestBucket()).toBe(Math.max(...tags.map((t) => t.bucketMs)));
       const cut = B0 + 4 * MINUTE;
-      const cellsBefore = new Set(deltasOf(tags.filter((t) => t.bucketMs < cut)).map((d) => JSON.stringify(d.key))).size;
+      const cellsBefore = new Set(deltasOf(tags.filter((t) => t.bucketMs < cut)).map((d) => JSON.stringify(d.key)))
+        .size;
       // More rows than one delete chunk (50): the store loops until none is left.
       expect(cellsBefore).toBeGreaterThan(50);
       expect(await store.deleteBucketsBefore(cut)).toBe(cellsBefore);
       const range = { fromMs: B0, toMs: B0 + 10 * MINUTE };
-      expect(await store.query({ range, action: 'VIEW', filters: {} })).toEqual(expected(tags, 'VIEW', {}, cut, range.toMs));
+      expect(await store.query({ range, action: 'VIEW', filters: {} })).toEqual(
+        expected(tags, 'VIEW', {}, cut, range.toMs),
+      );
       expect(await store.deleteBucketsBefore(cut)).toBe(0);
       expect(await store.newestBucket()).toBe(Math.max(...tags.map((t) => t.bucketMs)));
     });
@@ -324,8 +402,17 @@ for (const target of targets) {
         // Both continue from the same stored offset with different deltas, partitions listed in
         // opposite orders: exactly one may win each partition, and neither may deadlock.
         const [mine, theirs] = await Promise.all([
-          store.flush({ ...g, partitions: [partition(0, expectedOffset, next, [tag]), partition(1, expectedOffset, next, [tag])] }),
-          opened.rival.flush({ ...g, partitions: [partition(1, expectedOffset, next, [tag, tag]), partition(0, expectedOffset, next, [tag, tag])] }),
+          store.flush({
+            ...g,
+            partitions: [partition(0, expectedOffset, next, [tag]), partition(1, expectedOffset, next, [tag])],
+          }),
+          opened.rival.flush({
+            ...g,
+            partitions: [
+              partition(1, expectedOffset, next, [tag, tag]),
+              partition(0, expectedOffset, next, [tag, tag]),
+            ],
+          }),
         ]);
         for (const p of [0, 1]) {
           const winners = [mine.applied.includes(p), theirs.applied.includes(p)].filter(Boolean).length;
@@ -335,9 +422,18 @@ for (const target of targets) {
         }
         expectedOffset = next;
       }
-      const [row] = await store.query({ range: { fromMs: B0, toMs: B0 + MINUTE }, action: 'BUY', filters: { origin: 'o', brand_id: 'b' } });
+      const [row] = await store.query({
+        range: { fromMs: B0, toMs: B0 + MINUTE },
+        action: 'BUY',
+        filters: { origin: 'o', brand_id: 'b' },
+      });
       expect(row).toEqual({ bucketMs: B0, count: BigInt(appliedTags), sumPrice: BigInt(appliedTags * 3) });
-      expect(await store.storedOffsets(g.groupId, g.topic)).toEqual(new Map([[0, '150'], [1, '150']]));
+      expect(await store.storedOffsets(g.groupId, g.topic)).toEqual(
+        new Map([
+          [0, '150'],
+          [1, '150'],
+        ]),
+      );
     });
   });
 }

@@ -4,12 +4,19 @@ import { toColumns } from './cube-rows';
 const B = Date.parse('2022-03-01T00:05:00Z');
 
 function deltas(bucketMs: number, origin: string, brand: string, category: string, price: number): CubeDelta[] {
-  return cubeKeysOfTag(bucketMs, 'BUY', origin, brand, category).map((key) => ({ key, count: 1, sumPrice: BigInt(price) }));
+  return cubeKeysOfTag(bucketMs, 'BUY', origin, brand, category).map((key) => ({
+    key,
+    count: 1,
+    sumPrice: BigInt(price),
+  }));
 }
 
 describe('toColumns', () => {
   it('lays out every delta of every partition, in order, as parallel array literals', () => {
-    const cols = toColumns([deltas(B, 'o1', 'b1', 'k1', 7).slice(6), [{ ...deltas(B, 'o2', 'b1', 'k1', 2)[1], count: 3 }]]);
+    const cols = toColumns([
+      deltas(B, 'o1', 'b1', 'k1', 7).slice(6),
+      [{ ...deltas(B, 'o2', 'b1', 'k1', 2)[1], count: 3 }],
+    ]);
     expect(cols).toEqual({
       bucketMs: `{${B},${B},${B}}`,
       action: '{BUY,BUY,BUY}',
@@ -30,7 +37,10 @@ describe('toColumns', () => {
   });
 
   it('sends text with NUL or lone surrogates through keyText, distinct and without NUL', () => {
-    const cols = toColumns([deltas(B, 'a\u0000b', 'a', '\ud800', 1).slice(7), deltas(B, 'a', 'a\u0000b', '\udc00', 1).slice(7)]);
+    const cols = toColumns([
+      deltas(B, 'a\u0000b', 'a', '\ud800', 1).slice(7),
+      deltas(B, 'a', 'a\u0000b', '\udc00', 1).slice(7),
+    ]);
     expect(cols.origin).not.toContain('\u0000');
     expect(cols.brandId).not.toContain('\u0000');
     const origins = cols.origin.slice(1, -1).split('","');

@@ -123,7 +123,16 @@ export class PgAggregateStore extends AggregateStore {
       if (deltas.some((d) => d.length > 0)) {
         const c = toColumns(deltas);
         await client.query(`SET LOCAL work_mem = '${FLUSH_WORK_MEM}'`);
-        await client.query(UPSERT_SQL, [c.bucketMs, c.action, c.dims, c.origin, c.brandId, c.categoryId, c.count, c.sumPrice]);
+        await client.query(UPSERT_SQL, [
+          c.bucketMs,
+          c.action,
+          c.dims,
+          c.origin,
+          c.brandId,
+          c.categoryId,
+          c.count,
+          c.sumPrice,
+        ]);
       }
       return {
         applied: ids.filter((id) => applied.has(id)),

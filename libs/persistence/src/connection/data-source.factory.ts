@@ -21,7 +21,9 @@ const leases = new WeakMap<DataSource, EmbeddedPostgresLease>();
  */
 export async function createDataSource(config: DatabaseConfig, options: DataSourceOptions = {}): Promise<DataSource> {
   const lease = config.DATABASE_URL ? undefined : await acquireEmbeddedPostgres(embeddedDataDir(config.DATA_DIR));
-  const target = lease ? { host: lease.host, port: lease.port, username: 'postgres', database: 'postgres' } : { url: config.DATABASE_URL };
+  const target = lease
+    ? { host: lease.host, port: lease.port, username: 'postgres', database: 'postgres' }
+    : { url: config.DATABASE_URL };
   const dataSource = new DataSource({
     type: 'postgres',
     ...target,

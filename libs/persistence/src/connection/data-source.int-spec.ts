@@ -41,9 +41,9 @@ describe('createDataSource on a PostgreSQL server', () => {
   it('fails with the server error when the database does not exist', async () => {
     const db = await createTestDatabase('missing');
     await db.drop();
-    await expect(createDataSource({ DATABASE_URL: db.url, DATABASE_POOL_SIZE: 1, DATA_DIR: '/nonexistent' })).rejects.toThrow(
-      /does not exist/,
-    );
+    await expect(
+      createDataSource({ DATABASE_URL: db.url, DATABASE_POOL_SIZE: 1, DATA_DIR: '/nonexistent' }),
+    ).rejects.toThrow(/does not exist/);
   });
 });
 

@@ -151,7 +151,10 @@ async function start(dir: string, onUnexpectedExit: () => void): Promise<Running
   });
   try {
     const port = await new Promise<number>((resolvePort, reject) => {
-      const timer = setTimeout(() => reject(new Error(`PGlite did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => reject(new Error(`PGlite did not start within ${START_TIMEOUT_MS} ms`)),
+        START_TIMEOUT_MS,
+      );
       const settle = (fn: () => void): void => {
         clearTimeout(timer);
         worker.off('message', onMessage);
@@ -164,7 +167,8 @@ async function start(dir: string, onUnexpectedExit: () => void): Promise<Running
         if (m.type === 'error') settle(() => reject(new Error(`PGlite failed to start in ${dir}: ${m.message}`)));
       };
       const onError = (err: Error): void => settle(() => reject(err));
-      const onExit = (code: number): void => settle(() => reject(new Error(`PGlite worker exited (code ${code}) while starting`)));
+      const onExit = (code: number): void =>
+        settle(() => reject(new Error(`PGlite worker exited (code ${code}) while starting`)));
       worker.on('message', onMessage);
       worker.on('error', onError);
       worker.on('exit', onExit);
@@ -183,7 +187,10 @@ async function stopRunning(running: Running): Promise<void> {
   const { worker } = running;
   try {
     await new Promise<void>((resolveStop, reject) => {
-      const timer = setTimeout(() => reject(new Error(`PGlite did not close within ${STOP_TIMEOUT_MS} ms`)), STOP_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => reject(new Error(`PGlite did not close within ${STOP_TIMEOUT_MS} ms`)),
+        STOP_TIMEOUT_MS,
+      );
       const onMessage = (m: WorkerMessage): void => {
         if (m.type !== 'stopped' && m.type !== 'error') return;
         clearTimeout(timer);

@@ -3,4 +3,8 @@ import { CreateMinuteCube1764000000001 } from './1764000000001-create-minute-cub
 import { CreateConsumerOffset1764000000002 } from './1764000000002-create-consumer-offset.migration';
 
 /** Every migration, oldest first. Append new ones; never edit one that has shipped. */
-export const MIGRATIONS = [CreateProfileTag1764000000000, CreateMinuteCube1764000000001, CreateConsumerOffset1764000000002];
+export const MIGRATIONS = [
+  CreateProfileTag1764000000000,
+  CreateMinuteCube1764000000001,
+  CreateConsumerOffset1764000000002,
+];

@@ -33,7 +33,13 @@ function keyOf(t: UserTag): string {
 
 describe('Aerospike profile keys', () => {
   it('are fixed width, so text order is time order, also across 1970 and four-digit years', () => {
-    const times = [-62_167_219_200_000, Date.parse('1969-12-31T23:59:59.999Z'), 0, Date.parse('2022-03-22T12:15:00.001Z'), Date.parse('9999-12-31T23:59:59.999Z')];
+    const times = [
+      -62_167_219_200_000,
+      Date.parse('1969-12-31T23:59:59.999Z'),
+      0,
+      Date.parse('2022-03-22T12:15:00.001Z'),
+      Date.parse('9999-12-31T23:59:59.999Z'),
+    ];
     const keys = times.map((ms) => mapKey(ms, 'ffffffffffffffff'));
     expect(keys.map((k) => k.length)).toEqual(keys.map(() => 15 + 1 + 16));
     expect([...keys].sort()).toEqual(keys);
@@ -95,8 +101,12 @@ describe('Aerospike profile values', () => {
   it('reject a malformed entry', () => {
     expect(() => decodeTag('c', 'VIEW', mapKey(0, '0000000000000000'), '["x"]')).toThrow(/malformed/);
     expect(() => decodeTag('c', 'VIEW', mapKey(0, '0000000000000000'), '[')).toThrow(/malformed/);
-    expect(() => decodeTag('c', 'VIEW', mapKey(0, '0000000000000000'), ['', 'PL', 0, 'o', 1, 'b', 'k', 1])).toThrow(/malformed/);
-    expect(() => decodeTag('c', 'VIEW', mapKey(0, '0000000000000000'), '["","PL",9,"o",1,"b","k",1]')).toThrow(/device/);
+    expect(() => decodeTag('c', 'VIEW', mapKey(0, '0000000000000000'), ['', 'PL', 0, 'o', 1, 'b', 'k', 1])).toThrow(
+      /malformed/,
+    );
+    expect(() => decodeTag('c', 'VIEW', mapKey(0, '0000000000000000'), '["","PL",9,"o",1,"b","k",1]')).toThrow(
+      /device/,
+    );
   });
 });
 
@@ -106,7 +116,11 @@ describe('Aerospike profile operations', () => {
     const ops = appendOperations(entriesOf(tags), 200) as unknown as Array<Record<string, unknown>>;
     expect(ops).toHaveLength(4);
     const [putViews, trimViews, putBuys, trimBuys] = ops;
-    expect(putViews).toMatchObject({ op: maps.putItems('x', {}).op, bin: 'views', policy: { order: maps.order.KEY_ORDERED } });
+    expect(putViews).toMatchObject({
+      op: maps.putItems('x', {}).op,
+      bin: 'views',
+      policy: { order: maps.order.KEY_ORDERED },
+    });
     expect([...(putViews.items as Map<string, unknown>).keys()]).toEqual([keyOf(tags[0]), keyOf(tags[2])]);
     expect(trimViews).toMatchObject({
       op: maps.removeByIndexRange('x', 0).op,
@@ -131,11 +145,17 @@ describe('Aerospike profile operations', () => {
   });
 
   it('decodes a range result newest first, then limits', () => {
-    const tags = ['00.000', '01.000', '02.000', '02.000'].map((s, i) => tag({ time: `2022-03-22T12:15:${s}Z`, country: `C${i}` }));
+    const tags = ['00.000', '01.000', '02.000', '02.000'].map((s, i) =>
+      tag({ time: `2022-03-22T12:15:${s}Z`, country: `C${i}` }),
+    );
     const entries = entriesOf(tags).get('VIEW') as Map<string, unknown>;
     const ascending = [...entries.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).flat();
     const newest = decodeRange('cookie-1', 'VIEW', ascending, 3);
-    expect(newest.map((t) => t.time)).toEqual(['2022-03-22T12:15:02.000Z', '2022-03-22T12:15:02.000Z', '2022-03-22T12:15:01.000Z']);
+    expect(newest.map((t) => t.time)).toEqual([
+      '2022-03-22T12:15:02.000Z',
+      '2022-03-22T12:15:02.000Z',
+      '2022-03-22T12:15:01.000Z',
+    ]);
     expect(new Set(newest.slice(0, 2).map((t) => t.country))).toEqual(new Set(['C2', 'C3']));
     expect(decodeRange('cookie-1', 'VIEW', null, 3)).toEqual([]);
   });

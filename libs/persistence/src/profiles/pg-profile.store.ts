@@ -91,7 +91,13 @@ export class PgProfileStore extends ProfileStore {
     if (tags.length === 0) return;
     const rows = tags.map((tag): Row => {
       const json = canonicalTagJson(tag);
-      return { cookie: keyText(tag.cookie), action: tag.action, timeMs: userTagEventTime(tag), digest: tagDigestHex(json), json };
+      return {
+        cookie: keyText(tag.cookie),
+        action: tag.action,
+        timeMs: userTagEventTime(tag),
+        digest: tagDigestHex(json),
+        json,
+      };
     });
     rows.sort(compareRows);
     const lists = distinctLists(rows);

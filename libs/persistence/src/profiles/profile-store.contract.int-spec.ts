@@ -36,7 +36,11 @@ const targets: Target[] = [
     name: 'PgProfileStore on PostgreSQL',
     open: async () => {
       const db = await createTestDatabase('profiles');
-      const dataSource = await createDataSource({ DATABASE_URL: db.url, DATABASE_POOL_SIZE: 4, DATA_DIR: '/nonexistent' });
+      const dataSource = await createDataSource({
+        DATABASE_URL: db.url,
+        DATABASE_POOL_SIZE: 4,
+        DATA_DIR: '/nonexistent',
+      });
       return {
         store: new PgProfileStore(dataSource),
         dataSource,
@@ -90,7 +94,12 @@ function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-function makeTag(cookie: string, timeMs: number, overrides: Partial<UserTag> = {}, productId: string | number = 1): UserTag {
+function makeTag(
+  cookie: string,
+  timeMs: number,
+  overrides: Partial<UserTag> = {},
+  productId: string | number = 1,
+): UserTag {
   return {
     time: iso(timeMs),
     cookie,
@@ -162,13 +171,17 @@ for (const target of targets) {
       expect(times((await store.read(cookie, range, 2)).views)).toEqual([iso(T0 + 5_000), iso(T0 + 4_000)]);
       expect(times((await store.read(cookie, range, 200)).views)).toEqual([5, 4, 3, 2].map((s) => iso(T0 + s * 1_000)));
       // [from, to): a tag at `from` is in, a tag at `to` is out, to the millisecond.
-      expect(times((await store.read(cookie, { fromMs: T0 + 5_999, toMs: T0 + 6_001 }, 200)).views)).toEqual([iso(T0 + 6_000)]);
+      expect(times((await store.read(cookie, { fromMs: T0 + 5_999, toMs: T0 + 6_001 }, 200)).views)).toEqual([
+        iso(T0 + 6_000),
+      ]);
       expect(await store.read(cookie, { fromMs: T0 + 5_001, toMs: T0 + 6_000 }, 200)).toEqual({ views: [], buys: [] });
     });
 
     it(`keeps the newest ${PROFILE_CAPACITY} of an action and leaves the other action alone`, async () => {
       const cookie = freshCookie();
-      const views = Array.from({ length: PROFILE_CAPACITY + 60 }, (_, i) => makeTag(cookie, T0 + i * 10, { origin: `o${i}` }));
+      const views = Array.from({ length: PROFILE_CAPACITY + 60 }, (_, i) =>
+        makeTag(cookie, T0 + i * 10, { origin: `o${i}` }),
+      );
       const buys = [makeTag(cookie, T0 - 1, { action: 'BUY' }), makeTag(cookie, T0 + 1, { action: 'BUY' })];
       const order = shuffled(views, 11);
       await store.append([...order.slice(0, 150), buys[0]]);
@@ -270,7 +283,9 @@ for (const target of targets) {
       await Promise.all([0, 1, 2].map((part) => store.append(tags.filter((_, i) => i % 3 === part))));
       const range = { fromMs: T0 + 10_000, toMs: T0 + 90_000 };
       for (const cookie of cookies) {
-        const mine = tags.filter((t) => t.cookie === cookie && range.fromMs <= userTagEventTime(t) && userTagEventTime(t) < range.toMs);
+        const mine = tags.filter(
+          (t) => t.cookie === cookie && range.fromMs <= userTagEventTime(t) && userTagEventTime(t) < range.toMs,
+        );
         const profile = await store.read(cookie, range, 20);
         expect(times(profile.views)).toEqual(times(newestFirst(mine.filter((t) => t.action === 'VIEW')).slice(0, 20)));
         expect(times(profile.buys)).toEqual(times(newestFirst(mine.filter((t) => t.action === 'BUY')).slice(0, 20)));
