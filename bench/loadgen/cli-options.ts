@@ -27,6 +27,7 @@ export const USAGE = `npm run loadgen -- [flags]
                             cardinalities (defaults ${DEFAULT_STREAM.cookies}, ${DEFAULT_STREAM.cookieSkew}, ${DEFAULT_STREAM.countries}, ${DEFAULT_STREAM.origins}, ${DEFAULT_STREAM.brands}, ${DEFAULT_STREAM.categories}, ${DEFAULT_STREAM.products})
   --buy-share F --second-precision-share F --string-product-id-share F --extreme-price-share F --odd-name-share F
                             shares of tags (defaults ${DEFAULT_STREAM.buyShare}, ${DEFAULT_STREAM.secondPrecisionShare}, ${DEFAULT_STREAM.stringProductIdShare}, ${DEFAULT_STREAM.extremePriceShare}, ${DEFAULT_STREAM.oddNameShare})
+  --no-debug-body           send queries without the expected answer in the body (still checked here)
   --quiet                   no progress line
 
 Against a system that already holds data, use a --start later than earlier runs' event times and another
@@ -82,6 +83,7 @@ export function parseCli(argv: readonly string[]): CliOptions | 'help' {
       'report-dir': { type: 'string' },
       start: { type: 'string' },
       quiet: { type: 'boolean' },
+      'no-debug-body': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       ...(Object.fromEntries(Object.keys(NUMBER_FLAGS).map((k) => [k, { type: 'string' }])) as Record<
         NumberFlag,
@@ -142,6 +144,7 @@ export function parseCli(argv: readonly string[]): CliOptions | 'help' {
       retentionHours: num('retention-hours', DEFAULT_OPTIONS.retentionHours),
       finalQueries: num('final-queries', DEFAULT_OPTIONS.finalQueries),
       maxDiffs: DEFAULT_OPTIONS.maxDiffs,
+      debugBodies: !(values['no-debug-body'] ?? false),
       stream: {
         seed: num('seed', DEFAULT_OPTIONS.seed),
         startMs,

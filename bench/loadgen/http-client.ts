@@ -163,6 +163,15 @@ export class HttpClient {
     return this.enqueue(head, body, timeoutMs);
   }
 
+  /** POST without a body (and so without a content type), as a client that is not in debug mode sends queries. */
+  postEmpty(path: string, timeoutMs: number): Promise<HttpResult> {
+    return this.enqueue(
+      `POST ${this.basePath}${path} HTTP/1.1\r\nHost: ${this.hostHeader}\r\nContent-Length: 0\r\n\r\n`,
+      undefined,
+      timeoutMs,
+    );
+  }
+
   get(path: string, timeoutMs: number): Promise<HttpResult> {
     return this.enqueue(
       `GET ${this.basePath}${path} HTTP/1.1\r\nHost: ${this.hostHeader}\r\n\r\n`,

@@ -43,6 +43,11 @@ export interface LoadgenOptions {
   /** Differences kept in the report per query kind. */
   maxDiffs: number;
   stream: StreamConfig;
+  /**
+   * Send each query's expected answer in its body (debug mode). Off: bodiless queries, as production
+   * clients send them; the loadgen still checks every answer itself.
+   */
+  debugBodies: boolean;
   /** Called about once a second while running. */
   onProgress?: (p: Progress) => void;
 }
@@ -61,6 +66,7 @@ export const DEFAULT_OPTIONS: Omit<LoadgenOptions, 'url' | 'stream'> & { seed: n
   retentionHours: 24,
   finalQueries: 100,
   maxDiffs: 5,
+  debugBodies: true,
   seed: 7,
 };
 
@@ -428,7 +434,9 @@ export class Loadgen {
     if (this.final) q.final++;
     const sentAt = this.begin(kind);
     // Debug mode: the body carries the expected answer, so the gateway can count and log mismatches too.
-    const r = await this.client.post(path, JSON.stringify(expected), this.o.timeoutMs);
+    const r = this.o.debugBodies
+      ? await this.client.post(path, JSON.stringify(expected), this.o.timeoutMs)
+      : await this.client.postEmpty(path, this.o.timeoutMs);
     const ok = r.kind === 'response' && r.status === 200;
     const at = this.settle(kind, sentAt, intended, ok);
     if (!ok || r.kind !== 'response') {
@@ -611,6 +619,7 @@ export class Loadgen {
         timeoutMs: o.timeoutMs,
         profileCapacity: o.profileCapacity,
         finalQueries: o.finalQueries,
+        debugBodies: o.debugBodies,
       },
       stream: o.stream,
       sendSeconds,
