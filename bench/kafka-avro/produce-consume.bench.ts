@@ -116,6 +116,7 @@ async function main(): Promise<void> {
       KAFKA_CLIENT_ID: 'bench',
       KAFKA_CONNECTION_TIMEOUT_MS: 3_000,
       KAFKA_REQUEST_TIMEOUT_MS: 30_000,
+      KAFKA_SESSION_TIMEOUT_MS: 10_000,
       KAFKA_TOPIC_PARTITIONS: partitions,
       KAFKA_REPLICATION_FACTOR: 1,
       SCHEMA_REGISTRY_URL: undefined,

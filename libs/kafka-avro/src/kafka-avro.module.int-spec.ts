@@ -45,6 +45,7 @@ function config(transport: 'kafka' | 'in-process', topic: string): MessagingConf
     KAFKA_CLIENT_ID: undefined,
     KAFKA_CONNECTION_TIMEOUT_MS: 3_000,
     KAFKA_REQUEST_TIMEOUT_MS: 30_000,
+    KAFKA_SESSION_TIMEOUT_MS: 10_000,
     KAFKA_TOPIC_PARTITIONS: 3,
     KAFKA_REPLICATION_FACTOR: 1,
     SCHEMA_REGISTRY_URL: undefined,

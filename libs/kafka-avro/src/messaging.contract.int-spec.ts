@@ -328,6 +328,7 @@ describe('Kafka publisher when Kafka cannot be reached', () => {
     KAFKA_CLIENT_ID: undefined,
     KAFKA_CONNECTION_TIMEOUT_MS: 3_000,
     KAFKA_REQUEST_TIMEOUT_MS: 30_000,
+    KAFKA_SESSION_TIMEOUT_MS: 10_000,
     KAFKA_TOPIC_PARTITIONS: 1,
     KAFKA_REPLICATION_FACTOR: 1,
     SCHEMA_REGISTRY_URL: undefined,

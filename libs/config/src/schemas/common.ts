@@ -36,6 +36,10 @@ export const transportVars = {
     int(3_000, { min: 100, max: 120_000 }),
   ),
   KAFKA_REQUEST_TIMEOUT_MS: doc('Timeout of one request to a broker', int(30_000, { min: 100, max: 300_000 })),
+  KAFKA_SESSION_TIMEOUT_MS: doc(
+    'Consumer group session timeout: how soon a crashed consumer\'s partitions move to another (heartbeats every tenth of it)',
+    int(10_000, { min: 6_000, max: 300_000 }),
+  ),
   KAFKA_TOPIC_PARTITIONS: doc(
     'Partitions of topics this app creates at start-up when missing; at least the number of consumer replicas',
     int(4, { min: 1, max: 10_000 }),

@@ -149,8 +149,8 @@ export class KafkaOptionsFactory {
       readUncommitted: false,
       allowAutoTopicCreation: false,
       maxWaitTimeInMs: 500,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      sessionTimeout: this.config.KAFKA_SESSION_TIMEOUT_MS,
+      heartbeatInterval: Math.max(300, Math.floor(this.config.KAFKA_SESSION_TIMEOUT_MS / 10)),
       ...overrides,
     };
   }
