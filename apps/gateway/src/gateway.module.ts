@@ -12,6 +12,8 @@ import { ProfilesController } from './profiles/profiles.controller';
 import { UserTagsController } from './user-tags/user-tags.controller';
 import { userTagsTopicProvider } from './user-tags/user-tags.topic';
 
+export { setupGatewayOpenApi } from './openapi/gateway.openapi';
+
 /**
  * The gateway as a module, without process concerns (HTTP server, health, metrics endpoint), so
  * the embedded mode can compose it with the other apps in one process. `messaging: false` leaves

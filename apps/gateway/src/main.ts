@@ -1,7 +1,7 @@
 import { bootConfig, gatewayConfigSchema } from '@lib/config';
 import { PlatformModule, createHttpApp, listen } from '@lib/platform';
 import { Module } from '@nestjs/common';
-import { GatewayModule, configureGatewayHttp } from './gateway.module';
+import { GatewayModule, configureGatewayHttp, setupGatewayOpenApi } from './gateway.module';
 
 async function main(): Promise<void> {
   const config = bootConfig('gateway', gatewayConfigSchema);
@@ -18,6 +18,7 @@ async function main(): Promise<void> {
   };
   const app = await createHttpApp(GatewayAppModule, options);
   configureGatewayHttp(app, config);
+  setupGatewayOpenApi(app);
   await listen(app, options);
 }
 

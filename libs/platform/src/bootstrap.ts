@@ -1,6 +1,7 @@
 import { Logger, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { ReadinessRegistry } from './health/readiness.registry';
 import { instrumentHttp } from './metrics/http-metrics';
 
 export interface HttpAppOptions {
@@ -13,6 +14,11 @@ export interface HttpAppOptions {
   bodyLimitBytes?: number;
   /** Time SIGTERM gives in-flight requests and consumers to finish before the process exits. */
   shutdownTimeoutMs: number;
+  /**
+   * Runs once the application has closed (every shutdown hook done), before the process exits: for
+   * what the composition root created outside Nest, such as the embedded mode's durable log.
+   */
+  afterClose?: () => Promise<void>;
 }
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
@@ -38,14 +44,66 @@ export async function createHttpApp(rootModule: unknown, opts: HttpAppOptions): 
     bufferLogs: true,
   });
   instrumentHttp(app);
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  stopOnSignals(app, opts);
   return app;
 }
 
 /**
- * Starts listening and logs where. On SIGTERM Nest runs, in order: onModuleDestroy,
- * beforeApplicationShutdown (readiness goes down), closing the HTTP server (in-flight requests
- * finish), onApplicationShutdown. Close clients that requests use in onApplicationShutdown.
+ * SIGTERM or SIGINT (Ctrl-C) stops the app gracefully: readiness goes down at once, then Nest closes
+ * the app (see `listen`), then `afterClose` runs, and the process exits with 0. If that takes longer
+ * than `shutdownTimeoutMs` it exits with 1, naming what it waited for; a second signal exits at once.
+ */
+function stopOnSignals(app: NestFastifyApplication, opts: HttpAppOptions): void {
+  const logger = new Logger(opts.name);
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn(`${signal} again: exiting without finishing the shutdown`);
+      process.exit(130);
+    }
+    stopping = true;
+    logger.log(`${signal}: draining, then stopping (at most ${opts.shutdownTimeoutMs} ms)`);
+    let phase = 'closing the application';
+    const timer = setTimeout(() => {
+      logger.error(`shutdown did not finish within ${opts.shutdownTimeoutMs} ms (still ${phase}); exiting`);
+      process.exit(1);
+    }, opts.shutdownTimeoutMs);
+    timer.unref();
+    // Here rather than in a hook: PlatformModule is global, and Nest runs global modules' hooks last.
+    readinessOf(app)?.startDraining();
+    app
+      .close()
+      .then(async () => {
+        phase = 'running afterClose';
+        await opts.afterClose?.();
+        logger.log('stopped');
+        process.exit(0);
+      })
+      .catch((err: unknown) => {
+        logger.error(
+          `shutdown failed while ${phase}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+        );
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+function readinessOf(app: NestFastifyApplication): ReadinessRegistry | undefined {
+  try {
+    return app.get(ReadinessRegistry, { strict: false });
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Starts listening and logs where. On SIGTERM readiness goes down, then Nest runs, in order:
+ * onModuleDestroy, beforeApplicationShutdown (stop consumers, flush, commit), closing the HTTP server
+ * (in-flight requests finish; new ones on open connections get 503), onApplicationShutdown (close the
+ * clients that requests use). Within each phase modules go from the root down, global modules
+ * (messaging, platform) last.
  */
 export async function listen(app: NestFastifyApplication, opts: HttpAppOptions): Promise<string> {
   await app.listen(opts.port, opts.host);
