@@ -51,8 +51,11 @@ export function processTree(root = process.pid): ProcStat[] {
   return out;
 }
 
-/** CPU seconds by role; `roles` names known pids (their descendants count with them). */
-export function cpuByRole(roles: Record<string, number | undefined>): Record<string, number> {
+/**
+ * CPU seconds by role; `roles` names known pids (their descendants count with them), `self` names this
+ * process.
+ */
+export function cpuByRole(roles: Record<string, number | undefined>, self = 'loadgen'): Record<string, number> {
   const tree = processTree();
   const byPid = new Map(tree.map((s) => [s.pid, s]));
   const roleOf = (s: ProcStat): string => {
@@ -61,7 +64,7 @@ export function cpuByRole(roles: Record<string, number | undefined>): Record<str
       if (named !== undefined) return named[0];
       if (p.pid === process.pid) break;
     }
-    if (s.pid === process.pid) return 'loadgen';
+    if (s.pid === process.pid) return self;
     if (s.comm === 'java') return 'kafka';
     if (s.comm.startsWith('postgres')) return 'postgres';
     return 'other';
