@@ -82,6 +82,7 @@ async function main(): Promise<void> {
     const appendLatencies: number[] = [];
     let tagsAppended = 0;
     let readErrors = 0;
+    let firstReadError: string | undefined;
     const start = performance.now();
     const end = start + seconds * 1_000;
 
@@ -110,8 +111,9 @@ async function main(): Promise<void> {
         .then(() => {
           readLatencies.push(performance.now() - scheduled);
         })
-        .catch(() => {
+        .catch((err: Error) => {
           readErrors += 1;
+          firstReadError ??= err.message;
         })
         .finally(() => inFlight.delete(read));
       inFlight.add(read);
@@ -138,6 +140,7 @@ async function main(): Promise<void> {
           reads: {
             count: reads.length,
             errors: readErrors,
+            firstError: firstReadError,
             perSec: Math.round(reads.length / elapsed),
             p50: ms(percentile(reads, 50)),
             p99: ms(percentile(reads, 99)),
