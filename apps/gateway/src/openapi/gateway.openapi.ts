@@ -9,7 +9,12 @@ import {
 } from '@lib/domain';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
-import { GatewayModule } from '../gateway.module';
+import { AggregatesController } from '../aggregates/aggregates.controller';
+import { ProfilesController } from '../profiles/profiles.controller';
+import { UserTagsController } from '../user-tags/user-tags.controller';
+
+/** The API's controllers; the app's others (health, metrics) are named in the description instead. */
+const API_CONTROLLERS = [UserTagsController, ProfilesController, AggregatesController].map((c) => c.name);
 
 export const DOCS_PATH = 'docs';
 
@@ -199,9 +204,10 @@ const operations: Record<string, Operation> = {
 };
 
 /**
- * The gateway's OpenAPI document: operations as Nest discovers them from the controllers (so a
+ * The gateway's OpenAPI document: operations as Nest discovers them from the API's controllers (so a
  * route that is added, removed or renamed cannot go unnoticed: building the document fails), each
- * completed by its entry above; schemas shared with the request validation.
+ * completed by its entry above; schemas shared with the request validation. Works in any app that
+ * has the gateway's controllers (the gateway, the embedded mode).
  */
 export function gatewayOpenApiDocument(app: NestFastifyApplication): OpenAPIObject {
   const base = new DocumentBuilder()
@@ -213,11 +219,14 @@ export function gatewayOpenApiDocument(app: NestFastifyApplication): OpenAPIObje
     )
     .setVersion('1')
     .build();
-  const scanned = SwaggerModule.createDocument(app, base, { include: [GatewayModule] });
+  const scanned = SwaggerModule.createDocument(app, base);
   const paths: OpenAPIObject['paths'] = {};
   const documented = new Set(Object.keys(operations));
   for (const [path, item] of Object.entries(scanned.paths)) {
     for (const [method, operation] of Object.entries(item)) {
+      // Operation ids are `<Controller>_<method>`.
+      const controller = String((operation as { operationId?: string }).operationId).split('_')[0];
+      if (!API_CONTROLLERS.includes(controller)) continue;
       const key = `${method} ${path}`;
       const extra = operations[key];
       if (extra === undefined)
