@@ -150,6 +150,7 @@ export function htmlReport(r: LoadgenReport): string {
       d.at,
       JSON.stringify(d.expected) ?? 'nothing',
       JSON.stringify(d.actual) ?? 'nothing',
+      d.recheck ?? '',
     ]),
   );
   return `<!doctype html>
@@ -169,12 +170,13 @@ ${latency}
 ${table(['', 'sent', 'accepted', 'rejected (4xx)', 'failed (5xx)', 'timed out', 'network errors'], [['user_tags', t.sent, t.accepted, t.rejected, t.failed, t.timedOut, t.networkErrors]])}
 <h2>Queries</h2>
 ${table(
-  ['', 'sent', 'correct', 'wrong', 'errors', 'indeterminate', 'not asked'],
+  ['', 'sent', 'correct', 'wrong', 'of which late', 'errors', 'indeterminate', 'not asked'],
   Object.entries(r.queries).map(([k, q]) => [
     k,
     q.sent,
     q.correct,
     q.wrong,
+    q.late,
     q.errors,
     q.indeterminate,
     Object.values(q.excluded).reduce((a, b) => a + b, 0),
@@ -185,7 +187,7 @@ ${table(
   ['', 'n', 'p50', 'p95', 'p99', 'p99.9', 'max'],
   ENDPOINTS.map((e) => [e, ...lat(r.latency[e])]),
 )}
-${diffs.length > 0 ? `<h2 class="fail">First wrong answers</h2>${table(['kind', 'request', 'path', 'expected', 'actual'], diffs)}` : ''}
+${diffs.length > 0 ? `<h2 class="fail">First wrong answers</h2>${table(['kind', 'request', 'path', 'expected', 'actual', 'asked again 5 s later'], diffs)}` : ''}
 </body></html>
 `;
 }

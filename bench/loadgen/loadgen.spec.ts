@@ -60,6 +60,7 @@ describe('Loadgen against an in-memory API', () => {
       request: expect.stringContaining('/user_profiles/'),
     });
     expect(report.failures.join('\n')).toMatch(/wrong answers to user_profiles/);
+    expect(report.queries.user_profiles.diffs.map((d) => d.recheck)).toContain('still wrong');
   });
 
   it('catches lost tags and columns in the wrong order', async () => {
@@ -72,6 +73,9 @@ describe('Loadgen against an in-memory API', () => {
   it('catches data that shows up later than the promised latency', async () => {
     const { report } = await run({ visibilityDelayMs: 900 }, { profileLatencyMs: 200, aggregateLatencyMs: 200 });
     expect(report.queries.user_profiles.wrong).toBeGreaterThan(0);
+    // Asked again 5 s later, the answers are right: told apart as late, not lost.
+    expect(report.queries.user_profiles.late).toBe(report.queries.user_profiles.wrong);
+    expect(report.queries.user_profiles.diffs[0]?.recheck).toBe('late');
   });
 
   it('counts 503s as errors and keeps what they touched out of the checks: no answer is called wrong', async () => {

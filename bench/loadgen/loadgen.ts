@@ -93,6 +93,11 @@ export interface Diff {
   at: string;
   expected: Json | undefined;
   actual: Json | undefined;
+  /**
+   * The same query asked again RECHECK_MS later (without a debug body): 'late' when it then matched
+   * (the data arrived after the promised latency), 'still wrong', or 'indeterminate'/'failed'.
+   */
+  recheck?: 'late' | 'still wrong' | 'indeterminate' | 'failed';
 }
 
 export interface ErrorSample {
@@ -112,6 +117,8 @@ export interface QueryReport {
   excluded: Record<string, number>;
   /** Of `sent`, asked in the final round. */
   final: number;
+  /** Of `wrong`, answers that were right when asked again RECHECK_MS later: data later than promised. */
+  late: number;
   diffs: Diff[];
   errorSamples: ErrorSample[];
 }
@@ -162,6 +169,9 @@ export interface LoadgenReport {
 
 type Kind = 'user_profiles' | 'aggregates';
 
+/** How long after a wrong answer the query is asked again (see Diff.recheck). */
+const RECHECK_MS = 5_000;
+
 function newQueryReport(): QueryReport {
   return {
     sent: 0,
@@ -171,6 +181,7 @@ function newQueryReport(): QueryReport {
     indeterminate: 0,
     excluded: {},
     final: 0,
+    late: 0,
     diffs: [],
     errorSamples: [],
   };
@@ -232,6 +243,8 @@ export class Loadgen {
   /** Cookies of recently sent tags: profile queries mostly ask about active users. */
   private readonly recentCookies: string[] = [];
   private streamEnded = false;
+  /** Re-checks of wrong answers still running; the report waits for them. */
+  private readonly rechecks: Promise<void>[] = [];
   private lastAckAt = 0;
   private phase: Progress['phase'] = 'send';
   private final = false;
@@ -281,6 +294,7 @@ export class Loadgen {
       this.final = true;
       await this.finalRound();
       await this.drained(this.o.timeoutMs + 5_000);
+      await Promise.all(this.rechecks);
 
       const after = await this.comparisons();
       return this.report(startedAt, sendSeconds, tagsSent, accepted, before, after);
@@ -473,9 +487,44 @@ export class Loadgen {
     }
     q.wrong++;
     this.timeline.wrong(at);
-    if (q.diffs.length < this.o.maxDiffs) {
-      q.diffs.push({ request: `POST ${path}`, at: diff.path, expected: diff.expected, actual: diff.actual });
+    const record: Diff = { request: `POST ${path}`, at: diff.path, expected: diff.expected, actual: diff.actual };
+    if (q.diffs.length < this.o.maxDiffs) q.diffs.push(record);
+    this.rechecks.push(this.recheck(q, path, expected, determined, record));
+  }
+
+  /**
+   * Asks a wrongly answered query again a while later, to tell data that arrived late (a latency
+   * violation) from data that is wrong for good. Without a debug body, so the gateway's counters only
+   * count what the run itself asked.
+   */
+  private async recheck(
+    q: QueryReport,
+    path: string,
+    expected: Json,
+    determined: () => boolean,
+    record: Diff,
+  ): Promise<void> {
+    await sleep(RECHECK_MS);
+    const r = await this.client.postEmpty(path, this.o.timeoutMs);
+    if (r.kind !== 'response' || r.status !== 200) {
+      record.recheck = 'failed';
+      return;
     }
+    if (!determined()) {
+      record.recheck = 'indeterminate';
+      return;
+    }
+    let again: Json;
+    try {
+      again = JSON.parse(r.body) as Json;
+    } catch {
+      record.recheck = 'failed';
+      return;
+    }
+    if (firstDifference(expected, again) === undefined) {
+      q.late++;
+      record.recheck = 'late';
+    } else record.recheck = 'still wrong';
   }
 
   private drained(timeoutMs: number): Promise<void> {
@@ -590,11 +639,19 @@ export class Loadgen {
       for (const [k, v] of Object.entries(after)) gatewayComparisons[k] = v - (before?.[k] ?? 0);
       const mismatches = Object.entries(gatewayComparisons)
         .filter(([k, v]) => k.endsWith('/mismatch') && v > 0)
-        .map(([k, v]) => `${k} ${v}`);
-      // Only meaningful when this run alone talks to the gateway; reported, and counted as a failure
-      // only if the loadgen itself saw no wrong answer (then the two checks disagree, which is a finding).
-      if (mismatches.length > 0 && failures.every((f) => !f.includes('wrong answers'))) {
-        failures.push(`the gateway counted mismatches the loadgen did not see: ${mismatches.join(', ')}`);
+        .map(([k, v]) => [k.slice(0, -'/mismatch'.length), v] as const);
+      // The gateway also compares answers the loadgen never judged: queries that timed out here (the
+      // gateway still answered, later) and indeterminate ones (tags sent meanwhile may have trimmed an
+      // expected one). Only mismatches beyond those mean the two checks disagree, which is a finding.
+      for (const [endpoint, n] of mismatches) {
+        const q = this.queries[endpoint as Kind] as QueryReport | undefined;
+        const unjudged = q === undefined ? 0 : q.errors + q.indeterminate;
+        if (q !== undefined && n > q.wrong + unjudged) {
+          failures.push(
+            `the gateway counted ${n} ${endpoint} mismatches, more than the ${q.wrong} wrong, ${q.errors} failed and ` +
+              `${q.indeterminate} indeterminate answers seen here`,
+          );
+        }
       }
     }
     const summaries = (h: Record<Endpoint, Histogram>): Record<Endpoint, LatencySummary> =>

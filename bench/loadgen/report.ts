@@ -43,11 +43,13 @@ export function markdownReport(r: LoadgenReport): string {
     `| | ${int(t.sent)} | ${int(t.accepted)} | ${int(t.rejected)} | ${int(t.failed)} | ${int(t.timedOut)} | ${int(t.networkErrors)} |`,
   );
   lines.push('');
-  lines.push('| queries | sent | correct | wrong | errors | indeterminate | not asked (why) | of which final round |');
+  lines.push(
+    '| queries | sent | correct | wrong (of which late) | errors | indeterminate | not asked (why) | of which final round |',
+  );
   lines.push('|---|---|---|---|---|---|---|---|');
   for (const [kind, q] of Object.entries(r.queries)) {
     lines.push(
-      `| ${kind} | ${int(q.sent)} | ${int(q.correct)} | ${int(q.wrong)} | ${int(q.errors)} | ${int(q.indeterminate)} | ${excludedText(q)} | ${int(q.final)} |`,
+      `| ${kind} | ${int(q.sent)} | ${int(q.correct)} | ${int(q.wrong)} (${int(q.late)}) | ${int(q.errors)} | ${int(q.indeterminate)} | ${excludedText(q)} | ${int(q.final)} |`,
     );
   }
   lines.push('');
@@ -87,8 +89,14 @@ export function markdownReport(r: LoadgenReport): string {
     lines.push('**First wrong answers** (first differing path, expected, actual)');
     lines.push('');
     for (const d of diffs) {
+      const recheck =
+        d.recheck === 'late'
+          ? ' (right when asked again 5 s later: the data arrived later than promised)'
+          : d.recheck === undefined
+            ? ''
+            : ` (asked again 5 s later: ${d.recheck})`;
       lines.push(
-        `- ${d.kind} \`${clip(d.request, 250)}\` at \`${d.at}\`: expected \`${clip(JSON.stringify(d.expected) ?? 'nothing')}\`, got \`${clip(JSON.stringify(d.actual) ?? 'nothing')}\``,
+        `- ${d.kind} \`${clip(d.request, 250)}\` at \`${d.at}\`: expected \`${clip(JSON.stringify(d.expected) ?? 'nothing')}\`, got \`${clip(JSON.stringify(d.actual) ?? 'nothing')}\`${recheck}`,
       );
     }
   }
