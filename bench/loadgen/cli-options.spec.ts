@@ -43,6 +43,12 @@ describe('parseCli', () => {
     }
   });
 
+  it('sets both data latencies with --data-latency-ms, the specific flags winning', () => {
+    const o = parseCli(['--data-latency-ms', '3000', '--aggregate-latency-ms', '7000']);
+    if (o === 'help') throw new Error('help');
+    expect([o.loadgen.profileLatencyMs, o.loadgen.aggregateLatencyMs]).toEqual([3000, 7000]);
+  });
+
   it('rejects unknown flags', () => {
     expect(() => parseCli(['--rat', '5'])).toThrow();
   });

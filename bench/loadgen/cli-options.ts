@@ -16,6 +16,7 @@ export const USAGE = `npm run loadgen -- [flags]
   --aggregate-every N       one aggregates query per N tags, 0: none (default ${DEFAULT_OPTIONS.aggregateEvery})
   --profile-latency-ms MS   a 204'd tag is in its profile within MS (default ${DEFAULT_OPTIONS.profileLatencyMs})
   --aggregate-latency-ms MS a 204'd tag is in /aggregates within MS (default ${DEFAULT_OPTIONS.aggregateLatencyMs})
+  --data-latency-ms MS      both latencies at once (the specific flags win)
   --timeout-ms MS           request timeout (default ${DEFAULT_OPTIONS.timeoutMs})
   --final-queries N         queries of each kind once the stream settled (default ${DEFAULT_OPTIONS.finalQueries})
   --capacity N              newest tags per cookie and action the product keeps (default ${DEFAULT_OPTIONS.profileCapacity})
@@ -50,6 +51,7 @@ const NUMBER_FLAGS = {
   'aggregate-every': { min: 0, int: true },
   'profile-latency-ms': { min: 0 },
   'aggregate-latency-ms': { min: 0 },
+  'data-latency-ms': { min: 0 },
   'timeout-ms': { min: 1 },
   'final-queries': { min: 0, int: true },
   capacity: { min: 1, int: true },
@@ -137,8 +139,8 @@ export function parseCli(argv: readonly string[]): CliOptions | 'help' {
       concurrency: num('concurrency', DEFAULT_OPTIONS.concurrency),
       profileEvery: num('profile-every', DEFAULT_OPTIONS.profileEvery),
       aggregateEvery: num('aggregate-every', DEFAULT_OPTIONS.aggregateEvery),
-      profileLatencyMs: num('profile-latency-ms', DEFAULT_OPTIONS.profileLatencyMs),
-      aggregateLatencyMs: num('aggregate-latency-ms', DEFAULT_OPTIONS.aggregateLatencyMs),
+      profileLatencyMs: num('profile-latency-ms', num('data-latency-ms', DEFAULT_OPTIONS.profileLatencyMs)),
+      aggregateLatencyMs: num('aggregate-latency-ms', num('data-latency-ms', DEFAULT_OPTIONS.aggregateLatencyMs)),
       timeoutMs: num('timeout-ms', DEFAULT_OPTIONS.timeoutMs),
       profileCapacity: num('capacity', DEFAULT_OPTIONS.profileCapacity),
       retentionHours: num('retention-hours', DEFAULT_OPTIONS.retentionHours),
