@@ -157,7 +157,8 @@ export class TradeForwarder implements TradeSourceListener, OnApplicationBootstr
       this.heldCount++;
       return;
     }
-    if (this.ids.has(t.trade_id)) {
+    // Remembered at once, whatever follows: a repeat of this trade_id is a duplicate in any case.
+    if (!this.ids.add(t.trade_id)) {
       this.metrics.duplicates.inc({ by: 'trade_id' });
       return;
     }
@@ -180,8 +181,8 @@ export class TradeForwarder implements TradeSourceListener, OnApplicationBootstr
     }
   }
 
+  /** Queues a trade whose trade_id is already remembered. */
   private accept(t: DeribitTrade): void {
-    this.ids.add(t.trade_id);
     this.queue.push(t);
   }
 
@@ -235,7 +236,7 @@ export class TradeForwarder implements TradeSourceListener, OnApplicationBootstr
     let filled = 0;
     for (const t of fetched) {
       if (t.instrument_name !== instrument || t.trade_seq < next || t.trade_seq > hold.to) continue;
-      if (this.ids.has(t.trade_id)) continue;
+      if (!this.ids.add(t.trade_id)) continue;
       this.accept(t);
       next = t.trade_seq + 1;
       filled++;
@@ -251,8 +252,7 @@ export class TradeForwarder implements TradeSourceListener, OnApplicationBootstr
     // The trade that revealed the gap was already checked; those after it go through the checks now,
     // in order (one of them may reveal another gap and start a new hold for the rest).
     const [revealing, ...later] = hold.pending;
-    if (this.ids.has(revealing.trade_id)) this.metrics.duplicates.inc({ by: 'trade_id' });
-    else this.accept(revealing);
+    this.accept(revealing);
     for (const t of later) this.admit(t);
     this.wakePublisher?.();
   }
