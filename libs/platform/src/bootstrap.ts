@@ -50,8 +50,9 @@ export async function createHttpApp(rootModule: unknown, opts: HttpAppOptions): 
 
 /**
  * SIGTERM or SIGINT (Ctrl-C) stops the app gracefully: readiness goes down at once, then Nest closes
- * the app (see `listen`), then `afterClose` runs, and the process exits with 0. If that takes longer
- * than `shutdownTimeoutMs` it exits with 1, naming what it waited for; a second signal exits at once.
+ * the app (see `listen`), then `afterClose` runs, and the process exits with 0. Connections still open
+ * at 3/4 of `shutdownTimeoutMs` are cut; if the rest takes longer than `shutdownTimeoutMs` it exits
+ * with 1, naming what it waited for. A second signal exits at once.
  */
 function stopOnSignals(app: NestFastifyApplication, opts: HttpAppOptions): void {
   const logger = new Logger(opts.name);
@@ -69,6 +70,13 @@ function stopOnSignals(app: NestFastifyApplication, opts: HttpAppOptions): void 
       process.exit(1);
     }, opts.shutdownTimeoutMs);
     timer.unref();
+    // A client that never reads its answer would hold the HTTP close (and so the closing of the
+    // consumers' and publishers' clients) until the deadline: cut what is still open well before it.
+    const cut = setTimeout(() => {
+      logger.warn(`connections still open after ${Math.round(opts.shutdownTimeoutMs * 0.75)} ms: closing them`);
+      app.getHttpServer().closeAllConnections();
+    }, opts.shutdownTimeoutMs * 0.75);
+    cut.unref();
     // Here rather than in a hook: PlatformModule is global, and Nest runs global modules' hooks last.
     readinessOf(app)?.startDraining();
     app
