@@ -15,7 +15,7 @@ export interface Series {
 
 const W = 960;
 const H = 300;
-const PAD = { left: 64, right: 16, top: 36, bottom: 40 };
+const PAD = { left: 64, right: 16, top: 48, bottom: 40 };
 
 export function escapeHtml(s: string): string {
   return s.replace(
@@ -101,11 +101,12 @@ export function lineChart(title: string, yLabel: string, series: Series[], opts:
         `<path d="${d}" fill="none" stroke="${s.color}" stroke-width="1.6"${s.dashed ? ' stroke-dasharray="5,3"' : ''}/>`,
       );
     }
-    const lx = PAD.left + 8 + k * 150;
+    // The legend is a row of its own under the title, spread over the plot's width.
+    const lx = PAD.left + k * Math.floor(plotW / Math.max(1, series.length));
     parts.push(
-      `<line x1="${lx}" x2="${lx + 18}" y1="${PAD.top - 8}" y2="${PAD.top - 8}" stroke="${s.color}" stroke-width="3"${s.dashed ? ' stroke-dasharray="5,3"' : ''}/>`,
+      `<line x1="${lx}" x2="${lx + 18}" y1="${PAD.top - 12}" y2="${PAD.top - 12}" stroke="${s.color}" stroke-width="3"${s.dashed ? ' stroke-dasharray="5,3"' : ''}/>`,
     );
-    parts.push(`<text x="${lx + 22}" y="${PAD.top - 4}" font-size="11">${escapeHtml(s.name)}</text>`);
+    parts.push(`<text x="${lx + 22}" y="${PAD.top - 8}" font-size="11">${escapeHtml(s.name)}</text>`);
   });
   parts.push('</svg>');
   return parts.join('\n');
