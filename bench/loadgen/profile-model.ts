@@ -21,7 +21,9 @@ export type TagState = 'pending' | 'acked' | 'uncertain' | 'rejected';
 export interface ModelTag {
   readonly seq: number;
   readonly eventMs: number;
-  readonly body: TagJson;
+  readonly cookie: string;
+  /** The tag exactly as sent (JSON text: half the memory of the parsed object, and no re-serialising). */
+  readonly json: string;
   state: TagState;
   /** Wall-clock ms when the 204 arrived (acked only). */
   ackedAt: number;
@@ -58,7 +60,8 @@ export interface ProfilePlan {
   limit: number | undefined;
   /** Path and query string, URL-encoded. */
   path: string;
-  expected: ProfileAnswer;
+  /** The expected answer (a ProfileAnswer) as JSON text, built from the tags as they were sent. */
+  expectedJson: string;
   /** Per action, the oldest expected tag (trimming check on arrival). */
   oldest: Partial<Record<Action, number>>;
 }
@@ -91,7 +94,14 @@ export class ProfileModel {
       this.cookies.set(tag.cookie, history);
       this.distinctCookies.push(tag.cookie);
     }
-    const record: ModelTag = { seq: tag.seq, eventMs: tag.eventMs, body: tag.body, state: 'pending', ackedAt: 0 };
+    const record: ModelTag = {
+      seq: tag.seq,
+      eventMs: tag.eventMs,
+      cookie: tag.cookie,
+      json: tag.json,
+      state: 'pending',
+      ackedAt: 0,
+    };
     const list = history.lists[tag.action];
     // Late (second-precision) tags go back at most a second: insertion near the end.
     let i = list.length;
@@ -116,7 +126,7 @@ export class ProfileModel {
   rejected(record: ModelTag): void {
     record.state = 'rejected';
     for (const action of ACTIONS) {
-      const history = this.cookies.get(record.body.cookie);
+      const history = this.cookies.get(record.cookie);
       const list = history?.lists[action];
       const i = list?.indexOf(record) ?? -1;
       if (list !== undefined && i >= 0) list.splice(i, 1);
@@ -126,7 +136,7 @@ export class ProfileModel {
   /** The answer for a range, from the tags known acknowledged (no settledness check: see plan()). */
   answer(cookie: string, fromMs: number, toMs: number, limit: number): ProfileAnswer {
     const history = this.cookies.get(cookie);
-    const body = (t: ModelTag): TagJson => t.body;
+    const body = (t: ModelTag): TagJson => JSON.parse(t.json) as TagJson;
     return {
       cookie,
       views: select(history, 'VIEW', fromMs, toMs, limit).map(body),
@@ -192,7 +202,7 @@ export class ProfileModel {
       toMs,
       limit,
       path: `/user_profiles/${encodeURIComponent(cookie)}?${query}`,
-      expected: { cookie, views: views.map((t) => t.body), buys: buys.map((t) => t.body) },
+      expectedJson: `{"cookie":${JSON.stringify(cookie)},"views":[${views.map((t) => t.json).join(',')}],"buys":[${buys.map((t) => t.json).join(',')}]}`,
       oldest,
     };
   }
