@@ -58,7 +58,7 @@ function report(): LoadgenReport {
     latency: lat,
     scheduledLatency: lat,
     scheduler: { lagP99Ms: 0, lagMaxMs: 0, sendsLateOver10Ms: 0 },
-    model: { cookies: 3 },
+    model: { cookies: 3, uncertainCookies: 0, uncertainBuckets: 0 },
     timeline: [0, 1, 2].map((t) => ({
       t,
       sent: { ...zeros, user_tags: 10 },

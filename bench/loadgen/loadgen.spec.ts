@@ -83,6 +83,8 @@ describe('Loadgen against an in-memory API', () => {
     expect(report.passed).toBe(false);
     expect(report.tags.failed).toBe(80);
     expect(report.tags.uncertain).toBe(80);
+    expect(report.model.uncertainCookies).toBeGreaterThan(0);
+    expect(report.model.uncertainBuckets).toBeGreaterThan(0);
     expect(report.queries.user_profiles.wrong + report.queries.aggregates.wrong).toBe(0);
     expect(report.queries.aggregates.excluded['uncertain bucket']).toBeGreaterThan(0);
   });

@@ -159,7 +159,8 @@ export interface LoadgenReport {
   /** From the scheduled send time (includes waiting for a free slot: coordinated omission corrected). */
   scheduledLatency: Record<Endpoint, LatencySummary>;
   scheduler: { lagP99Ms: number; lagMaxMs: number; sendsLateOver10Ms: number };
-  model: { cookies: number };
+  /** Distinct cookies sent; cookies and minute buckets holding an uncertain tag (kept out of checks). */
+  model: { cookies: number; uncertainCookies: number; uncertainBuckets: number };
   /** debug_comparisons_total of the gateway's /metrics, change over the run (undefined: not served). */
   gatewayComparisons?: Record<string, number>;
   timeline: SecondPoint[];
@@ -243,6 +244,8 @@ export class Loadgen {
   /** Cookies of recently sent tags: profile queries mostly ask about active users. */
   private readonly recentCookies: string[] = [];
   private streamEnded = false;
+  private readonly uncertainCookies = new Set<string>();
+  private readonly uncertainMinutes = new Set<number>();
   /** Re-checks of wrong answers still running; the report waits for them. */
   private readonly rechecks: Promise<void>[] = [];
   private lastAckAt = 0;
@@ -393,6 +396,8 @@ export class Loadgen {
         else if (r.kind === 'network') this.tags.networkErrors++;
         else this.tags.failed++;
         this.tags.uncertain++;
+        this.uncertainCookies.add(tag.cookie);
+        this.uncertainMinutes.add(minuteOf(tag.eventMs));
         this.profiles.uncertain(record);
         this.aggregates.uncertain(ref);
       }
@@ -694,7 +699,11 @@ export class Loadgen {
       latency: summaries(this.latency),
       scheduledLatency: summaries(this.scheduled),
       scheduler: { lagP99Ms: this.lag.percentile(99), lagMaxMs: this.lag.max, sendsLateOver10Ms: this.sendsLate },
-      model: { cookies: this.profiles.cookieCount },
+      model: {
+        cookies: this.profiles.cookieCount,
+        uncertainCookies: this.uncertainCookies.size,
+        uncertainBuckets: this.uncertainMinutes.size,
+      },
       gatewayComparisons,
       timeline: this.timeline.points(),
       passed: failures.length === 0,

@@ -30,6 +30,13 @@ export function markdownReport(r: LoadgenReport): string {
       `sent ${int(r.achievedRate)} tags/s, accepted ${int(r.acceptedRate)} tags/s. ` +
       `Event time ${r.eventTime.first} to ${r.eventTime.last} (step ${r.stream.stepMs} ms); ${int(r.model.cookies)} distinct cookies.`,
   );
+  if (r.tags.uncertain > 0) {
+    lines.push('');
+    lines.push(
+      `${int(r.tags.uncertain)} uncertain tags (error or timeout: stored or not) touched ${int(r.model.uncertainCookies)} cookies and ` +
+        `${int(r.model.uncertainBuckets)} minute buckets; no checked range contains one (see "not asked" below).`,
+    );
+  }
   lines.push('');
   if (!r.passed) {
     lines.push('**Failures**');
