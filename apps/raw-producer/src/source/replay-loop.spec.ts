@@ -65,6 +65,27 @@ describe('ReplayLoopShifter', () => {
     expect([...passes].sort((a, b) => a - b)).toEqual(passes);
   });
 
+  it('keeps every other field as recorded', () => {
+    const s = new ReplayLoopShifter();
+    const option: DeribitTrade = {
+      ...base,
+      instrument_name: 'BTC-27NOV26-100000-C',
+      contracts: 2.5,
+      iv: 48.2,
+      liquidation: 'MT',
+      block_trade_id: null,
+      block_trade_leg_count: 2,
+      combo_id: 'BTC-CS-27NOV26-100000_110000',
+      combo_trade_id: null,
+    };
+    s.observe(option);
+    const { trade_seq, trade_id, timestamp, ...rest } = s.shift(option, 1);
+    const { trade_seq: _s, trade_id: _i, timestamp: _t, ...recorded } = option;
+    expect(rest).toEqual(recorded);
+    expect(Object.keys(rest).sort()).toEqual(Object.keys(recorded).sort());
+    expect([trade_seq, trade_id, timestamp]).toEqual([2, '101', 1_001]);
+  });
+
   it('suffixes ids without a trailing number', () => {
     const s = new ReplayLoopShifter();
     const t = { ...base, trade_id: 'abc' };

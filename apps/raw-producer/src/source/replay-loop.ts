@@ -1,17 +1,30 @@
 import { DeribitTrade } from '@lib/domain';
 
-const TRAILING_NUMBER = /^(.*?)(\d+)$/;
+/** Longest run of trailing digits read as a number (stays within Number's exact integers). */
+const MAX_DIGITS = 15;
+
+/** Index where the trailing number of `id` starts; id.length when it has none. Called per trade: no regex. */
+function numberStart(id: string): number {
+  let i = id.length;
+  while (i > 0 && id.length - i < MAX_DIGITS) {
+    const c = id.charCodeAt(i - 1);
+    if (c < 48 || c > 57) break;
+    i--;
+  }
+  return i;
+}
 
 /** Numeric ids seen per non-numeric prefix ("ETH-" of "ETH-287654321", "" of "412345678"). */
 class IdSpan {
   private readonly spans = new Map<string, { min: number; max: number }>();
 
   observe(id: string): void {
-    const m = TRAILING_NUMBER.exec(id);
-    if (m === null) return;
-    const n = Number(m[2]);
-    const span = this.spans.get(m[1]);
-    if (span === undefined) this.spans.set(m[1], { min: n, max: n });
+    const start = numberStart(id);
+    if (start === id.length) return;
+    const prefix = start === 0 ? '' : id.slice(0, start);
+    const n = Number(start === 0 ? id : id.slice(start));
+    const span = this.spans.get(prefix);
+    if (span === undefined) this.spans.set(prefix, { min: n, max: n });
     else {
       if (n < span.min) span.min = n;
       if (n > span.max) span.max = n;
@@ -20,10 +33,11 @@ class IdSpan {
 
   /** The id moved `pass` whole spans up: distinct from every id of other passes, and increasing with them. */
   shift(id: string, pass: number): string {
-    const m = TRAILING_NUMBER.exec(id);
-    const span = m === null ? undefined : this.spans.get(m[1]);
-    if (m === null || span === undefined) return `${id}~${pass}`;
-    return `${m[1]}${Number(m[2]) + pass * (span.max - span.min + 1)}`;
+    const start = numberStart(id);
+    const prefix = start === 0 ? '' : id.slice(0, start);
+    const span = start === id.length ? undefined : this.spans.get(prefix);
+    if (span === undefined) return `${id}~${pass}`;
+    return prefix + String(Number(start === 0 ? id : id.slice(start)) + pass * (span.max - span.min + 1));
   }
 }
 
@@ -75,18 +89,30 @@ export class ReplayLoopShifter {
     if (pass === 0) return t;
     const s = this.seqs.get(t.instrument_name);
     const seqSpan = s === undefined ? 0 : s.max - s.min + 1;
+    // Built field by field: a spread of trades of varying shapes costs several times more, per trade.
     const shifted: DeribitTrade = {
-      ...t,
       trade_seq: t.trade_seq + pass * seqSpan,
       trade_id: this.tradeIds.shift(t.trade_id, pass),
       timestamp: t.timestamp + pass * this.periodMs,
+      tick_direction: t.tick_direction,
+      price: t.price,
+      mark_price: t.mark_price,
+      index_price: t.index_price,
+      instrument_name: t.instrument_name,
+      direction: t.direction,
+      amount: t.amount,
     };
+    if (t.contracts !== undefined) shifted.contracts = t.contracts;
+    if (t.iv !== undefined) shifted.iv = t.iv;
+    if (t.liquidation !== undefined) shifted.liquidation = t.liquidation;
     if (t.block_trade_id !== undefined && t.block_trade_id !== null) {
       shifted.block_trade_id = this.blockIds.shift(t.block_trade_id, pass);
-    }
+    } else if (t.block_trade_id !== undefined) shifted.block_trade_id = t.block_trade_id;
+    if (t.block_trade_leg_count !== undefined) shifted.block_trade_leg_count = t.block_trade_leg_count;
+    if (t.combo_id !== undefined) shifted.combo_id = t.combo_id;
     if (t.combo_trade_id !== undefined && t.combo_trade_id !== null) {
       shifted.combo_trade_id = t.combo_trade_id + pass * (this.comboMax - this.comboMin + 1);
-    }
+    } else if (t.combo_trade_id !== undefined) shifted.combo_trade_id = t.combo_trade_id;
     return shifted;
   }
 }

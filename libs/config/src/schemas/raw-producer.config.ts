@@ -67,8 +67,8 @@ export const rawProducerConfigSchema = z
       bool(true),
     ),
     TRADE_DEDUPE_CAPACITY: doc(
-      'How many recent trade_ids are remembered to drop duplicates (memory is bounded by this)',
-      int(100_000, { min: 1, max: 10_000_000 }),
+      'How many recent trade_ids are remembered to drop duplicates (memory is bounded by this); older re-deliveries are caught by the per-instrument trade_seq watermark',
+      int(10_000, { min: 1, max: 10_000_000 }),
     ),
     BACKFILL_ENABLED: doc(
       'Fill trade_seq gaps with public/get_last_trades_by_instrument before forwarding later trades (live source only)',
