@@ -21,9 +21,9 @@ import {
   DOCKER,
   nestApps,
   nestProjects,
-  nestRootTsconfig,
   NOT_IN_CLUSTER,
   ROOT,
+  tsconfigChain,
 } from './support/repo';
 
 /**
@@ -113,17 +113,12 @@ describe('docker/Dockerfile', () => {
     expect(runs('build').map((r) => r.args)).toContainEqual(expect.stringMatching(/npx nest build "?\$\{?APP\}?"?/));
   });
 
-  it.each(apps)('gives the Nest CLI building %s the tsconfig files it reads', (app) => {
+  it.each(apps)('gives the Nest CLI building %s its tsconfig and those it extends', (app) => {
     const copied = copies('build').flatMap((c) => copySources(c, { APP: app }));
     const has = (file: string) => copied.some((s) => s === file || file.startsWith(`${s}/`));
-    const wanted = [
-      nestRootTsconfig(),
-      nestProjects()[app].compilerOptions?.tsConfigPath,
-      'tsconfig.json',
-      'tsconfig.build.json',
-    ];
-    for (const f of wanted.filter((x): x is string => x !== undefined))
+    for (const f of tsconfigChain(nestProjects()[app].compilerOptions?.tsConfigPath ?? 'tsconfig.json')) {
       expect({ f, copied: has(f) }).toEqual({ f, copied: true });
+    }
   });
 
   it.each(apps)('has in its build context every file the build of %s copies', (app) => {

@@ -163,8 +163,15 @@ function chrooted(
   return { script: lines.join('\n'), env };
 }
 
-function runInStage(state: StageState, command: string, caches: { target: string; source: string }[]): void {
-  const env = { PATH: DEFAULT_PATH, HOME: '/root', ...state.env };
+function runInStage(
+  state: StageState,
+  command: string,
+  caches: { target: string; source: string }[],
+  args: Record<string, string | undefined>,
+): void {
+  // The stage's ARGs are in RUN's environment (not in the image's), under its ENV.
+  const declared = Object.fromEntries(Object.entries(args).filter((e): e is [string, string] => e[1] !== undefined));
+  const env = { PATH: DEFAULT_PATH, HOME: '/root', ...declared, ...state.env };
   // Docker runs a shell-form RUN as `/bin/sh -c`, in WORKDIR.
   const argv = ['/bin/sh', '-c', `cd "${state.workdir}" && ${command}`];
   const { script, env: spawnEnv } = chrooted(state, argv, { env, caches });
@@ -316,7 +323,7 @@ class Rehearsal {
           .filter((m) => m.type === 'cache')
           .map((m) => ({ target: m.target, source: join(CACHE, m.target.replace(/\//g, '_')) }));
         log(`  RUN ${command.replace(/\s+/g, ' ').slice(0, 110)}`);
-        runInStage(state, command, caches);
+        runInStage(state, command, caches, vars);
         return;
       }
       case 'USER':

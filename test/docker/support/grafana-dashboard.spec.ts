@@ -80,6 +80,25 @@ describe('checkDashboard', () => {
     ['no fieldConfig', withPanel(2, { fieldConfig: undefined }), 'fieldConfig'],
     ['a stat without reduction', withPanel(2, { type: 'stat', options: {} }), 'reduceOptions.calcs'],
     ['a row that is not full width', withPanel(0, { gridPos: { x: 0, y: 0, w: 12, h: 1 } }), 'a row spans the width'],
+    ['an unknown dashboard field', dashboard({ titel: 'x' }), 'dashboard: unknown field titel'],
+    ['an unknown panel field', withPanel(2, { lengend: {} }), 'unknown field lengend'],
+    [
+      'an unknown query field',
+      withPanel(2, { targets: [{ refId: 'A', expr: 'up', legend: 'x' }] }),
+      'unknown field legend',
+    ],
+    [
+      'a threshold mode Grafana does not have',
+      withPanel(2, { fieldConfig: { defaults: { thresholds: { mode: 'abs', steps: [] } }, overrides: [] } }),
+      'thresholds { mode: absolute | percentage',
+    ],
+    [
+      'a variable refresh Grafana does not have',
+      dashboard({
+        templating: { list: [{ name: 'q', type: 'query', datasource: DS, query: 'label_values(queue)', refresh: 5 }] },
+      }),
+      'refresh must be one of 0, 1, 2',
+    ],
     ['a query that does not parse', withExpr('sum(rate(requests_total[5m])'), 'expected ")"'],
     ['an unknown metric', withExpr('sum(rate(request_total[5m]))'), 'request_total is not a metric the apps register'],
     ['a label the metric lacks', withExpr('sum(rate(requests_total{path="/x"}[5m]))'), 'has no label path'],

@@ -48,6 +48,51 @@ export const CORE_PANEL_TYPES = new Set([
   'datagrid',
 ]);
 
+/**
+ * Fields of Grafana's dashboard model, from its generated schema types (@grafana/schema 13.2.3,
+ * dist/types/raw/dashboard/x/types.gen.d.ts: Dashboard, Panel, RowPanel, VariableModel, GridPos,
+ * FieldConfigSource). A field outside these is ignored by Grafana at best, or a typo.
+ */
+const FIELDS = {
+  dashboard: new Set(
+    'annotations description editable fiscalYearStartMonth gnetId graphTooltip id links liveNow panels preload refresh revision schemaVersion snapshot tags templating time timepicker timezone title uid version weekStart'.split(
+      ' ',
+    ),
+  ),
+  panel: new Set(
+    'autoMigrateFrom cacheTimeout datasource description fieldConfig gridPos hideTimeOverride id interval libraryPanel links maxDataPoints maxPerRow options pluginVersion queryCachingTTL repeat repeatDirection targets timeCompare timeFrom timeShift title transformations transparent type'.split(
+      ' ',
+    ),
+  ),
+  row: new Set('collapsed datasource gridPos id panels repeat title type'.split(' ')),
+  variable: new Set(
+    'allValue allowCustomValue current datasource description enableGroupBy hide includeAll label multi name options query refresh regex regexApplyTo skipUrlSync sort staticOptions staticOptionsOrder type valuesFormat'.split(
+      ' ',
+    ),
+  ),
+  gridPos: new Set('h static w x y'.split(' ')),
+  fieldConfig: new Set(['defaults', 'overrides']),
+  /** DataQuery (refId, datasource, hide, queryType) and the Prometheus datasource's query fields. */
+  target: new Set(
+    'refId datasource hide queryType expr legendFormat instant range exemplar editorMode format interval intervalFactor'.split(
+      ' ',
+    ),
+  ),
+};
+
+/** Enumerations of the same schema: DashboardCursorSync, VariableRefresh, VariableHide, VariableSort, ThresholdsMode. */
+const ENUMS = {
+  graphTooltip: [0, 1, 2],
+  variableRefresh: [0, 1, 2],
+  variableHide: [0, 1, 2, 3],
+  variableSort: [0, 1, 2, 3, 4, 5, 6, 7, 8],
+  thresholdsMode: ['absolute', 'percentage'],
+};
+
+function unknownFields(o: Json, known: ReadonlySet<string>, name: string, problems: string[]): void {
+  for (const k of Object.keys(o)) if (!known.has(k)) problems.push(`${name}: unknown field ${k}`);
+}
+
 const VARIABLE_TYPES = new Set([
   'query',
   'custom',
@@ -116,6 +161,10 @@ export function checkDashboard(dashboard: unknown, opts: DashboardCheckOptions):
   if (d.tags !== undefined && (!Array.isArray(d.tags) || !d.tags.every((t) => typeof t === 'string'))) {
     problems.push('tags: an array of strings');
   }
+  if (d.graphTooltip !== undefined && !ENUMS.graphTooltip.includes(d.graphTooltip as number)) {
+    problems.push('graphTooltip: 0, 1 or 2');
+  }
+  unknownFields(d, FIELDS.dashboard, 'dashboard', problems);
 
   const variables = checkTemplating(d.templating, opts, problems);
   if (!Array.isArray(d.panels) || d.panels.length === 0) {
@@ -157,6 +206,16 @@ function checkTemplating(templating: unknown, opts: DashboardCheckOptions, probl
       continue;
     }
     const name = `variable ${v.name}`;
+    unknownFields(v, FIELDS.variable, name, problems);
+    for (const [key, allowed] of [
+      ['refresh', ENUMS.variableRefresh],
+      ['hide', ENUMS.variableHide],
+      ['sort', ENUMS.variableSort],
+    ] as const) {
+      if (v[key] !== undefined && !(allowed as readonly number[]).includes(v[key] as number)) {
+        problems.push(`${name}: ${key} must be one of ${allowed.join(', ')}`);
+      }
+    }
     if (typeof v.type !== 'string' || !VARIABLE_TYPES.has(v.type))
       problems.push(`${name}: unknown type ${String(v.type)}`);
     if (v.type === 'query') {
@@ -211,7 +270,9 @@ function checkPanel(
     return;
   }
   if (typeof p.title !== 'string') problems.push(`${name}: title must be a string`);
+  unknownFields(p, p.type === 'row' ? FIELDS.row : FIELDS.panel, name, problems);
   const g = p.gridPos;
+  if (isObject(g)) unknownFields(g, FIELDS.gridPos, `${name} gridPos`, problems);
   if (!isObject(g) || ![g.x, g.y, g.w, g.h].every(isInt)) {
     problems.push(`${name}: gridPos { x, y, w, h } integers`);
   } else {
@@ -228,8 +289,24 @@ function checkPanel(
   checkDatasource(p.datasource, name, opts, problems);
   if (!isObject(p.fieldConfig) || !isObject(p.fieldConfig.defaults) || !Array.isArray(p.fieldConfig.overrides)) {
     problems.push(`${name}: fieldConfig { defaults: {}, overrides: [] }`);
-  } else if (p.fieldConfig.defaults.unit !== undefined && typeof p.fieldConfig.defaults.unit !== 'string') {
-    problems.push(`${name}: fieldConfig.defaults.unit must be a string`);
+  } else {
+    unknownFields(p.fieldConfig, FIELDS.fieldConfig, `${name} fieldConfig`, problems);
+    const defaults = p.fieldConfig.defaults;
+    if (defaults.unit !== undefined && typeof defaults.unit !== 'string') {
+      problems.push(`${name}: fieldConfig.defaults.unit must be a string`);
+    }
+    const thresholds = defaults.thresholds;
+    if (thresholds !== undefined) {
+      if (
+        !isObject(thresholds) ||
+        !ENUMS.thresholdsMode.includes(thresholds.mode as string) ||
+        !Array.isArray(thresholds.steps)
+      ) {
+        problems.push(`${name}: thresholds { mode: absolute | percentage, steps: [...] }`);
+      } else if (!isObject(thresholds.steps[0]) || thresholds.steps[0].value !== null) {
+        problems.push(`${name}: the first threshold step has value null (the base)`);
+      }
+    }
   }
   if (!isObject(p.options)) problems.push(`${name}: options must be an object`);
   if (['stat', 'gauge', 'bargauge'].includes(p.type)) {
@@ -249,6 +326,7 @@ function checkPanel(
       continue;
     }
     const tn = `${name} query ${t.refId}`;
+    unknownFields(t, FIELDS.target, tn, problems);
     if (refIds.has(t.refId)) problems.push(`${tn}: refId used twice`);
     refIds.add(t.refId);
     if (t.datasource !== undefined) checkDatasource(t.datasource, tn, opts, problems);

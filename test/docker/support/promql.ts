@@ -6,7 +6,11 @@
  * label matchers a query uses, for the checks against what the apps register.
  *
  * Not covered: the binary operators' label-matching semantics at evaluation time, and Grafana's own
- * macros, which are substituted before parsing (see `expandGrafanaVariables`).
+ * macros, which are substituted before parsing (see `expandGrafanaVariables`). Stricter than
+ * Prometheus 3 in one place: a range must carry its unit ([5m], not [300]).
+ *
+ * Cross-checked once by hand (docker/README.md) against Prometheus' own grammar,
+ * @prometheus-io/lezer-promql, which is not a dependency of the project.
  */
 
 export type ValueType = 'scalar' | 'vector' | 'matrix' | 'string';

@@ -35,14 +35,6 @@ export function nestProjects(): Record<string, NestProject> {
     .projects;
 }
 
-/** nest-cli.json's top-level compilerOptions.tsConfigPath: the CLI loads it whichever project it builds. */
-export function nestRootTsconfig(): string | undefined {
-  const cli = JSON.parse(readFileSync(join(ROOT, 'nest-cli.json'), 'utf8')) as {
-    compilerOptions?: { tsConfigPath?: string };
-  };
-  return cli.compilerOptions?.tsConfigPath;
-}
-
 /**
  * The apps of the cluster, one image and one service each. apps/embedded is not one of them: it
  * runs those four in one process, with no servers, and has no image.
@@ -63,6 +55,13 @@ function readTsconfig(path: string): { extends?: string; compilerOptions?: { out
     extends?: string;
     compilerOptions?: { outDir?: string; rootDir?: string };
   };
+}
+
+/** A tsconfig and the files it extends, relative to the repository root. */
+export function tsconfigChain(tsconfig: string): string[] {
+  const config = readTsconfig(join(ROOT, tsconfig));
+  const parent = config.extends ? posix.normalize(posix.join(posix.dirname(tsconfig), config.extends)) : undefined;
+  return [tsconfig, ...(parent ? tsconfigChain(parent) : [])];
 }
 
 /** A compiler option along the `extends` chain, as a path relative to the repository root. */
