@@ -11,7 +11,8 @@ import {
   userTagsTopic,
 } from '@lib/kafka-avro';
 import { PlatformModule } from '@lib/platform';
-import { Module, Type } from '@nestjs/common';
+import { DynamicModule, Module, Type } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
 import { join, resolve } from 'node:path';
 import { EmbeddedConfig } from './embedded.config';
 
@@ -50,19 +51,31 @@ export function embeddedMessaging(config: EmbeddedConfig, broker: InMemoryBroker
 }
 
 /**
- * All four apps as one Nest application: platform (health and metrics of all of them) and messaging
- * once, at the root; each app's module with messaging left to the root. The schedule module both
- * pipeline and agg-producer import is one module (same registration), so jobs are not doubled.
+ * The apps' own `ScheduleModule.forRoot()` imports replaced by one shared registration: Nest tells
+ * dynamic modules apart by reference, so each app's would be a schedule module of its own, and each
+ * runs every `@Cron`/`@Interval` of the whole application (the retention job twice a minute).
+ */
+function withSchedule(app: DynamicModule, schedule: DynamicModule): DynamicModule {
+  const isSchedule = (m: unknown): boolean =>
+    typeof m === 'object' && m !== null && (m as Partial<DynamicModule>).module === ScheduleModule;
+  return { ...app, imports: (app.imports ?? []).map((m) => (isSchedule(m) ? schedule : m)) };
+}
+
+/**
+ * All four apps as one Nest application: platform (health and metrics of all of them), messaging and
+ * the schedule module once, at the root; each app's module with messaging left to the root.
  */
 export function embeddedAppModule(config: EmbeddedConfig, broker: InMemoryBroker | undefined): Type<unknown> {
+  const schedule = ScheduleModule.forRoot();
   @Module({
     imports: [
       PlatformModule.forRoot(),
       KafkaAvroModule.forRoot(embeddedMessaging(config, broker)),
+      schedule,
       GatewayModule.register(config.gateway, { messaging: false }),
-      PipelineModule.register(config.pipeline, { messaging: false }),
+      withSchedule(PipelineModule.register(config.pipeline, { messaging: false }), schedule),
       RawProducerModule.register(config.rawProducer),
-      AggProducerModule.register(config.aggProducer),
+      withSchedule(AggProducerModule.register(config.aggProducer), schedule),
     ],
   })
   class EmbeddedAppModule {}
