@@ -7,7 +7,8 @@
  * Build: the context is what .dockerignore lets through; each stage gets its own root directory;
  * COPY, WORKDIR, ENV and ARG act on it; RUN executes the instruction's own text with /bin/sh in a
  * chroot of that root, inside a private mount namespace where the host's /usr and /etc stand in for
- * the base image (read-only: this Debian 12 with Node 20 is what node:20-bookworm-slim is) and each
+ * the base image (read-only; this Debian 12 with Node 20 is what node:20-bookworm-slim is, with more
+ * packages: a RUN needing a tool slim lacks would pass here and fail there) and each
  * `--mount=type=cache` is a directory kept between runs. Stages whose instructions and parents are
  * the same are built once, as BuildKit's cache would. A RUN that installs Debian packages is not run:
  * the packages it names must be installed here instead.
@@ -76,7 +77,7 @@ interface StageState {
   user?: string;
   cmd?: readonly string[];
   entrypoint?: readonly string[];
-  readonly kind: 'host' | 'distroless' | 'stage';
+  readonly kind: 'host' | 'distroless';
 }
 
 function log(line: string): void {
@@ -128,14 +129,15 @@ function distrolessFiles(root: string): void {
 }
 
 /**
- * Runs `argv` chrooted in `root`, in a private mount namespace: for a host-based stage the host's
- * /usr and /etc read-only, /dev and /proc, plus the cache mounts; for a distroless root only /dev
- * and /proc (its /usr is its own).
+ * A script for the host's sh (run in a private mount namespace, so its mounts vanish with it) that
+ * execs `argv` chrooted in the stage's root: for a host-based stage with the host's /usr and /etc
+ * read-only, /dev and /proc, plus the cache mounts; for a distroless root only /dev and /proc (its
+ * /usr is its own).
  */
 function chrooted(
   state: StageState,
   argv: readonly string[],
-  opts: { env: Record<string, string>; caches?: { target: string; source: string }[]; user?: string },
+  opts: { env: Record<string, string>; caches?: { target: string; source: string }[] },
 ): { script: string; env: NodeJS.ProcessEnv } {
   const r = state.root;
   const lines = ['set -e'];
@@ -150,10 +152,9 @@ function chrooted(
     mkdirSync(join(r, c.target), { recursive: true });
     lines.push(`mount --bind "${c.source}" "${r}${c.target}"`);
   }
-  const userspec = opts.user ? `--userspec=${opts.user}` : '';
-  // The command and its working directory travel in the environment: no quoting of the RUN text.
+  // The command and the environment travel in variables of the script's own environment: no quoting.
   lines.push(
-    `exec chroot ${userspec} "${r}" /usr/bin/env -i ${Object.keys(opts.env)
+    `exec chroot "${r}" /usr/bin/env -i ${Object.keys(opts.env)
       .map((k) => `${k}="$__ENV_${k}"`)
       .join(' ')} ${argv.map((_, i) => `"$__ARG_${i}"`).join(' ')}`,
   );
