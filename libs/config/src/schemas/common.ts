@@ -37,7 +37,7 @@ export const transportVars = {
   ),
   KAFKA_REQUEST_TIMEOUT_MS: doc('Timeout of one request to a broker', int(30_000, { min: 100, max: 300_000 })),
   KAFKA_SESSION_TIMEOUT_MS: doc(
-    'Consumer group session timeout: how soon a crashed consumer\'s partitions move to another (heartbeats every tenth of it)',
+    "Consumer group session timeout: how soon a crashed consumer's partitions move to another (heartbeats every tenth of it)",
     int(10_000, { min: 6_000, max: 300_000 }),
   ),
   KAFKA_TOPIC_PARTITIONS: doc(
