@@ -74,6 +74,8 @@ describe('NdjsonReplaySource', () => {
     await source.start(rec);
     await until('the end of the file', () => source?.state() === 'finished');
     expect(rec.trades.length).toBeGreaterThanOrEqual(300);
+    // Ahead of schedule, consecutive notifications are handed over together (at most 500 trades a call).
+    expect(rec.arrivals.length).toBeLessThan(rec.trades.length / 100);
     expect(rec.events.filter((e) => e.type === 'malformed')).toEqual([]);
     expect(rec.events.at(-1)).toEqual({ type: 'finished' });
     const instruments = new Set(rec.trades.map((t) => t.instrument_name));

@@ -32,6 +32,8 @@ export interface NdjsonReplayOptions {
 const SAMPLE_CHARS = 200;
 /** Frames delivered between two yields to the event loop when the replay runs ahead of its schedule. */
 const FRAMES_PER_YIELD = 256;
+/** Most trades of consecutive due frames handed over in one call. */
+const BATCH_MAX_TRADES = 500;
 /** A frame due sooner than this is delivered at once: timers are not finer anyway. */
 const MIN_SLEEP_MS = 2;
 
@@ -97,11 +99,24 @@ export class NdjsonReplaySource extends TradeSource {
     let cache: DeribitTrade[][] | undefined = [];
     let cachedTrades = 0;
 
-    /** Waits until `trades` are due, hands them over; false once stopping. */
+    // Frames due together (a replay ahead of its schedule) are handed over as one batch: per-call costs
+    // (awaits, counters) then stop dominating when notifications hold a trade or two each.
+    let pending: DeribitTrade[] = [];
+    const flush = async (): Promise<boolean> => {
+      if (pending.length > 0) {
+        const batch = pending;
+        pending = [];
+        await this.listener?.onTrades(batch);
+      }
+      return !this.stopping.signal.aborted;
+    };
+
+    /** Takes `trades` once they are due (delivering what is pending before waiting); false once stopping. */
     const play = async (trades: DeribitTrade[]): Promise<boolean> => {
       firstTs ??= trades[0].timestamp;
       const waitMs = started + (trades[0].timestamp - firstTs) / this.opts.speed - Date.now();
       if (waitMs >= MIN_SLEEP_MS) {
+        if (!(await flush())) return false;
         await sleep(waitMs, this.stopping.signal);
         sinceYield = 0;
       } else if (++sinceYield >= FRAMES_PER_YIELD) {
@@ -109,8 +124,8 @@ export class NdjsonReplaySource extends TradeSource {
         sinceYield = 0;
       }
       if (this.stopping.signal.aborted) return false;
-      await this.listener?.onTrades(trades);
-      return true;
+      for (const t of trades) pending.push(t);
+      return pending.length >= BATCH_MAX_TRADES ? flush() : true;
     };
 
     this.emit({ type: 'connected', detail: this.opts.file });
@@ -141,12 +156,17 @@ export class NdjsonReplaySource extends TradeSource {
     // An empty (or all-malformed) recording would otherwise loop without ever yielding.
     for (let pass = 1; this.opts.loop && delivered > 0 && !this.stopping.signal.aborted; pass++) {
       this.emit({ type: 'subscribed', channels: [`replay:${this.opts.file}`], pass });
-      const frames = cache ?? this.readFrames();
-      for await (const trades of frames) {
-        if (!(await play(trades.map((t) => shifter.shift(t, pass))))) return;
+      if (cache !== undefined) {
+        for (const trades of cache) {
+          if (!(await play(trades.map((t) => shifter.shift(t, pass))))) return;
+        }
+      } else {
+        for await (const trades of this.readFrames()) {
+          if (!(await play(trades.map((t) => shifter.shift(t, pass))))) return;
+        }
       }
     }
-    if (!this.stopping.signal.aborted) {
+    if (await flush()) {
       this.status = 'finished';
       this.emit({ type: 'finished' });
     }

@@ -39,8 +39,9 @@ export type TradeSourceEvent =
 /** Receives what a source produces. */
 export interface TradeSourceListener {
   /**
-   * Valid trades of one notification, in the order received. The source does not call again until the
-   * returned promise settles: that is how the listener applies backpressure. The promise must not reject.
+   * Valid trades of one notification (or of consecutive ones, when a replay runs ahead of its schedule),
+   * in the order received. The source does not call again until the returned promise settles: that is
+   * how the listener applies backpressure. The promise must not reject.
    */
   onTrades(trades: readonly DeribitTrade[]): Promise<void>;
   /** Must not throw. */
