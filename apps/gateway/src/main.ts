@@ -1,6 +1,6 @@
 import { bootConfig, gatewayConfigSchema } from '@lib/config';
 import { PlatformModule, createHttpApp, listen } from '@lib/platform';
-import { Module } from '@nestjs/common';
+import { Logger, Module } from '@nestjs/common';
 import { GatewayModule, configureGatewayHttp, setupGatewayOpenApi } from './gateway.module';
 
 async function main(): Promise<void> {
@@ -19,7 +19,8 @@ async function main(): Promise<void> {
   const app = await createHttpApp(GatewayAppModule, options);
   configureGatewayHttp(app, config);
   setupGatewayOpenApi(app);
-  await listen(app, options);
+  const url = await listen(app, options);
+  new Logger('gateway').log(`API docs: ${url}/docs (OpenAPI JSON: ${url}/docs-json)`);
 }
 
 void main();
