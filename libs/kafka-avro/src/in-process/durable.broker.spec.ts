@@ -186,6 +186,11 @@ describe('InMemoryBroker.open (durable)', () => {
     expect(second.committed('g', 't', 0)).toBe(100);
   });
 
+  it('refuses a log that is already open in this process', async () => {
+    await open();
+    await expect(open()).rejects.toThrow('already open in this process');
+  });
+
   it('refuses a log that another live process holds', async () => {
     writeFileSync(join(dir, 'LOCK'), String(process.ppid));
     await expect(open()).rejects.toThrow(`in use by process ${process.ppid}`);

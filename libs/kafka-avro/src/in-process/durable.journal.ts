@@ -107,6 +107,8 @@ interface PendingWrite {
 
 type Target = PartitionFiles | OffsetsFile;
 
+/** Directories of the logs open here: the lock file tells processes apart, not two opens in one process. */
+const openInThisProcess = new Set<string>();
 const SEGMENT = /^(\d{20})\.log$/;
 const SWAP = /^(\d{20})-(\d{20})\.swap$/;
 const segmentName = (base: number): string => `${String(base).padStart(20, '0')}.log`;
@@ -171,11 +173,13 @@ export class DurableJournal {
   /** Opens (creating, or recovering) the log in `options.dir`. */
   static async open(options: JournalOptions): Promise<{ journal: DurableJournal; recovered: Recovered }> {
     const dir = resolve(options.dir);
+    if (openInThisProcess.has(dir)) throw new Error(`the in-process log ${dir} is already open in this process`);
     mkdirSync(join(dir, 'topics'), { recursive: true });
     const lockFile = join(dir, 'LOCK');
     takeLock(lockFile);
     try {
       const { recovered, lastGroup } = recover(dir);
+      openInThisProcess.add(dir);
       return { journal: new DurableJournal(options, dir, lockFile, recovered, lastGroup), recovered };
     } catch (err) {
       rmSync(lockFile, { force: true });
@@ -247,6 +251,7 @@ export class DurableJournal {
     const handles = [...this.partitions.values()].flat().map((p) => p.handle);
     await Promise.all([...handles, this.offsetsFile.handle].map((h) => h?.close().catch(() => undefined)));
     rmSync(this.lockFile, { force: true });
+    openInThisProcess.delete(this.dir);
   }
 
   private kick(): void {
