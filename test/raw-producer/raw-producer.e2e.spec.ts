@@ -5,7 +5,7 @@
 import { INestApplicationContext, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { loadConfig, rawProducerConfigSchema } from '@lib/config';
-import { DeribitTrade } from '@lib/domain';
+import { DeribitTrade, PublishedTrades } from '@lib/domain';
 import { MessagePublisher, TopicSpec } from '@lib/kafka-avro';
 import { Metric } from 'prom-client';
 import { rawProducerAppModule } from '../../apps/raw-producer/src/raw-producer-app.module';
@@ -26,9 +26,26 @@ class RecordingPublisher extends MessagePublisher {
   }
 }
 
+/** The topic read back at start-up: what this run's publisher wrote (nothing, for a fresh start). */
+class RecordedTrades extends PublishedTrades {
+  constructor(private readonly publisher: MessagePublisher) {
+    super();
+  }
+  tail(perPartition: number): Promise<DeribitTrade[]> {
+    return Promise.resolve((this.publisher as RecordingPublisher).written.slice(-perPartition).map((m) => m.value));
+  }
+}
+
 @Module({
-  providers: [{ provide: MessagePublisher, useClass: RecordingPublisher }],
-  exports: [MessagePublisher],
+  providers: [
+    { provide: MessagePublisher, useClass: RecordingPublisher },
+    {
+      provide: PublishedTrades,
+      inject: [MessagePublisher],
+      useFactory: (p: MessagePublisher) => new RecordedTrades(p),
+    },
+  ],
+  exports: [MessagePublisher, PublishedTrades],
 })
 class RecordingMessagingModule {}
 

@@ -15,5 +15,6 @@ export * from './market/deribit-frame';
 export * from './market/recent-id-set';
 export * from './market/trade-sequence';
 export * from './ports/trade-source.port';
+export * from './ports/published-trades.port';
 export * from './market/ewma';
 export * from './market/trade-window';

@@ -1,4 +1,4 @@
-import { DeribitTrade, TradeSource, TradeSourceListener, TradeSourceState } from '@lib/domain';
+import { DeribitTrade, PublishedTrades, TradeSource, TradeSourceListener, TradeSourceState } from '@lib/domain';
 import { deribitTradesTopic, MessagePublisher, PublishError, TopicSpec } from '@lib/kafka-avro';
 import { Logger } from '@nestjs/common';
 import { Metric, Registry } from 'prom-client';
@@ -85,6 +85,22 @@ class FakePublisher extends MessagePublisher {
   }
 }
 
+/** The topic as earlier runs left it: its tail is what `tail` returns (the last `perPartition`). */
+class FakePublished extends PublishedTrades {
+  trades: DeribitTrade[] = [];
+  failures = 0;
+  readonly asked: number[] = [];
+
+  tail(perPartition: number): Promise<DeribitTrade[]> {
+    this.asked.push(perPartition);
+    if (this.failures > 0) {
+      this.failures--;
+      return Promise.reject(new Error('broker not reachable'));
+    }
+    return Promise.resolve(this.trades.slice(-perPartition));
+  }
+}
+
 async function value(metric: Metric, labels: Record<string, string> = {}): Promise<number> {
   const data = await metric.get();
   const match = data.values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l));
@@ -103,28 +119,39 @@ describe('TradeForwarder', () => {
   let source: FakeSource;
   let publisher: FakePublisher;
   let metrics: RawProducerMetrics;
+  let published: FakePublished;
   let forwarder: TradeForwarder;
 
   function create(opts: Partial<TradeForwarderOptions> = {}): TradeForwarder {
-    forwarder = new TradeForwarder(source, publisher, deribitTradesTopic('deribit-trades'), metrics, {
-      dedupeCapacity: 1_000,
-      backfillEnabled: true,
-      backfillMaxTrades: 100,
-      backfillTimeoutMs: 2_000,
-      maxQueuedTrades: 10_000,
-      publishBatchMax: 100,
-      publishTimeoutMs: 1_000,
-      publishRetryBaseMs: 1,
-      publishRetryMaxMs: 5,
-      shutdownTimeoutMs: 500,
-      ...opts,
-    });
+    forwarder = new TradeForwarder(
+      source,
+      publisher,
+      deribitTradesTopic('deribit-trades'),
+      metrics,
+      {
+        dedupeCapacity: 1_000,
+        backfillEnabled: true,
+        backfillMaxTrades: 100,
+        backfillTimeoutMs: 2_000,
+        maxQueuedTrades: 10_000,
+        publishBatchMax: 100,
+        publishTimeoutMs: 1_000,
+        publishRetryBaseMs: 1,
+        publishRetryMaxMs: 5,
+        shutdownTimeoutMs: 500,
+        restoreTailPerPartition: 1_000,
+        restoreTimeoutMs: 2_000,
+        ...opts,
+      },
+      published,
+    );
     return forwarder;
   }
 
   beforeEach(() => {
     source = new FakeSource();
     publisher = new FakePublisher();
+    published = new FakePublished();
     metrics = new RawProducerMetrics(new Registry());
   });
 
@@ -315,5 +342,59 @@ describe('TradeForwarder', () => {
     await forwarder.stop();
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(publisher.written).toEqual([]);
+  });
+
+  describe('after a restart (what the topic holds is read back first)', () => {
+    it('drops what was already published when the source delivers it again (a replay re-read from the start)', async () => {
+      published.trades = [1, 2, 3, 4, 5].map((s) => trade('X', s));
+      await create({ dedupeCapacity: 3 }).start();
+      expect(published.asked).toEqual([1_000]);
+      // The replay starts over: 1 and 2 have left the restored id window of 3, and are stale by trade_seq.
+      await source.push(...[1, 2, 3, 4, 5, 6, 7].map((s) => trade('X', s)));
+      await until('2 trades', () => publisher.written.length === 2);
+      await forwarder.stop();
+      expect(seqsOf(publisher.written, 'X')).toEqual([6, 7]);
+      // Each re-delivered trade enters the small id window and pushes the restored ids out: trade_seq drops them.
+      expect(await value(metrics.duplicates, { by: 'trade_id' })).toBe(0);
+      expect(await value(metrics.duplicates, { by: 'trade_seq' })).toBe(5);
+      expect(await value(metrics.restoredInstruments)).toBe(1);
+    });
+
+    it('sees the hole left by trades lost in the crash as a gap, and back-fills it (live source)', async () => {
+      published.trades = [trade('X', 10), trade('Y', 3), trade('X', 11)];
+      await create().start();
+      await source.push(trade('X', 15), trade('Y', 4));
+      await until('5 trades', () => publisher.written.length === 5);
+      expect(source.fetches).toEqual([['X', 12, 14]]);
+      expect(seqsOf(publisher.written, 'X')).toEqual([12, 13, 14, 15]);
+      expect(seqsOf(publisher.written, 'Y')).toEqual([4]);
+      expect(await value(metrics.gaps)).toBe(1);
+      expect(await value(metrics.backfilled)).toBe(3);
+    });
+
+    it('restores the newest watermark whatever order partitions come back in', async () => {
+      published.trades = [trade('X', 8), trade('X', 9), trade('X', 3)];
+      await create().start();
+      await source.push(trade('X', 9), trade('X', 10));
+      await until('1 trade', () => publisher.written.length === 1);
+      expect(seqsOf(publisher.written, 'X')).toEqual([10]);
+      expect(await value(metrics.duplicates, { by: 'trade_id' })).toBe(1);
+    });
+
+    it('retries a failed read-back before starting the source', async () => {
+      published.failures = 2;
+      published.trades = [trade('X', 1)];
+      await create().start();
+      expect(published.asked).toHaveLength(3);
+      await source.push(trade('X', 1), trade('X', 2));
+      await until('1 trade', () => publisher.written.length === 1);
+      expect(seqsOf(publisher.written, 'X')).toEqual([2]);
+    });
+
+    it('does not start at all when the topic cannot be read back in time', async () => {
+      published.failures = Number.MAX_SAFE_INTEGER;
+      await expect(create({ restoreTimeoutMs: 300 }).start()).rejects.toThrow(/TRADE_RESTORE_TIMEOUT_MS/);
+      expect(source.listener).toBeUndefined();
+    });
   });
 });

@@ -1,6 +1,7 @@
 import { Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import {
   DeribitTrade,
+  PublishedTrades,
   RecentIdSet,
   SequenceCheck,
   TradeSequenceTracker,
@@ -35,6 +36,13 @@ export interface TradeForwarderOptions {
   readonly publishRetryMaxMs: number;
   /** How long shutdown keeps trying to write what is buffered. */
   readonly shutdownTimeoutMs: number;
+  /**
+   * Trades read back per partition of the topic at start-up (see restore()): enough to hold every
+   * instrument's last trade, or that instrument's first trade after a restart is not checked.
+   */
+  readonly restoreTailPerPartition: number;
+  /** Budget of the start-up read-back, retries included; past it the app does not start. */
+  readonly restoreTimeoutMs: number;
 }
 
 /** Trades of one instrument waiting for the back-fill of the gap before the first of them. */
@@ -62,11 +70,13 @@ const RESOLVED = Promise.resolve();
  *   runs, and while more than `maxQueuedTrades` are queued the source waits (backpressure). The one
  *   exception is a trade the publisher rejects as unwritable, which is logged in full and counted.
  *
- * On a crash, trades received but not yet acknowledged by Kafka are lost with the process. After a
- * restart the first trade of each instrument has no predecessor to compare with, so they are not even
- * detected as a gap: only an operator-run back-fill (or the consumer noticing the trade_seq jump in the
- * topic) recovers them. A graceful shutdown stops the source first and then writes what is buffered,
- * for at most `shutdownTimeoutMs`.
+ * Across restarts: before the source starts, the tail of every partition of the topic is read back
+ * (PublishedTrades, read_committed) and each instrument's last published trade_seq and the recent
+ * trade_ids are restored. So after a crash, trades the source delivers again (a replay re-read from the
+ * start, overlapping channels) are dropped as stale, and trades that were received but not acknowledged
+ * when the process died are a trade_seq gap of the instrument's next trade, back-filled like any other
+ * gap (live source). A graceful shutdown stops the source first and then writes what is buffered, for at
+ * most `shutdownTimeoutMs`.
  */
 export class TradeForwarder implements TradeSourceListener, OnApplicationBootstrap, OnModuleDestroy {
   private readonly log = new Logger('TradeForwarder');
@@ -86,15 +96,19 @@ export class TradeForwarder implements TradeSourceListener, OnApplicationBootstr
   private drainDeadline: number | undefined;
   private readonly draining = new AbortController();
 
+  private readonly events: SourceEventsReporter;
+
   constructor(
     private readonly source: TradeSource,
     private readonly publisher: MessagePublisher,
     private readonly topic: TopicSpec<DeribitTrade>,
     private readonly metrics: RawProducerMetrics,
     private readonly opts: TradeForwarderOptions,
-    private readonly events: SourceEventsReporter = new SourceEventsReporter(metrics),
+    /** What the topic already holds, read back before the source starts. */
+    private readonly published: PublishedTrades,
   ) {
     this.ids = new RecentIdSet(opts.dedupeCapacity);
+    this.events = new SourceEventsReporter(metrics);
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -106,8 +120,48 @@ export class TradeForwarder implements TradeSourceListener, OnApplicationBootstr
   }
 
   async start(): Promise<void> {
+    await this.restore();
     this.publishing ??= this.publishLoop();
     await this.source.start(this);
+  }
+
+  /**
+   * Reads the topic's tail back and makes it the starting point: every instrument's last published
+   * trade_seq becomes its watermark and the trade_ids are remembered (oldest first, so the newest stay in
+   * the dedupe window). Retried within `restoreTimeoutMs`; failing that, start-up fails: running without
+   * it would publish a replay's trades a second time.
+   */
+  private async restore(): Promise<void> {
+    const started = Date.now();
+    const deadline = started + this.opts.restoreTimeoutMs;
+    let trades: DeribitTrade[];
+    for (let attempt = 0; ; attempt++) {
+      try {
+        trades = await this.published.tail(this.opts.restoreTailPerPartition);
+        break;
+      } catch (err) {
+        const delay = fullJitterDelay(attempt, 200, 2_000);
+        if (Date.now() + delay >= deadline) {
+          throw new Error(
+            `could not read back ${this.topic.name} to restore trade_seq watermarks within ` +
+              `${this.opts.restoreTimeoutMs} ms (TRADE_RESTORE_TIMEOUT_MS): ${(err as Error).message}`,
+            { cause: err },
+          );
+        }
+        this.log.warn(`reading back ${this.topic.name} failed, retrying in ${delay} ms: ${(err as Error).message}`);
+        await sleep(delay);
+      }
+    }
+    const byTime = [...trades].sort((a, b) => a.timestamp - b.timestamp);
+    for (const t of byTime) {
+      this.ids.add(t.trade_id);
+      this.seqs.restore(t.instrument_name, t.trade_seq);
+    }
+    this.metrics.restoredInstruments.set(this.seqs.instruments);
+    this.log.log(
+      `restored the trade_seq of ${this.seqs.instruments} instrument(s) from the last ${trades.length} ` +
+        `trade(s) of ${this.topic.name} in ${Date.now() - started} ms`,
+    );
   }
 
   /** Stops the source, then writes what is buffered (bounded by shutdownTimeoutMs). Idempotent. */

@@ -22,6 +22,7 @@ export class RawProducerMetrics {
   readonly publishFailures: Counter<never>;
   readonly rejected: Counter<never>;
   readonly buffered: Gauge<never>;
+  readonly restoredInstruments: Gauge<never>;
   readonly lag: Histogram<never>;
 
   constructor(readonly registry: Registry = defaultRegistry) {
@@ -55,6 +56,13 @@ export class RawProducerMetrics {
       new Gauge({
         name: 'deribit_trades_buffered',
         help: 'Trades received and not yet written to Kafka (queued or waiting for a back-fill)',
+        registers: [registry],
+      });
+    this.restoredInstruments =
+      this.existing<Gauge<never>>('deribit_restored_instruments') ??
+      new Gauge({
+        name: 'deribit_restored_instruments',
+        help: 'Instruments whose last published trade_seq was read back from the topic at start-up',
         registers: [registry],
       });
     this.lag =

@@ -70,6 +70,14 @@ export const rawProducerConfigSchema = z
       'How many recent trade_ids are remembered to drop duplicates (memory is bounded by this); older re-deliveries are caught by the per-instrument trade_seq watermark',
       int(10_000, { min: 1, max: 10_000_000 }),
     ),
+    TRADE_RESTORE_TAIL: doc(
+      "Trades read back per partition of the trades topic at start-up to restore each instrument's last trade_seq and the recent trade_ids; an instrument whose last trade lies further back is treated as new",
+      int(10_000, { min: 1, max: 10_000_000 }),
+    ),
+    TRADE_RESTORE_TIMEOUT_MS: doc(
+      'Longest time the start-up read-back of the trades topic may take (retries included) before the app fails to start',
+      int(30_000, { min: 1_000, max: 600_000 }),
+    ),
     BACKFILL_ENABLED: doc(
       'Fill trade_seq gaps with public/get_last_trades_by_instrument before forwarding later trades (live source only)',
       bool(true),

@@ -33,3 +33,25 @@ describe('TradeSequenceTracker', () => {
     expect(t.instruments).toBe(2);
   });
 });
+
+describe('TradeSequenceTracker.restore', () => {
+  it('makes the next trade of a restored instrument a successor, a repeat stale and a jump a gap', () => {
+    const t = new TradeSequenceTracker();
+    t.restore('BTC-PERPETUAL', 41);
+    expect(t.observe('BTC-PERPETUAL', 41)).toEqual({ kind: 'stale', last: 41 });
+    expect(t.observe('BTC-PERPETUAL', 7)).toEqual({ kind: 'stale', last: 41 });
+    expect(t.observe('BTC-PERPETUAL', 42)).toEqual({ kind: 'next' });
+    t.restore('ETH-PERPETUAL', 10);
+    expect(t.observe('ETH-PERPETUAL', 13)).toEqual({ kind: 'gap', from: 11, to: 12, missing: 2 });
+  });
+
+  it('never moves a watermark back, whatever order the restored trades come in', () => {
+    const t = new TradeSequenceTracker();
+    t.restore('X', 20);
+    t.restore('X', 5);
+    expect(t.lastSeq('X')).toBe(20);
+    t.observe('Y', 100);
+    t.restore('Y', 50);
+    expect(t.observe('Y', 101)).toEqual({ kind: 'next' });
+  });
+});

@@ -1,6 +1,6 @@
 /**
  * What a trade's trade_seq says relative to the last one seen of its instrument:
- * - `first`: nothing seen before for this instrument (after a start nothing is known about earlier trades);
+ * - `first`: nothing seen (or restored, see `restore`) before for this instrument;
  * - `next`: exactly the successor;
  * - `gap`: later than the successor; trades `from`..`to` (inclusive) were not seen;
  * - `stale`: not after the last one seen: a re-delivery (or a trade already covered by a gap).
@@ -29,6 +29,16 @@ export class TradeSequenceTracker {
     this.last.set(instrument, seq);
     if (seq === last + 1) return { kind: 'next' };
     return { kind: 'gap', from: last + 1, to: seq - 1, missing: seq - last - 1 };
+  }
+
+  /**
+   * Remembers `seq` as already handled (at start-up, from what the topic holds): the instrument's next
+   * trade is then checked against it, so a re-delivery is `stale` and a hole is a `gap` rather than the
+   * `first` trade of an unknown instrument. Never moves an instrument's watermark back.
+   */
+  restore(instrument: string, seq: number): void {
+    const last = this.last.get(instrument);
+    if (last === undefined || seq > last) this.last.set(instrument, seq);
   }
 
   /** Last trade_seq seen of `instrument`, if any. */
