@@ -8,59 +8,138 @@ export interface DataSourceOptions {
   readonly applicationName?: string;
 }
 
-/** Leases of the embedded PGlite, given back by closeDataSource. */
-const leases = new WeakMap<DataSource, EmbeddedPostgresLease>();
+/**
+ * How long a caller may wait for the embedded database's one connection. Every statement of the
+ * process queues for it, behind whatever transaction runs (a large flush or a migration holds it for
+ * seconds on PGlite); the 5 s a server's pool waits would report a busy database as unreachable.
+ */
+const EMBEDDED_WAIT_MS = 60_000;
+
+/** The embedded database's one DataSource per directory, shared by every caller of the process. */
+interface SharedEmbedded {
+  readonly dir: string;
+  refs: number;
+  readonly opened: Promise<DataSource>;
+  readonly lease: Promise<EmbeddedPostgresLease>;
+}
+
+const embedded = new Map<string, SharedEmbedded>();
+/** Shared DataSources, to find their entry on close. */
+const sharedBy = new WeakMap<DataSource, SharedEmbedded>();
 
 /**
  * An initialised TypeORM DataSource on `pg`, with every migration applied (never `synchronize`).
  *
- * DATABASE_URL set: that server. Unset: PGlite persisted under DATA_DIR/pglite, served on a loopback
- * port, shared by every DataSource of this process (see embedded-postgres.ts). The pool holds at
- * most DATABASE_POOL_SIZE connections. Close it with closeDataSource, not destroy(), so the embedded
- * database is stopped when its last user goes.
+ * DATABASE_URL set: a new DataSource on that server, whose pool holds at most DATABASE_POOL_SIZE
+ * connections.
+ *
+ * Unset: PGlite persisted under DATA_DIR/pglite, served on a loopback port (embedded-postgres.ts).
+ * PGlite is ONE backend session, and pglite-socket multiplexes every client connection onto it
+ * message by message: two connections' extended-protocol sequences (Parse/Bind/Execute/Sync)
+ * interleave and clobber each other's unnamed statement and portal, and one connection's queries
+ * can run inside another's open transaction. So the process uses one connection to it: every
+ * caller gets the same DataSource, whose pool has exactly one connection, and the pool serialises
+ * every statement and transaction of every app (DATABASE_POOL_SIZE does not apply). That is what
+ * the database does anyway (it runs one statement at a time); the pool makes it safe.
+ *
+ * Close it with closeDataSource, once per createDataSource: the shared one is reference counted (the
+ * first caller's options apply), and the last close stops the embedded database.
  */
 export async function createDataSource(config: DatabaseConfig, options: DataSourceOptions = {}): Promise<DataSource> {
-  const lease = config.DATABASE_URL ? undefined : await acquireEmbeddedPostgres(embeddedDataDir(config.DATA_DIR));
-  const target = lease
-    ? { host: lease.host, port: lease.port, username: 'postgres', database: 'postgres' }
-    : { url: config.DATABASE_URL };
-  const dataSource = new DataSource({
+  if (!config.DATABASE_URL) return openEmbedded(embeddedDataDir(config.DATA_DIR), options);
+  const dataSource = newDataSource({ url: config.DATABASE_URL }, config.DATABASE_POOL_SIZE, 5_000, options);
+  await initialise(dataSource, config.DATABASE_URL);
+  return dataSource;
+}
+
+/** True when the DataSource runs on the embedded PGlite (one shared backend session). */
+export function isEmbedded(dataSource: DataSource): boolean {
+  return sharedBy.has(dataSource);
+}
+
+/**
+ * Closes the pool of a server's DataSource (idempotent). For the embedded database, gives back one
+ * reference; the last one closes the pool and stops the database.
+ */
+export async function closeDataSource(dataSource: DataSource): Promise<void> {
+  const shared = sharedBy.get(dataSource);
+  if (shared === undefined) {
+    if (dataSource.isInitialized) await dataSource.destroy();
+    return;
+  }
+  if (shared.refs === 0) return;
+  shared.refs -= 1;
+  if (shared.refs > 0) return;
+  if (embedded.get(shared.dir) === shared) embedded.delete(shared.dir);
+  try {
+    if (dataSource.isInitialized) await dataSource.destroy();
+  } finally {
+    await (await shared.lease).release();
+  }
+}
+
+async function openEmbedded(dir: string, options: DataSourceOptions): Promise<DataSource> {
+  let shared = embedded.get(dir);
+  if (shared === undefined) {
+    const lease = acquireEmbeddedPostgres(dir);
+    const opened = lease.then(async (l) => {
+      const target = { host: l.host, port: l.port, username: 'postgres', database: 'postgres' };
+      const dataSource = newDataSource(target, 1, EMBEDDED_WAIT_MS, options);
+      try {
+        await initialise(dataSource, l.dataDir);
+      } catch (err) {
+        await l.release();
+        throw err;
+      }
+      return dataSource;
+    });
+    const created: SharedEmbedded = { dir, refs: 0, opened, lease };
+    shared = created;
+    embedded.set(dir, created);
+    // A failed open must not be handed to the next caller.
+    opened.catch(() => {
+      if (embedded.get(dir) === created) embedded.delete(dir);
+    });
+  }
+  shared.refs += 1;
+  try {
+    const dataSource = await shared.opened;
+    sharedBy.set(dataSource, shared);
+    return dataSource;
+  } catch (err) {
+    shared.refs -= 1;
+    throw err;
+  }
+}
+
+function newDataSource(
+  target: { url: string } | { host: string; port: number; username: string; database: string },
+  poolSize: number,
+  waitMs: number,
+  options: DataSourceOptions,
+): DataSource {
+  return new DataSource({
     type: 'postgres',
     ...target,
     applicationName: options.applicationName ?? 'streaming-analytics',
-    poolSize: config.DATABASE_POOL_SIZE,
-    connectTimeoutMS: 5_000,
+    poolSize,
+    // pg's pool applies this both to opening a connection and to waiting for a free one.
+    connectTimeoutMS: waitMs,
     extra: { idleTimeoutMillis: 30_000, keepAlive: true },
     migrations: MIGRATIONS,
     migrationsRun: false,
     synchronize: false,
     logging: false,
   });
+}
+
+async function initialise(dataSource: DataSource, databaseKey: string): Promise<void> {
   try {
     await dataSource.initialize();
-    await migrate(dataSource, lease?.dataDir ?? config.DATABASE_URL ?? '');
+    await migrate(dataSource, databaseKey);
   } catch (err) {
     if (dataSource.isInitialized) await dataSource.destroy().catch(() => undefined);
-    await lease?.release();
     throw err;
-  }
-  if (lease) leases.set(dataSource, lease);
-  return dataSource;
-}
-
-/** True when the DataSource runs on the embedded PGlite (one shared backend session). */
-export function isEmbedded(dataSource: DataSource): boolean {
-  return leases.has(dataSource);
-}
-
-/** Closes the pool, then gives back the embedded database lease if any. Idempotent. */
-export async function closeDataSource(dataSource: DataSource): Promise<void> {
-  try {
-    if (dataSource.isInitialized) await dataSource.destroy();
-  } finally {
-    const lease = leases.get(dataSource);
-    leases.delete(dataSource);
-    await lease?.release();
   }
 }
 

@@ -58,11 +58,13 @@ describe('createDataSource on the embedded PGlite (DATABASE_URL unset)', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('serves every DataSource of the process from one PGlite, persisted under DATA_DIR', async () => {
+  it('serves every caller of the process from one PGlite through one connection, persisted under DATA_DIR', async () => {
     const config = { DATABASE_POOL_SIZE: 3, DATA_DIR: dataDir };
     const [a, b] = await Promise.all([createDataSource(config), createDataSource(config)]);
     expect(isEmbedded(a)).toBe(true);
-    expect((a.options as { port?: number }).port).toBe((b.options as { port?: number }).port);
+    // One DataSource, one connection: PGlite is one session, which two connections would share unsafely.
+    expect(b).toBe(a);
+    expect(a.options).toMatchObject({ poolSize: 1 });
     await a.query("INSERT INTO consumer_offset (group_id, topic, partition, next_offset) VALUES ('g', 't', 0, 42)");
     expect(await b.query('SELECT next_offset FROM consumer_offset')).toEqual([{ next_offset: '42' }]);
     expect(await appliedMigrations(b)).toEqual(MIGRATIONS.map((m) => m.name));

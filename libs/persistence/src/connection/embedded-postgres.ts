@@ -11,10 +11,13 @@ import { Worker } from 'node:worker_threads';
  * migration runs; in a worker it gets a core of its own. (It also keeps PGlite's dynamic imports
  * out of module sandboxes such as Jest's, where they cannot load.)
  *
- * PGlite is ONE backend session: pglite-socket queues every connection's queries onto it, and while
- * one connection is inside a transaction only that connection's queries run. So transactions are
- * serialised (correct, not concurrent), and session state (prepared statement names, advisory locks,
- * SET) is shared by all connections: adapters must not rely on per-connection session state.
+ * PGlite is ONE backend session, and pglite-socket feeds it every connection's protocol messages one
+ * message at a time: the Parse/Bind/Execute/Sync sequences of two connections interleave on it, and
+ * its session state (unnamed statement and portal, prepared statement names, open transaction,
+ * advisory locks, SET) belongs to whichever connection spoke last. Only one connection at a time is
+ * safe: createDataSource gives the whole process one DataSource with one connection to it
+ * (data-source.factory.ts). The session also outlives that connection (the pool may reopen it), so
+ * adapters use no named prepared statements here.
  *
  * The embedded mode runs every app in one process, each asking for a DataSource: they all share one
  * PGlite per directory through reference-counted leases. Another process opening the same directory
@@ -43,10 +46,10 @@ interface Entry {
 type WorkerMessage = { type: 'ready'; port: number } | { type: 'stopped' } | { type: 'error'; message: string };
 
 /**
- * Each app's pool opens up to DATABASE_POOL_SIZE connections and pglite-socket refuses connections
- * beyond its limit (default 1). Connections cost only a socket here, so the limit is generous.
+ * pglite-socket refuses connections beyond its limit (default 1). The process holds one connection,
+ * but a replaced one may still be closing while its successor connects.
  */
-const MAX_CONNECTIONS = 512;
+const MAX_CONNECTIONS = 8;
 const HOST = '127.0.0.1';
 const START_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 30_000;

@@ -40,8 +40,8 @@ export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => P
 
 /**
  * A hot-path query, as a named prepared statement where that is safe: each pooled connection then
- * parses and plans it once instead of on every call. Not on the embedded PGlite, whose connections
- * share one session (a second connection preparing the same name would fail).
+ * parses and plans it once instead of on every call. Not on the embedded PGlite, whose one session
+ * outlives its connections (a new connection preparing the same name again would fail).
  */
 export function hotQuery(name: string, text: string, named: boolean): (values: unknown[]) => QueryConfig {
   return named ? (values) => ({ name, text, values }) : (values) => ({ text, values });
