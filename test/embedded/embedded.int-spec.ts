@@ -35,7 +35,10 @@ function words(line: string): string[] {
   return out;
 }
 
-/** The `curl` lines of the checked block, each with the answer written under it (`# HTTP/1.1 204`, `# {...}`). */
+/**
+ * The `curl` lines of the documented examples, each with the answer written under it (`# HTTP/1.1 204`,
+ * `# {...}`), from the first of the docs that says this test checks them.
+ */
 function documentedExamples(): Example[] {
   const markdown = DOCS.map((f) => {
     try {
@@ -45,7 +48,9 @@ function documentedExamples(): Example[] {
     }
   }).find((text) => text.includes(MARKER));
   if (markdown === undefined) throw new Error(`no curl examples marked for ${MARKER} in ${DOCS.join(' or ')}`);
-  const block = /```sh\n([\s\S]*?)```/.exec(markdown.slice(markdown.indexOf(MARKER)))?.[1] ?? '';
+  // The first shell block with a curl line answered underneath (the marker may come before or after it).
+  const block =
+    [...markdown.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => /^curl .*\n# /m.test(b)) ?? '';
   const examples: Example[] = [];
   let current: { -readonly [K in keyof Example]: Example[K] } | undefined;
   for (const line of block.split('\n')) {
