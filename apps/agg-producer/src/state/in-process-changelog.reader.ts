@@ -5,8 +5,8 @@ import { ChangelogReader } from './changelog-reader.port';
 
 /**
  * ChangelogReader on the in-process transport's broker (embedded mode). Its transactions are atomic
- * appends, so everything in the log is committed. The broker does not compact: restoring keeps the last
- * record of each key, which is what compaction would leave.
+ * appends, so everything in the log is committed. Restoring keeps the last record of each key, which is
+ * what compaction leaves, whether or not the broker has compacted the topic yet.
  */
 export class InProcessChangelogReader extends ChangelogReader {
   constructor(

@@ -81,7 +81,10 @@ export const databaseVars = {
     secret(optionalUrl(['postgres', 'postgresql'])),
   ),
   DATABASE_POOL_SIZE: doc('Connections in the PostgreSQL pool', int(10, { min: 1, max: 500 })),
-  DATA_DIR: doc("Directory of the embedded mode's data (PGlite)", str('./.data', { expects: 'a directory path' })),
+  DATA_DIR: doc(
+    "Directory of the embedded mode's data: its durable in-process log (log/) and PGlite database (pglite/)",
+    str('./.data', { expects: 'a directory path' }),
+  ),
 };
 
 /** Where profiles live. */
