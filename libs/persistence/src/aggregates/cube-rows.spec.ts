@@ -11,13 +11,18 @@ function deltas(bucketMs: number, origin: string, brand: string, category: strin
   }));
 }
 
+/** Deltas of consecutive partitions 0, 1, ... */
+function inPartitions(groups: CubeDelta[][]): { partition: number; deltas: CubeDelta[] }[] {
+  return groups.map((deltas, partition) => ({ partition, deltas }));
+}
+
 describe('toColumns', () => {
   it('lays out every delta of every partition, in order, as parallel array literals', () => {
-    const cols = toColumns([
-      deltas(B, 'o1', 'b1', 'k1', 7).slice(6),
-      [{ ...deltas(B, 'o2', 'b1', 'k1', 2)[1], count: 3 }],
-    ]);
+    const cols = toColumns(
+      inPartitions([deltas(B, 'o1', 'b1', 'k1', 7).slice(6), [{ ...deltas(B, 'o2', 'b1', 'k1', 2)[1], count: 3 }]]),
+    );
     expect(cols).toEqual({
+      partition: '{0,0,1}',
       bucketMs: `{${B},${B},${B}}`,
       action: '{BUY,BUY,BUY}',
       dims: '{6,7,1}',
@@ -30,17 +35,19 @@ describe('toColumns', () => {
   });
 
   it('quotes every text element and escapes quotes and backslashes', () => {
-    const full = toColumns([deltas(B, 'a"b\\c', 'NULL', '{x, y}', 1).slice(7)]);
+    const full = toColumns(inPartitions([deltas(B, 'a"b\\c', 'NULL', '{x, y}', 1).slice(7)]));
     expect(full.origin).toBe('{"a\\"b\\\\c"}');
     expect(full.brandId).toBe('{"NULL"}');
     expect(full.categoryId).toBe('{"{x, y}"}');
   });
 
   it('sends text with NUL or lone surrogates through keyText, distinct and without NUL', () => {
-    const cols = toColumns([
-      deltas(B, 'a\u0000b', 'a', '\ud800', 1).slice(7),
-      deltas(B, 'a', 'a\u0000b', '\udc00', 1).slice(7),
-    ]);
+    const cols = toColumns(
+      inPartitions([
+        deltas(B, 'a\u0000b', 'a', '\ud800', 1).slice(7),
+        deltas(B, 'a', 'a\u0000b', '\udc00', 1).slice(7),
+      ]),
+    );
     expect(cols.origin).not.toContain('\u0000');
     expect(cols.brandId).not.toContain('\u0000');
     const origins = cols.origin.slice(1, -1).split('","');
@@ -50,7 +57,9 @@ describe('toColumns', () => {
 
   it('keeps sums exact beyond 2^53', () => {
     const key = cubeKeysOfTag(B, 'VIEW', 'o', 'b', 'k')[0];
-    expect(toColumns([[{ key, count: 1, sumPrice: 2n ** 62n + 1n }]]).sumPrice).toBe(`{${2n ** 62n + 1n}}`);
+    expect(toColumns(inPartitions([[{ key, count: 1, sumPrice: 2n ** 62n + 1n }]])).sumPrice).toBe(
+      `{${2n ** 62n + 1n}}`,
+    );
   });
 
   const key = cubeKeysOfTag(B, 'VIEW', 'o', 'b', 'k')[7];
@@ -61,10 +70,10 @@ describe('toColumns', () => {
     ['a fixed dimension without a value', { ...key, origin: '' }],
     ['a value for a dimension the mask leaves open', { ...key, dims: 6 }],
   ])('refuses a key with %s', (_what, bad) => {
-    expect(() => toColumns([[{ key: bad, count: 1, sumPrice: 1n }]])).toThrow(/malformed cube key/);
+    expect(() => toColumns(inPartitions([[{ key: bad, count: 1, sumPrice: 1n }]]))).toThrow(/malformed cube key/);
   });
 
   it('refuses a count that is not a safe integer', () => {
-    expect(() => toColumns([[{ key, count: 1.5, sumPrice: 1n }]])).toThrow(/count/);
+    expect(() => toColumns(inPartitions([[{ key, count: 1.5, sumPrice: 1n }]]))).toThrow(/count/);
   });
 });

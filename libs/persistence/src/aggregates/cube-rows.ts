@@ -13,6 +13,8 @@ import { keyText } from '../key-text';
  * client CPU, off the pipeline's event loop (bench/persistence, RESULTS.md).
  */
 export interface CubeColumns {
+  /** The Kafka partition each delta was read from: the flush adds only the applied ones. */
+  readonly partition: string;
   readonly bucketMs: string;
   readonly action: string;
   readonly dims: string;
@@ -52,7 +54,10 @@ function quoted(value: string): string {
 }
 
 /** Array literals of every delta of `groups`, in order, each key checked and its texts through keyText. */
-export function toColumns(groups: Iterable<readonly CubeDelta[]>): CubeColumns {
+export function toColumns(
+  groups: Iterable<{ readonly partition: number; readonly deltas: readonly CubeDelta[] }>,
+): CubeColumns {
+  const partition: number[] = [];
   const bucketMs: number[] = [];
   const action: string[] = [];
   const dims: number[] = [];
@@ -61,11 +66,12 @@ export function toColumns(groups: Iterable<readonly CubeDelta[]>): CubeColumns {
   const categoryId: string[] = [];
   const count: number[] = [];
   const sumPrice: string[] = [];
-  for (const deltas of groups) {
-    for (const d of deltas) {
+  for (const group of groups) {
+    for (const d of group.deltas) {
       const k = d.key;
       checkKey(k);
       if (!Number.isSafeInteger(d.count)) throw new RangeError(`malformed delta count ${d.count}`);
+      partition.push(group.partition);
       bucketMs.push(k.bucketMs);
       action.push(k.action);
       dims.push(k.dims);
@@ -78,6 +84,7 @@ export function toColumns(groups: Iterable<readonly CubeDelta[]>): CubeColumns {
   }
   const literal = (items: ReadonlyArray<string | number>): string => `{${items.join(',')}}`;
   return {
+    partition: literal(partition),
     bucketMs: literal(bucketMs),
     action: literal(action),
     dims: literal(dims),

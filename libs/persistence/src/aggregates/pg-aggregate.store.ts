@@ -20,43 +20,47 @@ export interface PgAggregateStoreOptions {
   readonly deleteChunk?: number;
 }
 
-/** Locks the partitions' offset rows in partition order (no deadlock between two flushers). */
-const LOCK_OFFSETS_SQL = `
-  SELECT partition, next_offset FROM consumer_offset
-  WHERE group_id = $1 AND topic = $2 AND partition = ANY($3::int[])
-  ORDER BY partition
-  FOR UPDATE`;
-
 /**
- * Stores the next offsets of the partitions whose stored offset matched. The rows that existed are
- * locked by LOCK_OFFSETS_SQL and match, so they update. A partition that had no row inserts one,
- * unless another flusher inserted it meanwhile: then the conflict's WHERE compares the stored
- * offset with NULL (the expected one), which is never true, and the partition is fenced.
- * RETURNING lists exactly the partitions applied.
+ * The whole flush as one statement (so one round trip inside the transaction):
+ *
+ * 1. `applied` stores the next offsets of the partitions whose stored offset is the expected one,
+ *    in partition order (two flushers lock shared rows in one order: no deadlock). A partition with
+ *    a row updates it only if the row holds the expected offset (the conflict's WHERE, evaluated on
+ *    the newest committed row, so a racing flusher that stored first fences this one). A partition
+ *    without a row inserts one only if it expected none; if another flusher inserted it meanwhile,
+ *    the conflict's WHERE compares its offset with NULL, never true, and the partition is fenced.
+ *    RETURNING lists exactly the partitions applied.
+ * 2. The deltas of the applied partitions (an InitPlan reads `applied` to the end first) are summed
+ *    per cell and added in primary-key order (concurrent flushes lock shared cells in one order).
  */
-const STORE_OFFSETS_SQL = `
-  INSERT INTO consumer_offset AS o (group_id, topic, partition, next_offset)
-  SELECT $1, $2, t.partition, t.next_offset
-  FROM unnest($3::int[], $4::bigint[]) AS t(partition, next_offset)
-  ORDER BY t.partition
-  ON CONFLICT (group_id, topic, partition) DO UPDATE
-    SET next_offset = excluded.next_offset, updated_at = now()
-    WHERE o.next_offset = ($5::bigint[])[array_position($3::int[], excluded.partition)]
-  RETURNING o.partition`;
-
-/** One statement per flush: sums the deltas per cell, in primary-key order, then adds them (cube-rows.ts). */
-const UPSERT_SQL = `
-  INSERT INTO minute_cube AS c (bucket_ms, action, dims, origin, brand_id, category_id, count, sum_price)
-  SELECT bucket_ms, action, dims, origin, brand_id, category_id, sum(count)::bigint, sum(sum_price)::bigint
-  FROM unnest($1::bigint[], $2::text[], $3::smallint[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])
-    AS d(bucket_ms, action, dims, origin, brand_id, category_id, count, sum_price)
-  GROUP BY action, dims, origin, brand_id, category_id, bucket_ms
-  ORDER BY action, dims, origin, brand_id, category_id, bucket_ms
-  ON CONFLICT (action, dims, origin, brand_id, category_id, bucket_ms) DO UPDATE
-    SET count = c.count + excluded.count, sum_price = c.sum_price + excluded.sum_price`;
+const FLUSH_SQL = `
+  WITH applied AS (
+    INSERT INTO consumer_offset AS o (group_id, topic, partition, next_offset)
+    SELECT $1, $2, t.partition, t.next_offset
+    FROM unnest($3::int[], $4::bigint[], $5::bigint[]) AS t(partition, next_offset, expected)
+    WHERE t.expected IS NULL
+       OR EXISTS (SELECT 1 FROM consumer_offset e WHERE e.group_id = $1 AND e.topic = $2 AND e.partition = t.partition)
+    ORDER BY t.partition
+    ON CONFLICT (group_id, topic, partition) DO UPDATE
+      SET next_offset = excluded.next_offset, updated_at = now()
+      WHERE o.next_offset = ($5::bigint[])[array_position($3::int[], excluded.partition)]
+    RETURNING o.partition
+  ), cells AS (
+    INSERT INTO minute_cube AS c (bucket_ms, action, dims, origin, brand_id, category_id, count, sum_price)
+    SELECT bucket_ms, action, dims, origin, brand_id, category_id, sum(count)::bigint, sum(sum_price)::bigint
+    FROM unnest($6::int[], $7::bigint[], $8::text[], $9::smallint[], $10::text[], $11::text[], $12::text[],
+                $13::bigint[], $14::bigint[])
+      AS d(partition, bucket_ms, action, dims, origin, brand_id, category_id, count, sum_price)
+    WHERE d.partition = ANY (ARRAY(SELECT partition FROM applied))
+    GROUP BY action, dims, origin, brand_id, category_id, bucket_ms
+    ORDER BY action, dims, origin, brand_id, category_id, bucket_ms
+    ON CONFLICT (action, dims, origin, brand_id, category_id, bucket_ms) DO UPDATE
+      SET count = c.count + excluded.count, sum_price = c.sum_price + excluded.sum_price
+  )
+  SELECT partition FROM applied`;
 
 /** Room to group a large flush's deltas in memory rather than in temporary files. */
-const FLUSH_WORK_MEM = '128MB';
+const FLUSH_SETTINGS = "SET LOCAL work_mem = '128MB'";
 
 /** One slice, a range of buckets: one range scan of the primary key. */
 const QUERY_SQL = `
@@ -75,9 +79,9 @@ const NEWEST_SQL = 'SELECT max(bucket_ms / 60000) * 60000 AS newest FROM minute_
 /**
  * AggregateStore on PostgreSQL: tables minute_cube and consumer_offset, see their migrations.
  *
- * `flush` is ONE transaction: lock the partitions' offset rows, keep the partitions whose stored
- * offset is `expectedOffset` (null: no row), store their next offsets, then add their deltas in
- * one `unnest` upsert that sums them per cell in key order. A failure rolls back everything.
+ * `flush` is ONE transaction of one statement (FLUSH_SQL): store the next offsets of the partitions
+ * whose stored offset is `expectedOffset` (null: no row), and add those partitions' deltas in one
+ * `unnest` upsert that sums them per cell in key order. A failure rolls back everything.
  */
 export class PgAggregateStore extends AggregateStore {
   private readonly pool: Pool;
@@ -99,31 +103,17 @@ export class PgAggregateStore extends AggregateStore {
         throw new Error(`flush lists partition ${partitions[i].partition} twice`);
       }
     }
-    return inTransaction(this.pool, async (client) => {
-      const ids = partitions.map((p) => p.partition);
-      const locked = await client.query<{ partition: number; next_offset: string }>(LOCK_OFFSETS_SQL, [
-        batch.groupId,
-        batch.topic,
-        ids,
-      ]);
-      const stored = new Map(locked.rows.map((r) => [r.partition, r.next_offset]));
-      const candidates = partitions.filter((p) => sameOffset(stored.get(p.partition) ?? null, p.expectedOffset));
-      let applied = new Set<number>();
-      if (candidates.length > 0) {
-        const result = await client.query<{ partition: number }>(STORE_OFFSETS_SQL, [
+    const c = toColumns(partitions);
+    const { rows } = await inTransaction(
+      this.pool,
+      (client) =>
+        client.query<{ partition: number }>(FLUSH_SQL, [
           batch.groupId,
           batch.topic,
-          candidates.map((p) => p.partition),
-          candidates.map((p) => p.nextOffset),
-          candidates.map((p) => p.expectedOffset),
-        ]);
-        applied = new Set(result.rows.map((r) => r.partition));
-      }
-      const deltas = partitions.filter((p) => applied.has(p.partition)).map((p) => p.deltas);
-      if (deltas.some((d) => d.length > 0)) {
-        const c = toColumns(deltas);
-        await client.query(`SET LOCAL work_mem = '${FLUSH_WORK_MEM}'`);
-        await client.query(UPSERT_SQL, [
+          partitions.map((p) => p.partition),
+          partitions.map((p) => p.nextOffset),
+          partitions.map((p) => p.expectedOffset),
+          c.partition,
           c.bucketMs,
           c.action,
           c.dims,
@@ -132,13 +122,12 @@ export class PgAggregateStore extends AggregateStore {
           c.categoryId,
           c.count,
           c.sumPrice,
-        ]);
-      }
-      return {
-        applied: ids.filter((id) => applied.has(id)),
-        fenced: ids.filter((id) => !applied.has(id)),
-      };
-    });
+        ]),
+      FLUSH_SETTINGS,
+    );
+    const applied = new Set(rows.map((r) => r.partition));
+    const ids = partitions.map((p) => p.partition);
+    return { applied: ids.filter((id) => applied.has(id)), fenced: ids.filter((id) => !applied.has(id)) };
   }
 
   async storedOffsets(groupId: string, topic: string): Promise<ReadonlyMap<number, string>> {
@@ -182,10 +171,4 @@ export class PgAggregateStore extends AggregateStore {
       if ((rowCount ?? 0) < this.deleteChunk) return total;
     }
   }
-}
-
-/** Offsets compare as integers: '007' and '7' are the same offset; null only equals null. */
-function sameOffset(stored: string | null, expected: string | null): boolean {
-  if (stored === null || expected === null) return stored === expected;
-  return BigInt(stored) === BigInt(expected);
 }

@@ -18,13 +18,19 @@ export function poolOf(dataSource: DataSource): Pool {
 
 /**
  * Runs `fn` in one transaction on one connection: COMMIT when it resolves, ROLLBACK when it throws.
- * A connection whose ROLLBACK fails is discarded rather than returned to the pool.
+ * A connection whose ROLLBACK fails is discarded rather than returned to the pool. `settings`
+ * (parameterless `SET LOCAL ...` statements) go with the BEGIN, in the same round trip.
  */
-export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(
+  pool: Pool,
+  fn: (client: PoolClient) => Promise<T>,
+  settings?: string,
+): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
-    await client.query('BEGIN');
+    // Without parameters pg uses the simple protocol, which takes several statements at once.
+    await client.query(settings ? `BEGIN; ${settings}` : 'BEGIN');
     const result = await fn(client);
     await client.query('COMMIT');
     return result;

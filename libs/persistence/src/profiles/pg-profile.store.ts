@@ -3,10 +3,10 @@ import { Pool, QueryConfig } from 'pg';
 import { DataSource } from 'typeorm';
 import { keyText } from '../key-text';
 import { isEmbedded } from '../connection/data-source.factory';
-import { hotQuery, inTransaction, poolOf } from '../connection/sql-pool';
+import { hotQuery, poolOf } from '../connection/sql-pool';
 import { canonicalTagJson, tagDigestHex } from './tag-identity';
 
-/** Rows per INSERT: bounds one statement's parameter size; a batch is still one transaction. */
+/** Rows per INSERT: bounds one statement's parameter size. */
 const INSERT_CHUNK = 5_000;
 
 const INSERT_SQL = `
@@ -68,9 +68,13 @@ function compareRows(a: Row, b: Row): number {
 /**
  * ProfileStore on PostgreSQL (and the embedded PGlite): table profile_tag, see its migration.
  *
- * `append` is one transaction of a few statements whatever the batch size: insert all rows (a
- * duplicate tag hits the primary key and is skipped), then trim every touched (cookie, action) to
- * the newest `capacity`. Rows are inserted in key order so concurrent appends lock in one order.
+ * `append` is a few statements whatever the batch size: insert all rows (a duplicate tag hits the
+ * primary key and is skipped), then trim every touched (cookie, action) to the newest `capacity`.
+ * Each statement commits on its own, with no transaction around them: one round trip each, which
+ * matters on the embedded PGlite, where every app of the process waits for the one connection
+ * while a transaction holds it. A failure between them leaves inserted rows untrimmed or a later
+ * chunk missing, both of which the retry of the same append repairs (inserts are idempotent), as
+ * the port requires. Rows are inserted in key order so concurrent appends lock in one order.
  * Concurrent appends to one cookie may each leave a few rows over capacity (each trims what it
  * sees); never fewer than `capacity` of the newest.
  */
@@ -101,19 +105,17 @@ export class PgProfileStore extends ProfileStore {
     });
     rows.sort(compareRows);
     const lists = distinctLists(rows);
-    await inTransaction(this.pool, async (client) => {
-      for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-        const chunk = rows.slice(i, i + INSERT_CHUNK);
-        await client.query(INSERT_SQL, [
-          chunk.map((r) => r.cookie),
-          chunk.map((r) => r.action),
-          chunk.map((r) => r.timeMs),
-          chunk.map((r) => r.digest),
-          chunk.map((r) => r.json),
-        ]);
-      }
-      await client.query(TRIM_SQL, [lists.cookies, lists.actions, this.capacity - 1]);
-    });
+    for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+      const chunk = rows.slice(i, i + INSERT_CHUNK);
+      await this.pool.query(INSERT_SQL, [
+        chunk.map((r) => r.cookie),
+        chunk.map((r) => r.action),
+        chunk.map((r) => r.timeMs),
+        chunk.map((r) => r.digest),
+        chunk.map((r) => r.json),
+      ]);
+    }
+    await this.pool.query(TRIM_SQL, [lists.cookies, lists.actions, this.capacity - 1]);
   }
 
   async read(cookie: string, range: TimeRange, limit: number): Promise<Profile> {
