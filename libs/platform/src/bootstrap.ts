@@ -1,3 +1,4 @@
+import { MAX_TEXT_LENGTH } from '@lib/domain';
 import { Logger, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -31,6 +32,10 @@ export function logLevelsFrom(level: HttpAppOptions['logLevel']): LogLevel[] {
 export async function createHttpApp(rootModule: unknown, opts: HttpAppOptions): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: opts.bodyLimitBytes ?? 1_048_576,
+    // A path parameter (a cookie) may hold MAX_TEXT_LENGTH UTF-16 units; percent-encoded, each takes at
+    // most 9 characters (a 3-byte UTF-8 character: %E6%BC%A2). Fastify's default of 100 answered 414 to
+    // valid profile queries for cookies over 100 characters.
+    maxParamLength: MAX_TEXT_LENGTH * 9,
     logger: false,
     // While closing, new requests get 503 and keep-alive sockets are closed once idle.
     return503OnClosing: true,
