@@ -76,6 +76,7 @@ describe('Loadgen against an in-memory API', () => {
     // Asked again 5 s later, the answers are right: told apart as late, not lost.
     expect(report.queries.user_profiles.late).toBe(report.queries.user_profiles.wrong);
     expect(report.queries.user_profiles.diffs[0]?.recheck).toBe('late');
+    expect(report.queries.user_profiles.rechecked.late).toBe(report.queries.user_profiles.late);
   });
 
   it('counts 503s as errors and keeps what they touched out of the checks: no answer is called wrong', async () => {

@@ -119,6 +119,8 @@ export interface QueryReport {
   final: number;
   /** Of `wrong`, answers that were right when asked again RECHECK_MS later: data later than promised. */
   late: number;
+  /** Of `wrong`, what asking again RECHECK_MS later gave, by outcome (late is the count above). */
+  rechecked: Record<NonNullable<Diff['recheck']>, number>;
   diffs: Diff[];
   errorSamples: ErrorSample[];
 }
@@ -183,6 +185,7 @@ function newQueryReport(): QueryReport {
     excluded: {},
     final: 0,
     late: 0,
+    rechecked: { late: 0, 'still wrong': 0, indeterminate: 0, failed: 0 },
     diffs: [],
     errorSamples: [],
   };
@@ -513,25 +516,22 @@ export class Loadgen {
   ): Promise<void> {
     await sleep(RECHECK_MS);
     const r = await this.client.postEmpty(path, this.o.timeoutMs);
-    if (r.kind !== 'response' || r.status !== 200) {
-      record.recheck = 'failed';
-      return;
+    let outcome: NonNullable<Diff['recheck']>;
+    if (r.kind !== 'response' || r.status !== 200) outcome = 'failed';
+    else if (!determined()) outcome = 'indeterminate';
+    else {
+      let again: Json | undefined;
+      try {
+        again = JSON.parse(r.body) as Json;
+      } catch {
+        again = undefined;
+      }
+      outcome =
+        again === undefined ? 'failed' : firstDifference(expected, again) === undefined ? 'late' : 'still wrong';
     }
-    if (!determined()) {
-      record.recheck = 'indeterminate';
-      return;
-    }
-    let again: Json;
-    try {
-      again = JSON.parse(r.body) as Json;
-    } catch {
-      record.recheck = 'failed';
-      return;
-    }
-    if (firstDifference(expected, again) === undefined) {
-      q.late++;
-      record.recheck = 'late';
-    } else record.recheck = 'still wrong';
+    record.recheck = outcome;
+    q.rechecked[outcome]++;
+    if (outcome === 'late') q.late++;
   }
 
   private drained(timeoutMs: number): Promise<void> {

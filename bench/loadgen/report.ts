@@ -59,6 +59,18 @@ export function markdownReport(r: LoadgenReport): string {
       `| ${kind} | ${int(q.sent)} | ${int(q.correct)} | ${int(q.wrong)} (${int(q.late)}) | ${int(q.errors)} | ${int(q.indeterminate)} | ${excludedText(q)} | ${int(q.final)} |`,
     );
   }
+  for (const [kind, q] of Object.entries(r.queries)) {
+    if (q.wrong === 0) continue;
+    const outcomes = Object.entries(q.rechecked)
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => `${k} ${int(n)}`)
+      .join(', ');
+    lines.push('');
+    lines.push(
+      `The ${int(q.wrong)} wrong ${kind} answers, each asked again 5 s later: ${outcomes || 'not asked again'} ` +
+        '(late: right then, so the data came later than promised; indeterminate: tags sent meanwhile may have trimmed an expected one).',
+    );
+  }
   lines.push('');
   lines.push('| latency, ms (request sent → response) | n | p50 | p95 | p99 | p99.9 | max |');
   lines.push('|---|---|---|---|---|---|---|');
