@@ -1,0 +1,154 @@
+/**
+ * The user-tag flow as the local stack runs it, for the reliability suites: the pipeline and the gateway
+ * as child processes (killable with SIGKILL) on a given Kafka broker and PostgreSQL database, with a
+ * topic and consumer groups of their own. It also answers where the pipeline stands: the topic's end
+ * offsets against what each consumer group has committed (profiles: in Kafka; aggregates: in the
+ * consumer_offset table, written with the deltas).
+ */
+import { Kafka, logLevel } from 'kafkajs';
+import { Client } from 'pg';
+import { sleep } from '../../../scripts/servers/process-utils';
+import { AppProcess } from '../../support/app.process';
+import { uniqueName } from '../../support/test-env';
+
+export interface UserTagsStackOptions {
+  label: string;
+  brokers: string;
+  databaseUrl: string;
+  partitions?: number;
+  /** Both apps. */
+  env?: Record<string, string>;
+  gatewayEnv?: Record<string, string>;
+  pipelineEnv?: Record<string, string>;
+}
+
+export interface Progress {
+  /** Sum of the topic's end offsets. */
+  end: number;
+  /** Sum of the profiles group's committed offsets (Kafka). */
+  profiles: number;
+  /** Sum of the aggregates group's stored offsets (PostgreSQL). */
+  aggregates: number;
+}
+
+export async function sql<T>(url: string, text: string, params: unknown[] = []): Promise<T[]> {
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return (await client.query(text, params)).rows as T[];
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export class UserTagsStack {
+  readonly topic: string;
+  readonly groups: { profiles: string; aggregates: string };
+  readonly env: Record<string, string>;
+  pipeline!: AppProcess;
+  gateway!: AppProcess;
+  /** Pipeline processes started after the first. */
+  restarts = 0;
+  private readonly kafka: Kafka;
+
+  private constructor(private readonly o: UserTagsStackOptions) {
+    this.topic = uniqueName(`${o.label}-tags`);
+    this.groups = { profiles: uniqueName(`${o.label}-profiles`), aggregates: uniqueName(`${o.label}-aggregates`) };
+    this.env = {
+      TRANSPORT: 'kafka',
+      KAFKA_BROKERS: o.brokers,
+      DATABASE_URL: o.databaseUrl,
+      TOPIC_USER_TAGS: this.topic,
+      PROFILES_GROUP_ID: this.groups.profiles,
+      AGGREGATES_GROUP_ID: this.groups.aggregates,
+      KAFKA_TOPIC_PARTITIONS: String(o.partitions ?? 4),
+      // A killed pipeline's partitions move to its successor within this (the minimum allowed).
+      KAFKA_SESSION_TIMEOUT_MS: '6000',
+      AGG_FLUSH_INTERVAL_MS: '300',
+      LOG_LEVEL: 'log',
+      ...o.env,
+    };
+    this.kafka = new Kafka({
+      clientId: 'reliability-progress',
+      brokers: o.brokers.split(','),
+      logLevel: logLevel.NOTHING,
+    });
+  }
+
+  /** The pipeline first (migrations, topic), then the gateway; both ready. */
+  static async start(o: UserTagsStackOptions): Promise<UserTagsStack> {
+    const stack = new UserTagsStack(o);
+    try {
+      stack.pipeline = await stack.startPipeline();
+      stack.gateway = await AppProcess.start('gateway', uniqueName(`${o.label}-gateway`), {
+        ...stack.env,
+        ...o.gatewayEnv,
+      });
+      await stack.gateway.ready(90_000);
+    } catch (err) {
+      await stack.stop();
+      throw err;
+    }
+    return stack;
+  }
+
+  private async startPipeline(): Promise<AppProcess> {
+    const p = await AppProcess.start('pipeline', uniqueName(`${this.o.label}-pipeline-${this.restarts}`), {
+      ...this.env,
+      ...this.o.pipelineEnv,
+    });
+    await p.ready(90_000);
+    return p;
+  }
+
+  /** SIGKILL the pipeline (both consumer groups, nothing flushed or committed) and start another, ready. */
+  async killAndRestartPipeline(): Promise<void> {
+    await this.pipeline.kill();
+    this.restarts += 1;
+    this.pipeline = await this.startPipeline();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.allSettled([this.gateway?.stop(), this.pipeline?.stop()]);
+  }
+
+  async progress(): Promise<Progress> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const ends = await admin.fetchTopicOffsets(this.topic);
+      const [committed] = await admin.fetchOffsets({ groupId: this.groups.profiles, topics: [this.topic] });
+      const stored = await sql<{ n: string | null }>(
+        this.o.databaseUrl,
+        'SELECT sum(next_offset) AS n FROM consumer_offset WHERE group_id = $1 AND topic = $2',
+        [this.groups.aggregates, this.topic],
+      );
+      return {
+        end: ends.reduce((n, p) => n + Number(p.high), 0),
+        profiles: (committed?.partitions ?? []).reduce((n, p) => n + Math.max(0, Number(p.offset)), 0),
+        aggregates: Number(stored[0]?.n ?? 0),
+      };
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** Waits until both groups have consumed the whole topic as it is; returns when (epoch ms). */
+  async converged(timeoutMs: number): Promise<{ at: number; progress: Progress }> {
+    const deadline = Date.now() + timeoutMs;
+    let last: Progress | undefined;
+    for (;;) {
+      last = await this.progress().catch(() => last);
+      if (last !== undefined && last.end > 0 && last.profiles === last.end && last.aggregates === last.end) {
+        return { at: Date.now(), progress: last };
+      }
+      if (Date.now() > deadline) {
+        throw new Error(
+          `the pipeline did not catch up within ${timeoutMs} ms: ${JSON.stringify(last)}\n${this.pipeline.log(30)}`,
+        );
+      }
+      await sleep(250);
+    }
+  }
+}
