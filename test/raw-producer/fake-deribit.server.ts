@@ -19,6 +19,11 @@ export interface FakeDeribitOptions {
   testRequestTimeoutMs?: number;
   /** expires_in of access tokens, seconds. */
   tokenExpiresInS?: number;
+  /**
+   * Event time between consecutive trades of the exchange: 1 to this many ms, at random (default 50).
+   * Larger gaps make one-minute windows hold fewer trades.
+   */
+  maxTradeGapMs?: number;
 }
 
 export interface RecordedRequest {
@@ -146,6 +151,11 @@ export class FakeDeribitServer {
     return made;
   }
 
+  /** Moves the exchange's clock on: the next trade is at least `ms` later than the last. */
+  advanceClock(ms: number): void {
+    this.clock += ms;
+  }
+
   /** Sends trades (new or old: re-sending makes duplicates) to every subscriber of a matching channel. */
   notify(trades: readonly DeribitTrade[]): void {
     for (const c of this.openConns()) {
@@ -213,7 +223,7 @@ export class FakeDeribitServer {
       prev === undefined
         ? basePrice
         : Math.max(tick, Math.round((prev.price + (this.random() - 0.5) * 20 * tick) / tick) * tick);
-    this.clock += 1 + Math.floor(this.random() * 50);
+    this.clock += 1 + Math.floor(this.random() * (this.opts.maxTradeGapMs ?? 50));
     const id = this.nextTradeId++;
     const trade: DeribitTrade = {
       trade_seq: prev === undefined ? 1_000 : prev.trade_seq + 1,
