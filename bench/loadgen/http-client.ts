@@ -200,6 +200,8 @@ export class HttpClient {
           this.host,
           this.port,
           (conn) => {
+            // A request in flight when the client closed comes back to a closed client: let it go.
+            if (this.closing) return conn.destroy();
             this.idle.push(conn);
             this.pump();
           },

@@ -536,7 +536,12 @@ export class Loadgen {
 
   private drained(timeoutMs: number): Promise<void> {
     if (this.inFlight === 0) return Promise.resolve();
-    return Promise.race([new Promise<void>((r) => this.idleWaiters.push(r)), sleep(timeoutMs)]);
+    // The timer goes when drained first: a pending one would keep the process (or Jest) alive for timeoutMs.
+    let timer: NodeJS.Timeout | undefined;
+    return Promise.race([
+      new Promise<void>((r) => this.idleWaiters.push(r)),
+      new Promise<void>((r) => (timer = setTimeout(r, timeoutMs))),
+    ]).finally(() => clearTimeout(timer));
   }
 
   /**
