@@ -1,0 +1,328 @@
+/**
+ * Reliability suite, database outage: PostgreSQL is stopped for 10 s (fast shutdown) while tags stream
+ * through the gateway, then started again on the same port and data dir. Kafka stays up, so every tag is
+ * acknowledged (204). The pipeline retries without committing: its /health/ready goes down during the
+ * outage and comes back after it, the process stays alive, and once it has caught up the cube counts
+ * exactly the tags sent (per action, and per minute bucket of the unfiltered cube) and every cookie's
+ * profile holds exactly its tags. Profile and aggregate queries to the gateway during the outage answer
+ * 503 (not 500, not a hang), and 200 again after it.
+ *
+ * The PostgreSQL server is the suite's own (scripts/servers/postgres-server.ts), never the shared test
+ * server, which other test files use in parallel; Kafka is the shared broker (a topic of its own).
+ *
+ * CI: `npx jest test/reliability/db-outage.int-spec.ts --selectProjects integration` (200 tags/s, 8 s
+ * before the outage, 10 s of outage, 10 s after the pipeline is ready again). Larger: RELIABILITY_FULL=1
+ * (500 tags/s, 20 s before, 30 s after); sizes by RELIABILITY_DB_OUTAGE_RATE, _BEFORE_SECONDS, _SECONDS,
+ * _AFTER_SECONDS.
+ */
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Admin, Kafka, logLevel } from 'kafkajs';
+import { PostgresServer } from '../../scripts/servers/postgres-server';
+import { sleep } from '../../scripts/servers/process-utils';
+import { testKafkaBrokers } from '../support/test-env';
+import { Figures } from './support/figures';
+import { PacedTags, TagShape, tagAt } from './support/paced-tags';
+import { FULL, size } from './support/sizes';
+import { sql, UserTagsStack } from './support/user-tags-stack';
+
+const RATE = size('DB_OUTAGE_RATE', 200, 500);
+const BEFORE_S = size('DB_OUTAGE_BEFORE_SECONDS', 8, 20);
+const OUTAGE_S = size('DB_OUTAGE_SECONDS', 10, 10);
+const AFTER_S = size('DB_OUTAGE_AFTER_SECONDS', 10, 30);
+/** A query answer later than this is a hang (the pool's connect timeout is 5 s). */
+const QUERY_TIMEOUT_MS = 15_000;
+/** What a 503 during the outage may take. */
+const QUERY_BOUND_MS = 6_000;
+const CONVERGE_MS = 120_000;
+/** Fewer than 200 tags per cookie and action, so profiles keep them all. */
+const SHAPE: TagShape = { prefix: 'dbo', cookies: 400, stepMs: 50 };
+
+jest.setTimeout((BEFORE_S + OUTAGE_S + AFTER_S) * 1000 + CONVERGE_MS + 240_000);
+
+interface Poll {
+  at: number;
+  status: number;
+  ms: number;
+  what: string;
+}
+
+/** Sum of the topic's end offsets, and of what `group` has committed in Kafka. */
+async function kafkaOffsets(admin: Admin, group: string, topic: string): Promise<{ end: number; committed: number }> {
+  const [ends, [committed]] = await Promise.all([
+    admin.fetchTopicOffsets(topic),
+    admin.fetchOffsets({ groupId: group, topics: [topic] }),
+  ]);
+  return {
+    end: ends.reduce((n, p) => n + Number(p.high), 0),
+    committed: (committed?.partitions ?? []).reduce((n, p) => n + Math.max(0, Number(p.offset)), 0),
+  };
+}
+
+/** Polls `fetchOne` every `everyMs` until stopped, recording each answer. */
+function poller(everyMs: number, fetchOne: () => Promise<Omit<Poll, 'at' | 'ms'>>) {
+  const polls: Poll[] = [];
+  let running = true;
+  const done = (async () => {
+    while (running) {
+      const at = Date.now();
+      const r = await fetchOne().catch((err: unknown) => ({ status: 0, what: (err as Error).message }));
+      polls.push({ at, ms: Date.now() - at, ...r });
+      await sleep(Math.max(0, at + everyMs - Date.now()));
+    }
+  })();
+  return {
+    polls,
+    stop: async () => {
+      running = false;
+      await done;
+      return polls;
+    },
+  };
+}
+
+async function post(url: string): Promise<{ status: number; what: string }> {
+  const res = await fetch(url, { method: 'POST', signal: AbortSignal.timeout(QUERY_TIMEOUT_MS) });
+  const body = await res.text();
+  try {
+    return { status: res.status, what: (JSON.parse(body) as { code?: string }).code ?? '' };
+  } catch {
+    return { status: res.status, what: 'NOT_JSON' };
+  }
+}
+
+async function ready(url: string): Promise<{ status: number; what: string }> {
+  const res = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(QUERY_TIMEOUT_MS) });
+  const body = (await res.json().catch(() => ({}))) as { error?: Record<string, unknown> };
+  return { status: res.status, what: Object.keys(body.error ?? {}).join(',') };
+}
+
+describe('database outage: PostgreSQL stopped for 10 s during ingest', () => {
+  const figures = new Figures(
+    'db-outage',
+    `${FULL ? 'RELIABILITY_FULL=1 ' : ''}npx jest test/reliability/db-outage.int-spec.ts --selectProjects integration: ` +
+      `${RATE} tags/s, ${BEFORE_S} s before the outage, PostgreSQL down ${OUTAGE_S} s (fast shutdown, then started ` +
+      `again on its port and data dir), ${AFTER_S} s after the pipeline was ready again; ${SHAPE.cookies} cookies, 4 partitions`,
+  );
+  let dir: string;
+  let pg: PostgresServer | undefined;
+  let stack: UserTagsStack;
+  let passed = false;
+  const admin = new Kafka({
+    clientId: 'db-outage-offsets',
+    brokers: testKafkaBrokers(),
+    logLevel: logLevel.NOTHING,
+  }).admin();
+
+  beforeAll(async () => {
+    await admin.connect();
+    // The server runs as the `postgres` user when we are root: it must be able to enter the directory.
+    dir = mkdtempSync(join(tmpdir(), 'db-outage-'));
+    chmodSync(dir, 0o755);
+    pg = await PostgresServer.start({ dataDir: join(dir, 'data'), logFile: join(dir, 'postgres-0.log') });
+    stack = await UserTagsStack.start({
+      label: 'db-outage',
+      brokers: testKafkaBrokers().join(','),
+      databaseUrl: pg.url,
+      env: { LOG_LEVEL: 'warn' },
+    });
+  });
+
+  afterAll(async () => {
+    figures.report(passed ? 'passed' : 'failed');
+    await stack?.stop();
+    await admin.disconnect();
+    await pg?.stop();
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('retries without committing while PostgreSQL is down; readiness follows; nothing lost or counted twice', async () => {
+    const server = pg as PostgresServer;
+    const { port, url: dbUrl } = server;
+    const client = new PacedTags({ url: stack.gateway.url, rate: RATE, shape: SHAPE, timeoutMs: QUERY_TIMEOUT_MS });
+    const pipelineReady = poller(100, () => ready(stack.pipeline.url));
+    const gatewayReady = poller(100, () => ready(stack.gateway.url));
+    const profiles = poller(200, () =>
+      post(
+        `${stack.gateway.url}/user_profiles/${SHAPE.prefix}-1?time_range=2022-03-22T12:00:00.000_2022-03-22T14:00:00.000&limit=5`,
+      ),
+    );
+    const aggregates = poller(200, () =>
+      post(
+        `${stack.gateway.url}/aggregates?time_range=2022-03-22T12:00:00_2022-03-22T12:10:00&action=VIEW&aggregates=COUNT&aggregates=SUM_PRICE`,
+      ),
+    );
+    const t0 = Date.now();
+    client.start();
+
+    await sleep(BEFORE_S * 1000);
+    const stopAt = Date.now();
+    pg = undefined;
+    await server.stop();
+    const exitedAt = Date.now();
+    // Whatever the profiles group consumed before the stop is written and committed within a second;
+    // from then on, with the database down, its committed offsets must not move while the topic grows.
+    await sleep(1_000);
+    const heldFrom = await kafkaOffsets(admin, stack.groups.profiles, stack.topic);
+    await sleep(Math.max(0, stopAt + OUTAGE_S * 1000 - Date.now()));
+    const heldTo = await kafkaOffsets(admin, stack.groups.profiles, stack.topic);
+    const startAt = Date.now();
+    pg = await PostgresServer.start({ dataDir: join(dir, 'data'), port, logFile: join(dir, 'postgres-1.log') });
+    const readyAt = Date.now();
+
+    // The pipeline ready again: its first 200 after the restart.
+    const deadline = Date.now() + 90_000;
+    const backAfter = (polls: Poll[]) => polls.find((p) => p.at >= readyAt && p.status === 200);
+    while (backAfter(pipelineReady.polls) === undefined && Date.now() < deadline) await sleep(100);
+    const pipelineBackAt = backAfter(pipelineReady.polls)?.at ?? Number.NaN;
+    await sleep(AFTER_S * 1000);
+    const outcomes = await client.stop();
+    const sendEnd = Date.now();
+    const [pReady, gReady, pQueries, aQueries] = await Promise.all([
+      pipelineReady.stop(),
+      gatewayReady.stop(),
+      profiles.stop(),
+      aggregates.stop(),
+    ]);
+
+    const { at: convergedAt } = await stack.converged(CONVERGE_MS);
+    const alive = stack.pipeline.running;
+    const [flushFailures, batchFailures] = await Promise.all([
+      stack.pipeline.metric('pipeline_aggregate_flush_failures_total'),
+      stack.pipeline.metric('kafka_consumer_batch_failures_total'),
+    ]);
+
+    // What the stores must hold: every acknowledged tag, once.
+    const acked = outcomes.filter((o) => o.status === 204).map((o) => tagAt(o.i, SHAPE));
+    const perAction = new Map<string, number>();
+    const perBucket = new Map<string, number>();
+    const perList = new Map<string, Set<number>>();
+    for (const t of acked) {
+      const ms = Date.parse(t.time);
+      perAction.set(t.action, (perAction.get(t.action) ?? 0) + 1);
+      const bucket = `${t.action} ${ms - (ms % 60_000)}`;
+      perBucket.set(bucket, (perBucket.get(bucket) ?? 0) + 1);
+      const list = `${t.cookie} ${t.action}`;
+      if (!perList.has(list)) perList.set(list, new Set());
+      perList.get(list)?.add(ms);
+    }
+    const [byBucket, rows] = await Promise.all([
+      sql<{ action: string; bucket_ms: string; n: string }>(
+        dbUrl,
+        'SELECT action, bucket_ms, sum(count) AS n FROM minute_cube WHERE dims = 0 GROUP BY action, bucket_ms',
+      ),
+      sql<{ cookie: string; action: string; time_ms: string }>(
+        dbUrl,
+        'SELECT cookie, action, time_ms FROM profile_tag',
+      ),
+    ]);
+    const countedPerAction = new Map<string, number>();
+    const bucketDiffs: string[] = [];
+    const seenBuckets = new Set<string>();
+    for (const r of byBucket) {
+      const key = `${r.action} ${r.bucket_ms}`;
+      seenBuckets.add(key);
+      countedPerAction.set(r.action, (countedPerAction.get(r.action) ?? 0) + Number(r.n));
+      if (Number(r.n) !== (perBucket.get(key) ?? 0))
+        bucketDiffs.push(`${key}: ${r.n} counted, ${perBucket.get(key) ?? 0} sent`);
+    }
+    for (const [key, n] of perBucket) if (!seenBuckets.has(key)) bucketDiffs.push(`${key}: 0 counted, ${n} sent`);
+    const stored = new Map<string, number[]>();
+    for (const r of rows) {
+      const list = `${r.cookie} ${r.action}`;
+      if (!stored.has(list)) stored.set(list, []);
+      stored.get(list)?.push(Number(r.time_ms));
+    }
+    const listDiffs: string[] = [];
+    for (const [list, times] of perList) {
+      const got = stored.get(list) ?? [];
+      const unexpected = got.filter((t) => !times.has(t)).length;
+      if (got.length !== times.size || unexpected > 0 || new Set(got).size !== got.length) {
+        listDiffs.push(`${list}: ${got.length} rows (${unexpected} not sent), ${times.size} tags sent`);
+      }
+    }
+    for (const list of stored.keys()) if (!perList.has(list)) listDiffs.push(`${list}: stored, never sent`);
+    const countedTotal = [...countedPerAction.values()].reduce((s, n) => s + n, 0);
+
+    // Readiness and queries, by when they were asked.
+    const downAfterStop = pReady.find((p) => p.at >= stopAt && p.status !== 200);
+    const pipelineDownPolls = pReady.filter((p) => p.at >= stopAt && p.at < pipelineBackAt && p.status !== 200);
+    const gatewayDown = gReady.find((p) => p.at >= stopAt && p.status !== 200);
+    const gatewayBack = gReady.find((p) => p.at >= readyAt && p.status === 200);
+    const outage = (p: Poll) => p.at >= exitedAt && p.at < startAt;
+    const queries = [...pQueries, ...aQueries];
+    const duringQ = queries.filter(outage);
+    const afterQ = queries.filter((p) => p.at >= readyAt + 2_000);
+    const badQ = queries.filter((p) => p.status !== 200 && p.status !== 503);
+    const slowQ = duringQ.filter((p) => p.ms > QUERY_BOUND_MS);
+    const statusCount = (ps: Poll[]) => {
+      const m = new Map<string, number>();
+      for (const p of ps) {
+        const key = p.status === 200 || p.what === '' ? String(p.status) : `${p.status} ${p.what}`;
+        m.set(key, (m.get(key) ?? 0) + 1);
+      }
+      return [...m].map(([k, n]) => `${k}: ${n}`).join(', ');
+    };
+
+    const s = (ms: number) => (ms / 1000).toFixed(1);
+    figures.add('tags sent', outcomes.length);
+    figures.add('answered 204', acked.length);
+    figures.add('other answers', outcomes.length - acked.length);
+    figures.add('PostgreSQL stop (SIGINT → exited), s', s(exitedAt - stopAt));
+    figures.add('PostgreSQL down (stop → start), s', s(startAt - stopAt));
+    figures.add('PostgreSQL restart (start → SELECT 1), s', s(readyAt - startAt));
+    figures.add('pipeline readiness down, s after the stop', downAfterStop ? s(downAfterStop.at - stopAt) : 'never');
+    figures.add('pipeline readiness back (200), s after PostgreSQL was up', s(pipelineBackAt - readyAt));
+    figures.add('pipeline readiness polls non-200 / all', `${pipelineDownPolls.length} / ${pReady.length}`);
+    figures.add('pipeline checks down', [...new Set(pipelineDownPolls.map((p) => p.what))].join('; ') || '-');
+    figures.add(
+      'gateway readiness down / back, s after stop / after PostgreSQL up',
+      `${gatewayDown ? s(gatewayDown.at - stopAt) : 'never'} / ${gatewayBack ? s(gatewayBack.at - readyAt) : 'never'}`,
+    );
+    figures.add('pipeline process alive, restarts', `${alive ? 'yes' : 'NO'}, ${stack.restarts}`);
+    figures.add(
+      'profiles group committed offsets (Kafka), 1 s after the stop → just before the restart',
+      `${heldFrom.committed} → ${heldTo.committed} (topic end ${heldFrom.end} → ${heldTo.end})`,
+    );
+    figures.add('aggregate flushes failed (retried)', flushFailures);
+    figures.add('consumer batches failed (retried)', batchFailures);
+    figures.add('gateway queries while PostgreSQL was down', statusCount(duringQ));
+    figures.add('  max latency of those, ms', Math.max(0, ...duringQ.map((p) => p.ms)));
+    figures.add('gateway queries answered neither 200 nor 503 (whole run)', badQ.length);
+    figures.add('gateway queries from 2 s after PostgreSQL was up', statusCount(afterQ));
+    figures.add('converged after sending ended, s', s(convergedAt - sendEnd));
+    figures.add(
+      'counted in aggregates (unfiltered cube) / acknowledged',
+      `${countedTotal} / ${acked.length} (VIEW ${countedPerAction.get('VIEW') ?? 0}, BUY ${countedPerAction.get('BUY') ?? 0})`,
+    );
+    figures.add('minute buckets × action checked / wrong', `${perBucket.size} / ${bucketDiffs.length}`);
+    figures.add('profile rows / acknowledged', `${rows.length} / ${acked.length}`);
+    figures.add('cookie × action lists checked / wrong', `${perList.size} / ${listDiffs.length}`);
+    figures.add('total run, s', s(sendEnd - t0));
+
+    expect(
+      outcomes
+        .filter((o) => o.status !== 204)
+        .map((o) => `#${o.i} ${o.status} ${o.code}`)
+        .slice(0, 10),
+    ).toEqual([]);
+    expect(alive).toBe(true);
+    // Nothing committed while the database was down, though tags kept coming.
+    expect(heldTo.committed).toBe(heldFrom.committed);
+    expect(heldTo.end).toBeGreaterThan(heldFrom.end);
+    expect(downAfterStop).toBeDefined();
+    expect(Number.isFinite(pipelineBackAt)).toBe(true);
+    expect(pReady.filter((p) => p.at >= pipelineBackAt + 2_000 && p.status !== 200).map((p) => p.what)).toEqual([]);
+    expect(badQ.map((p) => `${p.status} ${p.what}`).slice(0, 10)).toEqual([]);
+    expect(duringQ.length).toBeGreaterThan(0);
+    expect(duringQ.filter((p) => p.status !== 503).map((p) => `${p.status} ${p.what}`)).toEqual([]);
+    expect(slowQ.map((p) => `${p.status} after ${p.ms} ms`)).toEqual([]);
+    expect(afterQ.filter((p) => p.status !== 200).map((p) => `${p.status} ${p.what}`)).toEqual([]);
+    expect(bucketDiffs.slice(0, 10)).toEqual([]);
+    expect(Object.fromEntries(countedPerAction)).toEqual(Object.fromEntries(perAction));
+    expect(listDiffs.slice(0, 10)).toEqual([]);
+    expect(rows.length).toBe(acked.length);
+    passed = true;
+  });
+});
