@@ -5,8 +5,13 @@
  * Tag i has the event time BASE + i * stepMs, unique across the stream, so a tag read back from the topic
  * or the stores says which one it is (tagIndex). Cookies repeat (i mod cookies), so profiles hold several
  * tags each; the other fields cycle through small sets, so the cube has a few cells per minute.
+ *
+ * PacedTagsThread runs the client in a worker thread: latencies are then measured away from the test's
+ * own event loop, which starting servers (and Jest's --detectOpenHandles hooks) can stall for a second.
  */
 import { Agent, request } from 'node:http';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { UserTag } from '@lib/domain';
 
 /** 2022-03-22T12:00:00.000Z: event times are fixed, not wall-clock, so runs are reproducible. */
@@ -93,7 +98,7 @@ export class PacedTags {
     this.timer = undefined;
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
     this.agent.destroy();
-    return this.outcomes.sort((a, b) => a.i - b.i);
+    return [...this.outcomes].sort((a, b) => a.i - b.i);
   }
 
   private send(i: number): void {
@@ -138,5 +143,50 @@ export class PacedTags {
     });
     this.inFlight.add(p);
     void p.finally(() => this.inFlight.delete(p));
+  }
+}
+
+/** Messages of paced-tags.worker.ts. */
+export type WorkerMessage =
+  { kind: 'outcomes'; outcomes: TagOutcome[] } | { kind: 'stopped'; sent: number; loopMaxMs: number };
+
+/** PacedTags in a worker thread; `outcomes` fills in as answers come (every 100 ms). */
+export class PacedTagsThread {
+  readonly outcomes: TagOutcome[] = [];
+  private readonly worker: Worker;
+  private readonly exited: Promise<void>;
+  private failure: Error | undefined;
+  private stopped: (() => void) | undefined;
+  /** The thread's largest event-loop delay over the run, ms (known after stop()). */
+  loopMaxMs = Number.NaN;
+
+  constructor(o: PacedTagsOptions) {
+    this.worker = new Worker(join(__dirname, 'paced-tags.worker.ts'), {
+      workerData: o,
+      execArgv: ['--require', '@swc-node/register'],
+    });
+    this.worker.on('message', (m: WorkerMessage) => {
+      if (m.kind === 'outcomes') this.outcomes.push(...m.outcomes);
+      else {
+        this.loopMaxMs = m.loopMaxMs;
+        this.stopped?.();
+      }
+    });
+    this.worker.on('error', (err) => (this.failure = err));
+    this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()));
+  }
+
+  start(): void {
+    this.worker.postMessage('start');
+  }
+
+  /** Stops sending, waits for every answer, ends the thread; returns the outcomes ordered by tag. */
+  async stop(): Promise<TagOutcome[]> {
+    const stopped = new Promise<void>((resolve) => (this.stopped = resolve));
+    this.worker.postMessage('stop');
+    await Promise.race([stopped, this.exited]);
+    await this.worker.terminate();
+    if (this.failure !== undefined) throw this.failure;
+    return this.outcomes.sort((a, b) => a.i - b.i);
   }
 }
