@@ -101,8 +101,8 @@ describe('gateway OpenAPI document', () => {
     expect(Object.keys(doc.paths).sort()).toEqual(['/aggregates', '/user_profiles/{cookie}', '/user_tags']);
     const responses = (path: string) => Object.keys((doc.paths[path].post as { responses: object }).responses).sort();
     expect(responses('/user_tags')).toEqual(['204', '400', '413', '415', '503']);
-    expect(responses('/user_profiles/{cookie}')).toEqual(['200', '400', '503']);
-    expect(responses('/aggregates')).toEqual(['200', '400', '503']);
+    expect(responses('/user_profiles/{cookie}')).toEqual(['200', '400', '413', '503']);
+    expect(responses('/aggregates')).toEqual(['200', '400', '413', '503']);
     expect(doc.components.schemas.ApiError).toMatchObject({ required: ['statusCode', 'error', 'code', 'message'] });
   });
 

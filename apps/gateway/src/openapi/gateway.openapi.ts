@@ -120,7 +120,9 @@ const query = (name: string, required: boolean, schema: Schema, description: str
 });
 const debugBody = (answer: string): Schema => ({
   required: false,
-  description: `Read only in debug mode (DEBUG_COMPARE=true): the expected answer, compared with the real one (mismatches are counted and logged). Otherwise ignored.`,
+  description:
+    'Read only in debug mode (DEBUG_COMPARE=true): the expected answer, compared with the real one (mismatches are counted and logged). ' +
+    'Otherwise ignored (not parsed). Bounded either way: over BODY_LIMIT_BYTES, or DEBUG_BODY_LIMIT_BYTES in debug mode, it gets 413.',
   content: { 'application/json': { schema: ref(answer) } },
 });
 
@@ -164,6 +166,7 @@ const operations: Record<string, Operation> = {
     responses: {
       '200': { description: 'The profile', content: { 'application/json': { schema: ref('ProfileAnswer') } } },
       '400': error('Invalid query (codes INVALID_QUERY, TIME_RANGE_*); `field` names the parameter'),
+      '413': error('Body larger than BODY_LIMIT_BYTES (DEBUG_BODY_LIMIT_BYTES in debug mode)'),
       '503': unavailable('The profile store is unavailable (DEPENDENCY_UNAVAILABLE)'),
     },
   },
@@ -198,6 +201,7 @@ const operations: Record<string, Operation> = {
     responses: {
       '200': { description: 'The buckets', content: { 'application/json': { schema: ref('AggregatesAnswer') } } },
       '400': error('Invalid query (codes INVALID_QUERY, TIME_RANGE_*); `field` names the parameter'),
+      '413': error('Body larger than BODY_LIMIT_BYTES (DEBUG_BODY_LIMIT_BYTES in debug mode)'),
       '503': unavailable('The aggregate store is unavailable (DEPENDENCY_UNAVAILABLE)'),
     },
   },
