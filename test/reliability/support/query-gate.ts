@@ -25,7 +25,10 @@ export class QueryGate {
   }
 
   static async start(targetUrl: string): Promise<QueryGate> {
-    const server = createServer({ keepAlive: true });
+    // Node closes a keep-alive connection idle for 5 s by default; on a loaded machine a client's next
+    // request on it can cross the close (ECONNRESET, 10 tags of a CI run). Fastify, the gateway this
+    // stands in for, keeps them 72 s.
+    const server = createServer({ keepAlive: true, keepAliveTimeout: 72_000 });
     const gate = new QueryGate(server, new URL(targetUrl));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return gate;
