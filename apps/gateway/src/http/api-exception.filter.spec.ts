@@ -1,6 +1,8 @@
 import { ArgumentsHost, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
 import { DomainError } from '@lib/domain';
-import { ApiExceptionFilter } from './api-exception.filter';
+import { Logger } from '@nestjs/common';
+import { ApiExceptionFilter, LOG_EVERY_MS } from './api-exception.filter';
+import { DependencyUnavailableError } from './api-error';
 
 function hostWith(reply: { status: jest.Mock; send: jest.Mock; header: jest.Mock }): ArgumentsHost {
   return { switchToHttp: () => ({ getResponse: () => reply }) } as unknown as ArgumentsHost;
@@ -39,5 +41,36 @@ describe('ApiExceptionFilter', () => {
     new ApiExceptionFilter().catch(new ServiceUnavailableException(health), hostWith(reply));
     expect(reply.status).toHaveBeenCalledWith(503);
     expect(reply.send).toHaveBeenCalledWith(health);
+  });
+
+  it('logs a 500 as an error with its stack, every time', () => {
+    const error = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    const filter = new ApiExceptionFilter();
+    for (let i = 0; i < 3; i++) filter.catch(new TypeError('boom'), hostWith(fakeReply()));
+    expect(error).toHaveBeenCalledTimes(3);
+    expect(error.mock.calls[0]?.[1]).toContain('TypeError: boom');
+    error.mockRestore();
+  });
+
+  it('logs 503s as warnings without stacks, at most one line per code per interval, counting the rest', () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const filter = new ApiExceptionFilter();
+    let t = 1_000_000;
+    filter.now = () => t;
+    const reply = fakeReply();
+    const down = () => new DependencyUnavailableError('profile store', new Error('connect ECONNREFUSED'));
+    for (let i = 0; i < 100; i++) {
+      filter.catch(down(), hostWith(reply));
+      t += 10;
+    }
+    expect(reply.status).toHaveBeenCalledTimes(100);
+    expect(reply.status).toHaveBeenLastCalledWith(503);
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(warn.mock.calls[0]?.[0]).toMatch(/^503 DEPENDENCY_UNAVAILABLE: .*cause: connect ECONNREFUSED$/);
+    t += LOG_EVERY_MS;
+    filter.catch(down(), hostWith(reply));
+    expect(warn).toHaveBeenCalledTimes(2);
+    expect(warn.mock.calls[1]?.[0]).toContain('(and 99 more 503 DEPENDENCY_UNAVAILABLE since the last line)');
+    warn.mockRestore();
   });
 });
