@@ -79,6 +79,15 @@ describe('Loadgen against an in-memory API', () => {
     expect(report.queries.user_profiles.rechecked.late).toBe(report.queries.user_profiles.late);
   });
 
+  it('tells data that shows up only once the stream stopped (a system behind the rate) from lost data', async () => {
+    const { report } = await run({ visibleWhenIdleMs: 5_400 });
+    const q = report.queries.user_profiles;
+    expect(q.wrong).toBeGreaterThan(0);
+    expect(q.rechecked['late after the run']).toBeGreaterThan(0);
+    expect(q.rechecked['still wrong']).toBe(0);
+    expect(q.late).toBe(q.wrong - q.rechecked.indeterminate - q.rechecked.failed);
+  });
+
   it('counts 503s as errors and keeps what they touched out of the checks: no answer is called wrong', async () => {
     const { report } = await run({ faults: { fail503EveryNth: 25 } });
     expect(report.passed).toBe(false);

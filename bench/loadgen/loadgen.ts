@@ -95,9 +95,11 @@ export interface Diff {
   actual: Json | undefined;
   /**
    * The same query asked again RECHECK_MS later (without a debug body): 'late' when it then matched
-   * (the data arrived after the promised latency), 'still wrong', or 'indeterminate'/'failed'.
+   * (the data arrived after the promised latency); if not, asked once more RECHECK_MS after the stream
+   * ended and settled: 'late after the run' when it matched then (a system falling behind the offered
+   * rate), 'still wrong' when not; 'indeterminate'/'failed' when it could not be told.
    */
-  recheck?: 'late' | 'still wrong' | 'indeterminate' | 'failed';
+  recheck?: 'late' | 'late after the run' | 'still wrong' | 'indeterminate' | 'failed';
 }
 
 export interface ErrorSample {
@@ -117,7 +119,7 @@ export interface QueryReport {
   excluded: Record<string, number>;
   /** Of `sent`, asked in the final round. */
   final: number;
-  /** Of `wrong`, answers that were right when asked again RECHECK_MS later: data later than promised. */
+  /** Of `wrong`, answers that were right when asked again (Diff.recheck): data later than promised. */
   late: number;
   /** Of `wrong`, what asking again RECHECK_MS later gave, by outcome (late is the count above). */
   rechecked: Record<NonNullable<Diff['recheck']>, number>;
@@ -185,7 +187,7 @@ function newQueryReport(): QueryReport {
     excluded: {},
     final: 0,
     late: 0,
-    rechecked: { late: 0, 'still wrong': 0, indeterminate: 0, failed: 0 },
+    rechecked: { late: 0, 'late after the run': 0, 'still wrong': 0, indeterminate: 0, failed: 0 },
     diffs: [],
     errorSamples: [],
   };
@@ -251,6 +253,9 @@ export class Loadgen {
   private readonly uncertainMinutes = new Set<number>();
   /** Re-checks of wrong answers still running; the report waits for them. */
   private readonly rechecks: Promise<void>[] = [];
+  /** Resolves when the stream has ended and settled (the final round begins). */
+  private settled!: () => void;
+  private readonly settledOnce = new Promise<void>((resolve) => (this.settled = resolve));
   private lastAckAt = 0;
   private phase: Progress['phase'] = 'send';
   private final = false;
@@ -298,6 +303,7 @@ export class Loadgen {
       await sleep(Math.max(0, this.lastAckAt + settleFor - performance.now()));
       this.phase = 'final';
       this.final = true;
+      this.settled();
       await this.finalRound();
       await this.drained(this.o.timeoutMs + 5_000);
       await Promise.all(this.rechecks);
@@ -515,23 +521,35 @@ export class Loadgen {
     record: Diff,
   ): Promise<void> {
     await sleep(RECHECK_MS);
-    const r = await this.client.postEmpty(path, this.o.timeoutMs);
-    let outcome: NonNullable<Diff['recheck']>;
-    if (r.kind !== 'response' || r.status !== 200) outcome = 'failed';
-    else if (!determined()) outcome = 'indeterminate';
+    let final: NonNullable<Diff['recheck']>;
+    const soon = await this.askAgain(path, expected, determined);
+    if (soon !== 'wrong') final = soon;
     else {
-      let again: Json | undefined;
-      try {
-        again = JSON.parse(r.body) as Json;
-      } catch {
-        again = undefined;
-      }
-      outcome =
-        again === undefined ? 'failed' : firstDifference(expected, again) === undefined ? 'late' : 'still wrong';
+      await this.settledOnce;
+      await sleep(RECHECK_MS);
+      const after = await this.askAgain(path, expected, determined);
+      final = after === 'late' ? 'late after the run' : after === 'wrong' ? 'still wrong' : after;
     }
-    record.recheck = outcome;
-    q.rechecked[outcome]++;
-    if (outcome === 'late') q.late++;
+    record.recheck = final;
+    q.rechecked[final]++;
+    if (final === 'late' || final === 'late after the run') q.late++;
+  }
+
+  private async askAgain(
+    path: string,
+    expected: Json,
+    determined: () => boolean,
+  ): Promise<'late' | 'wrong' | 'indeterminate' | 'failed'> {
+    const r = await this.client.postEmpty(path, this.o.timeoutMs);
+    if (r.kind !== 'response' || r.status !== 200) return 'failed';
+    if (!determined()) return 'indeterminate';
+    let again: Json;
+    try {
+      again = JSON.parse(r.body) as Json;
+    } catch {
+      return 'failed';
+    }
+    return firstDifference(expected, again) === undefined ? 'late' : 'wrong';
   }
 
   private drained(timeoutMs: number): Promise<void> {

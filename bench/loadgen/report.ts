@@ -67,8 +67,9 @@ export function markdownReport(r: LoadgenReport): string {
       .join(', ');
     lines.push('');
     lines.push(
-      `The ${int(q.wrong)} wrong ${kind} answers, each asked again 5 s later: ${outcomes || 'not asked again'} ` +
-        '(late: right then, so the data came later than promised; indeterminate: tags sent meanwhile may have trimmed an expected one).',
+      `The ${int(q.wrong)} wrong ${kind} answers, each asked again 5 s later and, if still wrong, once more after the run settled: ` +
+        `${outcomes || 'not asked again'} (late: right 5 s later, the data came later than promised; late after the run: ` +
+        'right only once the stream had ended, the system fell behind the rate; indeterminate: tags sent meanwhile may have trimmed an expected one).',
     );
   }
   lines.push('');
@@ -111,9 +112,11 @@ export function markdownReport(r: LoadgenReport): string {
       const recheck =
         d.recheck === 'late'
           ? ' (right when asked again 5 s later: the data arrived later than promised)'
-          : d.recheck === undefined
-            ? ''
-            : ` (asked again 5 s later: ${d.recheck})`;
+          : d.recheck === 'late after the run'
+            ? ' (right only when asked again after the run settled: the system fell behind)'
+            : d.recheck === undefined
+              ? ''
+              : ` (asked again: ${d.recheck})`;
       lines.push(
         `- ${d.kind} \`${clip(d.request, 250)}\` at \`${d.at}\`: expected \`${clip(JSON.stringify(d.expected) ?? 'nothing')}\`, got \`${clip(JSON.stringify(d.actual) ?? 'nothing')}\`${recheck}`,
       );

@@ -20,6 +20,8 @@ export interface FakeApiFaults {
 export interface FakeApiOptions {
   /** A tag becomes visible to queries this long after its 204. */
   visibilityDelayMs?: number;
+  /** Tags become visible only once no tag arrived for this long: a system behind the rate, catching up at the end. */
+  visibleWhenIdleMs?: number;
   /** Newest tags kept per cookie and action. */
   capacity?: number;
   faults?: FakeApiFaults;
@@ -46,6 +48,7 @@ export class FakeApi {
   /** Aggregates: every tag by its minute (profile trimming does not touch these). */
   private readonly byMinute = new Map<number, StoredTag[]>();
   private received = 0;
+  private lastTagAt = 0;
   readonly comparisons = { match: 0, mismatch: 0 };
 
   private constructor(
@@ -111,11 +114,17 @@ export class FakeApi {
     json(200, answer);
   }
 
+  private visible(t: StoredTag, now: number): boolean {
+    const idle = this.options.visibleWhenIdleMs;
+    return t.visibleAt <= now && (idle === undefined || now - this.lastTagAt >= idle);
+  }
+
   private ingest(body: string, res: ServerResponse, json: (s: number, v: unknown) => void): void {
     const tag = JSON.parse(body) as StoredTag['body'];
     const ms = Date.parse(tag.time);
     if (!Number.isFinite(ms)) return json(400, { message: 'bad time' });
     const n = ++this.received;
+    this.lastTagAt = Date.now();
     const faults = this.options.faults ?? {};
     if (!(faults.loseEveryNth !== undefined && n % faults.loseEveryNth === 0)) {
       const stored: StoredTag = { body: tag, ms, visibleAt: Date.now() + (this.options.visibilityDelayMs ?? 0) };
@@ -149,7 +158,7 @@ export class FakeApi {
     const now = Date.now();
     const pick = (action: string): unknown[] => {
       const ofAction = (this.byCookie.get(`${cookie}\u0000${action}`) ?? [])
-        .filter((t) => t.visibleAt <= now)
+        .filter((t) => this.visible(t, now))
         .sort((a, b) => b.ms - a.ms);
       const inRange = (t: StoredTag): boolean => t.ms >= fromMs && t.ms < toMs;
       const chosen = this.options.faults?.limitBeforeFilter
@@ -182,7 +191,7 @@ export class FakeApi {
           brand_id: info.brand_id,
           category_id: info.category_id,
         };
-        if (t.visibleAt > now || t.ms < m || t.ms >= m + 60_000 || t.body.action !== action) continue;
+        if (!this.visible(t, now) || t.ms < m || t.ms >= m + 60_000 || t.body.action !== action) continue;
         if (filters.some((f) => values[f] !== p.get(f))) continue;
         count++;
         sum += info.price;
