@@ -226,40 +226,30 @@ const partitionsFor = (fromMinute: number, hours: number): string[] =>
 
 const START_MINUTE = DEFAULT_WORKLOAD.startMs / 60_000;
 
+/** The text-keyed cube's flush: the product's upsert without the offsets. */
+const textFlush: Variant['flush'] = async (client, groups) => {
+  const c = toColumns(groups.map((deltas, partition) => ({ partition, deltas })));
+  await client.query(TEXT_UPSERT, [
+    c.bucketMs,
+    c.action,
+    c.dims,
+    c.origin,
+    c.brandId,
+    c.categoryId,
+    c.count,
+    c.sumPrice,
+  ]);
+  return 0;
+};
+
 const variants: Record<string, Variant> = {
   textTwoIndexes: {
     schema: [TEXT_SCHEMA, TEXT_MINUTE_INDEX],
-    flush: async (client, groups) => {
-      const c = toColumns(groups.map((deltas, partition) => ({ partition, deltas })));
-      await client.query(TEXT_UPSERT, [
-        c.bucketMs,
-        c.action,
-        c.dims,
-        c.origin,
-        c.brandId,
-        c.categoryId,
-        c.count,
-        c.sumPrice,
-      ]);
-      return 0;
-    },
+    flush: textFlush,
   },
   textOneIndex: {
     schema: [TEXT_SCHEMA],
-    flush: async (client, groups) => {
-      const c = toColumns(groups.map((deltas, partition) => ({ partition, deltas })));
-      await client.query(TEXT_UPSERT, [
-        c.bucketMs,
-        c.action,
-        c.dims,
-        c.origin,
-        c.brandId,
-        c.categoryId,
-        c.count,
-        c.sumPrice,
-      ]);
-      return 0;
-    },
+    flush: textFlush,
   },
   intTwoIndexes: {
     schema: [INT_SCHEMA, INT_MINUTE_INDEX],

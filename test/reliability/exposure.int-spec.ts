@@ -25,6 +25,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { Rng } from '../../bench/loadgen/prng';
 import { AppProcess } from '../support/app.process';
 import { createTestDatabase, TestDatabase, testKafkaBrokers, uniqueName } from '../support/test-env';
+import { Tag } from '../user-tags/tag-model';
 import { Figures } from './support/figures';
 import { sendRaw } from './support/raw-http';
 import { FULL, seed, size } from './support/sizes';
@@ -117,16 +118,6 @@ function randomStrings(n: number): string[] {
     for (let j = 0; j < len; j++) parts.push(rng.chance(0.2) ? rng.pick(words) : rng.pick(alphabet));
     return parts.join('').slice(0, 256);
   });
-}
-
-interface Tag {
-  time: string;
-  cookie: string;
-  country: string;
-  device: 'PC' | 'MOBILE' | 'TV';
-  action: 'VIEW' | 'BUY';
-  origin: string;
-  product_info: { product_id: string | number; brand_id: string; category_id: string; price: number };
 }
 
 type Filters = Partial<Record<'origin' | 'brand_id' | 'category_id', string>>;
