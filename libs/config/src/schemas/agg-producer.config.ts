@@ -27,7 +27,8 @@ export const aggProducerConfigSchema = z
       int(1, { min: 1, max: MINUTES_PER_DAY }),
     ),
     WINDOW_GRACE_MS: doc(
-      'How long past its end (in event time, or wall time for a quiet instrument) a window still accepts trades before it closes',
+      'How long past its end (in event time, or wall time for a quiet instrument) a window still accepts trades before it closes. ' +
+        'Keep it above a raw-producer restart plus its back-fill: trades back-filled later than this count as late (metric and log, not aggregated)',
       int(2_000, { min: 0, max: 3_600_000 }),
     ),
     EWMA_MODE: doc(
