@@ -34,8 +34,9 @@ export async function createHttpApp(rootModule: unknown, opts: HttpAppOptions): 
     bodyLimit: opts.bodyLimitBytes ?? 1_048_576,
     // A path parameter (a cookie) may hold MAX_TEXT_LENGTH UTF-16 units; percent-encoded, each takes at
     // most 9 characters (a 3-byte UTF-8 character: %E6%BC%A2). Fastify's default of 100 answered 414 to
-    // valid profile queries for cookies over 100 characters.
-    maxParamLength: MAX_TEXT_LENGTH * 9,
+    // valid profile queries for cookies over 100 characters. (Under routerOptions: the top-level option
+    // is deprecated, FSTDEP022.)
+    routerOptions: { maxParamLength: MAX_TEXT_LENGTH * 9 },
     logger: false,
     // While closing, new requests get 503 and keep-alive sockets are closed once idle.
     return503OnClosing: true,
