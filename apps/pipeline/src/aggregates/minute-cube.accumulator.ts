@@ -1,25 +1,12 @@
-import {
-  AggregateFlush,
-  CubeDelta,
-  CubeKey,
-  UserTag,
-  cubeKeysOfTag,
-  minuteBucketOf,
-  userTagEventTime,
-} from '@lib/domain';
-
-interface Cell {
-  key: CubeKey;
-  count: number;
-  sumPrice: bigint;
-}
+import { AggregateFlush, CubeDelta, UserTag, minuteBucketOf, userTagEventTime } from '@lib/domain';
+import { CubeCells } from './cube-cells';
 
 interface PartitionState {
   /** Offset the store holds for this partition (null: none yet); what the next flush continues. */
   storedOffset: string | null;
   /** Next offset to accept; messages below it were already counted (here or in the store). */
   nextOffset: bigint;
-  cells: Map<string, Cell>;
+  cells: CubeCells;
   tags: number;
   /** Offsets moved since the last take(). */
   dirty: boolean;
@@ -29,7 +16,7 @@ interface Taken {
   /** The live state the deltas were taken from; a reassigned partition has a new one. */
   readonly live: PartitionState;
   readonly storedOffset: string | null;
-  readonly cells: Map<string, Cell>;
+  readonly cells: CubeCells;
   readonly tags: number;
 }
 
@@ -40,12 +27,6 @@ export interface FlushSnapshot {
 }
 
 export type AddResult = 'added' | 'duplicate' | 'unowned';
-
-function cellId(k: CubeKey): string {
-  // \u0001 cannot occur in JSON-decoded tag fields that passed validation as printable text, and
-  // even if it did, the dims mask and fixed field order keep ids unique per key.
-  return `${k.bucketMs}\u0001${k.action}\u0001${k.dims}\u0001${k.origin}\u0001${k.brandId}\u0001${k.categoryId}`;
-}
 
 /**
  * In-memory deltas of the minute cube between flushes, per partition, with the offsets they cover.
@@ -68,7 +49,7 @@ export class MinuteCubeAccumulator {
     this.partitions.set(partition, {
       storedOffset,
       nextOffset: storedOffset === null ? 0n : BigInt(storedOffset),
-      cells: new Map(),
+      cells: new CubeCells(),
       tags: 0,
       dirty: false,
     });
@@ -89,24 +70,15 @@ export class MinuteCubeAccumulator {
     const at = BigInt(offset);
     if (at < state.nextOffset) return 'duplicate';
     const eventMs = userTagEventTime(tag);
-    const keys = cubeKeysOfTag(
+    const info = tag.product_info;
+    state.cells.addTag(
       minuteBucketOf(eventMs),
       tag.action,
       tag.origin,
-      tag.product_info.brand_id,
-      tag.product_info.category_id,
+      info.brand_id,
+      info.category_id,
+      BigInt(info.price),
     );
-    const price = BigInt(tag.product_info.price);
-    for (const key of keys) {
-      const id = cellId(key);
-      const cell = state.cells.get(id);
-      if (cell) {
-        cell.count += 1;
-        cell.sumPrice += price;
-      } else {
-        state.cells.set(id, { key, count: 1, sumPrice: price });
-      }
-    }
     state.tags += 1;
     state.nextOffset = at + 1n;
     state.dirty = true;
@@ -157,7 +129,7 @@ export class MinuteCubeAccumulator {
       const deltas: CubeDelta[] = [];
       for (const c of state.cells.values()) deltas.push({ key: c.key, count: c.count, sumPrice: c.sumPrice });
       partitions.push({ partition, expectedOffset: state.storedOffset, nextOffset, deltas });
-      state.cells = new Map();
+      state.cells = new CubeCells();
       state.tags = 0;
       state.storedOffset = nextOffset;
       state.dirty = false;
@@ -176,15 +148,7 @@ export class MinuteCubeAccumulator {
       if (state !== before.live) continue;
       state.storedOffset = before.storedOffset;
       state.dirty = true;
-      for (const [id, cell] of before.cells) {
-        const now = state.cells.get(id);
-        if (now) {
-          now.count += cell.count;
-          now.sumPrice += cell.sumPrice;
-        } else {
-          state.cells.set(id, cell);
-        }
-      }
+      for (const cell of before.cells.values()) state.cells.addCell(cell.key, cell.count, cell.sumPrice);
       state.tags += before.tags;
     }
   }
