@@ -28,6 +28,13 @@ export async function inTransaction<T>(
 ): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  // A checked-out client has no listener of the pool's for its 'error' event, which it emits when the
+  // server ends the session between statements (a restart: 57P01). Unheard, that event would crash the
+  // process; heard, the statement in flight or the next one fails, and the connection is discarded.
+  const onError = (err: Error): void => {
+    broken ??= err;
+  };
+  client.on('error', onError);
   try {
     // Without parameters pg uses the simple protocol, which takes several statements at once.
     await client.query(settings ? `BEGIN; ${settings}` : 'BEGIN');
@@ -40,6 +47,7 @@ export async function inTransaction<T>(
     });
     throw err;
   } finally {
+    client.off('error', onError);
     client.release(broken);
   }
 }
