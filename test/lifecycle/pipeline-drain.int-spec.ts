@@ -127,7 +127,7 @@ describe('pipeline SIGTERM mid-stream (real Kafka and PostgreSQL)', () => {
       }
     }
     for (;;) {
-      const [{ n }] = await query<{ n: string }>(db.url, 'SELECT count(*) AS n FROM profile_tag');
+      const [{ n }] = await query<{ n: string }>(db.url, 'SELECT count(*) AS n FROM profile_entry');
       if (Number(n) === tags.length || Date.now() > deadline) {
         expect(Number(n)).toBe(tags.length);
         break;

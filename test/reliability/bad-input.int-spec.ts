@@ -112,7 +112,7 @@ describe('bad input: malformed requests get a 4xx with a message and write nothi
     };
     const [rows] = await sql<{ profiles: string; cube: string }>(
       db.url,
-      'SELECT (SELECT count(*) FROM profile_tag) AS profiles, (SELECT count(*) FROM minute_cube) AS cube',
+      'SELECT (SELECT count(*) FROM profile_entry) AS profiles, (SELECT count(*) FROM minute_cube) AS cube',
     );
     const sum = (m: Map<number, number>) => [...m.values()].reduce((s, n) => s + n, 0);
 

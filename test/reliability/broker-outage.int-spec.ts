@@ -159,7 +159,7 @@ describe('broker outage: Kafka stopped for 10 s during ingest', () => {
       sql<{ n: string | null }>(db.url, 'SELECT sum(count) AS n FROM minute_cube WHERE dims = 0'),
       sql<{ n: string; cookies: string }>(
         db.url,
-        'SELECT count(*) AS n, count(DISTINCT cookie) AS cookies FROM profile_tag',
+        'SELECT count(*) AS n, count(DISTINCT cookie) AS cookies FROM profile_entry',
       ),
     ]);
     const counted = Number(cube?.n ?? 0);

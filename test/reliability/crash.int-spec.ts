@@ -139,7 +139,7 @@ describe('crash: the pipeline SIGKILLed during a loadgen run', () => {
       ),
       sql<{ cookie: string; action: string; n: string }>(
         db.url,
-        'SELECT cookie, action, count(*) AS n FROM profile_tag GROUP BY cookie, action',
+        'SELECT cookie, action, count(*) AS n FROM profile_entry GROUP BY cookie, action',
       ),
     ]);
 

@@ -226,7 +226,7 @@ describe('database outage: PostgreSQL stopped for 10 s during ingest', () => {
       ),
       sql<{ cookie: string; action: string; time_ms: string }>(
         dbUrl,
-        'SELECT cookie, action, time_ms FROM profile_tag',
+        'SELECT cookie, action, time_ms FROM profile_entry',
       ),
     ]);
     const countedPerAction = new Map<string, number>();

@@ -456,12 +456,12 @@ describe('exposure: debug comparison off by default and bounded; no SQL built fr
     }
     const [tables] = await sql<{ cube: string | null; profile: string | null; offsets: string | null }>(
       db.url,
-      `SELECT to_regclass('minute_cube')::text AS cube, to_regclass('profile_tag')::text AS profile,
+      `SELECT to_regclass('minute_cube')::text AS cube, to_regclass('profile_list')::text AS profile,
               to_regclass('consumer_offset')::text AS offsets`,
     );
     const [rows] = await sql<{ profiles: string; counted: string; offsets: string }>(
       db.url,
-      `SELECT (SELECT count(*) FROM profile_tag) AS profiles,
+      `SELECT (SELECT count(*) FROM profile_entry) AS profiles,
               (SELECT coalesce(sum(count), 0) FROM minute_cube WHERE dims = 0) AS counted,
               (SELECT count(*) FROM consumer_offset) AS offsets`,
     );
@@ -476,7 +476,7 @@ describe('exposure: debug comparison off by default and bounded; no SQL built fr
     figures.add('debug gateway: expected answers matched', debugMatched);
     figures.add('ordinary rows answering differently afterwards (of 4 queries)', baselineWrong.length);
     figures.add(
-      'tables minute_cube, profile_tag, consumer_offset',
+      'tables minute_cube, profile_list, consumer_offset',
       [tables.cube, tables.profile, tables.offsets].join(', '),
     );
     figures.add(
@@ -489,7 +489,7 @@ describe('exposure: debug comparison off by default and bounded; no SQL built fr
     expect(wrong.slice(0, 10)).toEqual([]);
     expect(debugMatched).toBe(asked / 2);
     expect(baselineWrong).toEqual([]);
-    expect(tables).toEqual({ cube: 'minute_cube', profile: 'profile_tag', offsets: 'consumer_offset' });
+    expect(tables).toEqual({ cube: 'minute_cube', profile: 'profile_list', offsets: 'consumer_offset' });
     expect(Number(rows.profiles)).toBe(keptRows(all));
     expect(Number(rows.counted)).toBe(all.length);
     expect(Number(rows.offsets)).toBeGreaterThan(0);

@@ -29,7 +29,7 @@ describe('createDataSource on a PostgreSQL server', () => {
       const tables = await sources[1].query<{ tablename: string }[]>(
         "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename",
       );
-      expect(tables.map((t) => t.tablename)).toEqual(['consumer_offset', 'migrations', 'minute_cube', 'profile_tag']);
+      expect(tables.map((t) => t.tablename)).toEqual(['consumer_offset', 'migrations', 'minute_cube', 'profile_list']);
       // A pool of one connection suffices: migrations hold their advisory lock on the connection they run on.
       expect(sources[2].options).toMatchObject({ poolSize: 1 });
     } finally {

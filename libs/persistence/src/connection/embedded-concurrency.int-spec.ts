@@ -187,7 +187,7 @@ describe('the embedded PGlite under concurrent use by several apps of one proces
               "INSERT INTO consumer_offset (group_id, topic, partition, next_offset) VALUES ('ghost', 't', $1, 1)",
               [round],
             );
-            await manager.query('SELECT count(*) FROM profile_tag');
+            await manager.query('SELECT count(*) FROM profile_list');
             throw new Error('rollback');
           }),
         ).catch((err: Error) => {

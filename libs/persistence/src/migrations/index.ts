@@ -1,10 +1,12 @@
 import { CreateProfileTag1764000000000 } from './1764000000000-create-profile-tag.migration';
 import { CreateMinuteCube1764000000001 } from './1764000000001-create-minute-cube.migration';
 import { CreateConsumerOffset1764000000002 } from './1764000000002-create-consumer-offset.migration';
+import { ProfileList1764000000003 } from './1764000000003-profile-list.migration';
 
 /** Every migration, oldest first. Append new ones; never edit one that has shipped. */
 export const MIGRATIONS = [
   CreateProfileTag1764000000000,
   CreateMinuteCube1764000000001,
   CreateConsumerOffset1764000000002,
+  ProfileList1764000000003,
 ];

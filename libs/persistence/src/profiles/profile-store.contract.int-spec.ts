@@ -292,6 +292,15 @@ for (const target of targets) {
       }
     });
 
+    it('loses no tag when many appends of one cookie race (compare-and-set, merged again)', async () => {
+      const cookie = freshCookie('race');
+      const all = Array.from({ length: 60 }, (_, i) => makeTag(cookie, T0 + i, { action: i % 2 ? 'VIEW' : 'BUY' }));
+      await Promise.all(Array.from({ length: 12 }, (_, k) => store.append(all.filter((_, i) => i % 12 === k))));
+      const profile = await store.read(cookie, EVERYTHING, PROFILE_CAPACITY);
+      expect(times(profile.views)).toEqual(times(newestFirst(all.filter((t) => t.action === 'VIEW'))));
+      expect(times(profile.buys)).toEqual(times(newestFirst(all.filter((t) => t.action === 'BUY'))));
+    });
+
     if (target.name.startsWith('PgProfileStore')) {
       it(`bounds storage: a list holds no more than ${PROFILE_CAPACITY} rows after an append`, async () => {
         const cookie = freshCookie();
@@ -299,7 +308,7 @@ for (const target of targets) {
         await store.append(views.slice(0, 120));
         await store.append(views.slice(120));
         const [{ n }] = await opened.dataSource!.query<{ n: string }[]>(
-          'SELECT count(*) AS n FROM profile_tag WHERE cookie = $1',
+          'SELECT count(*) AS n FROM profile_entry WHERE cookie = $1',
           [cookie],
         );
         expect(Number(n)).toBe(PROFILE_CAPACITY);

@@ -1,0 +1,79 @@
+import { createHash } from 'node:crypto';
+import { ListEntry, encodeEntry, entryCount, mergeList, rangeJson, sortedDistinct } from './profile-list.codec';
+
+function entry(timeMs: number, label: string): ListEntry {
+  const json = JSON.stringify({ t: timeMs, label });
+  return encodeEntry(timeMs, createHash('sha256').update(json).digest().subarray(0, 8), json);
+}
+
+function labels(list: Buffer | undefined, fromMs = -Infinity, toMs = Infinity, limit = 1_000): string[] {
+  return (JSON.parse(rangeJson(list, fromMs, toMs, limit)) as { label: string }[]).map((t) => t.label);
+}
+
+/** The model: all distinct entries, newest first, the first `capacity`. */
+function model(all: { t: number; label: string }[], capacity: number): string[] {
+  const seen = new Map<string, ListEntry>();
+  for (const a of all) seen.set(`${a.t}/${a.label}`, entry(a.t, a.label));
+  return sortedDistinct([...seen.values()])
+    .slice(0, capacity)
+    .map((e) => (JSON.parse(e.bytes.subarray(20).toString()) as { label: string }).label);
+}
+
+describe('profile list codec', () => {
+  it('merges into an empty list newest first, dropping repeats within the batch', () => {
+    const list = mergeList(undefined, sortedDistinct([entry(1, 'a'), entry(3, 'c'), entry(2, 'b'), entry(3, 'c')]), 10);
+    expect(labels(list)).toEqual(['c', 'b', 'a']);
+  });
+
+  it('answers undefined when nothing changes: every entry stored, or older than a full list', () => {
+    const list = mergeList(undefined, sortedDistinct([entry(5, 'e'), entry(6, 'f')]), 2)!;
+    expect(mergeList(list, sortedDistinct([entry(5, 'e')]), 2)).toBeUndefined();
+    expect(mergeList(list, sortedDistinct([entry(1, 'old')]), 2)).toBeUndefined();
+    expect(labels(mergeList(list, sortedDistinct([entry(7, 'g')]), 2))).toEqual(['g', 'f']);
+  });
+
+  it('keeps two different tags of one millisecond, in digest order, the same whatever the arrival order', () => {
+    const one = mergeList(mergeList(undefined, [entry(5, 'x')], 10), [entry(5, 'y')], 10);
+    const two = mergeList(mergeList(undefined, [entry(5, 'y')], 10), [entry(5, 'x')], 10);
+    expect(labels(one)).toHaveLength(2);
+    expect(labels(one)).toEqual(labels(two));
+  });
+
+  it('filters by range first, then applies the limit', () => {
+    const list = mergeList(undefined, sortedDistinct([1, 2, 3, 4, 5, 6].map((t) => entry(t, `t${t}`))), 10);
+    expect(labels(list, 2, 6, 10)).toEqual(['t5', 't4', 't3', 't2']);
+    expect(labels(list, 2, 6, 2)).toEqual(['t5', 't4']);
+    expect(labels(list, 7, 9, 5)).toEqual([]);
+    expect(rangeJson(list, 0, 10, 0)).toBe('[]');
+  });
+
+  it('matches a model over many random merges, with capacity, repeats and ties', () => {
+    let seed = 11;
+    const rnd = (n: number): number => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed % n;
+    };
+    const capacity = 20;
+    let list: Buffer | undefined;
+    const all: { t: number; label: string }[] = [];
+    for (let round = 0; round < 200; round++) {
+      const batch = Array.from({ length: 1 + rnd(8) }, () => ({ t: rnd(60), label: `l${rnd(3)}` }));
+      all.push(...batch);
+      list = mergeList(list, sortedDistinct(batch.map((b) => entry(b.t, b.label))), capacity) ?? list;
+      expect(labels(list)).toEqual(model(all, capacity));
+      expect(entryCount(list!)).toBeLessThanOrEqual(capacity);
+    }
+  });
+
+  it('keeps the JSON text byte for byte, unicode included', () => {
+    const json = JSON.stringify({ cookie: 'zażółć 🍕 "q" \\ \u0001', product_id: '7' });
+    const list = mergeList(undefined, [encodeEntry(-62_135_596_800_000, Buffer.alloc(8), json)], 5);
+    expect(rangeJson(list, -1e15, 1e15, 5)).toBe(`[${json}]`);
+  });
+
+  it('refuses a list cut short instead of reading past it', () => {
+    const list = mergeList(undefined, [entry(1, 'a')], 5)!;
+    expect(() => rangeJson(list.subarray(0, list.length - 1), 0, 10, 5)).toThrow(/runs past the end/);
+    expect(() => rangeJson(list.subarray(0, 10), 0, 10, 5)).toThrow(/cut short/);
+  });
+});
