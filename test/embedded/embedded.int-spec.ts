@@ -164,8 +164,8 @@ describe('embedded mode (npm start) as a child process', () => {
       expect.arrayContaining([
         'postgres',
         'messaging:embedded',
-        'profiles-consumer',
-        'aggregates-consumer',
+        'user-tags-consumer',
+        'aggregates-flush',
         'agg-producer',
       ]),
     );

@@ -167,9 +167,9 @@ describe('database outage: PostgreSQL stopped for 10 s during ingest', () => {
     // Whatever the profiles group consumed before the stop is written and committed within a second;
     // from then on, with the database down, its committed offsets must not move while the topic grows.
     await sleep(1_000);
-    const heldFrom = await kafkaOffsets(admin, stack.groups.profiles, stack.topic);
+    const heldFrom = await kafkaOffsets(admin, stack.groups.aggregates, stack.topic);
     await sleep(Math.max(0, stopAt + OUTAGE_S * 1000 - Date.now()));
-    const heldTo = await kafkaOffsets(admin, stack.groups.profiles, stack.topic);
+    const heldTo = await kafkaOffsets(admin, stack.groups.aggregates, stack.topic);
     const startAt = Date.now();
     pg = await PostgresServer.start({ dataDir: join(dir, 'data'), port, logFile: join(dir, 'postgres-1.log') });
     const readyAt = Date.now();

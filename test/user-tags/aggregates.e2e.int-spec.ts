@@ -61,7 +61,6 @@ async function environment(label: string): Promise<Env> {
       KAFKA_BROKERS: testKafkaBrokers().join(','),
       DATABASE_URL: db.url,
       TOPIC_USER_TAGS: uniqueName('user-tags'),
-      PROFILES_GROUP_ID: uniqueName('profiles'),
       AGGREGATES_GROUP_ID: uniqueName('aggregates'),
       KAFKA_TOPIC_PARTITIONS: '4',
       DEBUG_COMPARE: 'true',

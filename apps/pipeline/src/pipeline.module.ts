@@ -5,13 +5,14 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { MinuteCubeAggregator, aggregatorMetrics } from './aggregates/minute-cube.aggregator';
 import { RetentionJob, retentionMetrics } from './aggregates/retention.job';
-import { ProfilesConsumer, profileMetrics } from './profiles/profiles.consumer';
+import { ProfilesWriter, profileMetrics } from './profiles/profiles.writer';
+import { UserTagsConsumer } from './user-tags.consumer';
 import { userTagsTopicProvider } from './user-tags.topic';
 
 /**
  * The pipeline as a module, without process concerns, so the embedded mode can compose it with the
- * other apps in one process: two consumer groups on user tags (profiles; minute aggregates, exactly
- * once into PostgreSQL) and the retention job.
+ * other apps in one process: one consumer of user tags that writes profiles and minute aggregates
+ * (exactly once into PostgreSQL), and the retention job.
  */
 @Module({})
 export class PipelineModule {
@@ -28,8 +29,9 @@ export class PipelineModule {
       providers: [
         { provide: PipelineConfig, useValue: config },
         userTagsTopicProvider,
-        ProfilesConsumer,
+        ProfilesWriter,
         MinuteCubeAggregator,
+        UserTagsConsumer,
         RetentionJob,
         ...profileMetrics,
         ...aggregatorMetrics,

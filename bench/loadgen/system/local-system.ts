@@ -35,7 +35,7 @@ export class LocalSystem {
     readonly kafkaBrokers: string,
     readonly databaseUrl: string,
     readonly topic: string,
-    readonly groups: { profiles: string; aggregates: string },
+    readonly groups: { aggregates: string },
     readonly logDir: string,
     private readonly servers: { kafka?: KafkaServer; postgres?: PostgresServer },
   ) {}
@@ -58,7 +58,7 @@ export class LocalSystem {
       const brokers = o.kafkaBrokers ?? (kafka as KafkaServer).brokers.join(',');
       const databaseUrl = o.databaseUrl ?? (postgres as PostgresServer).url;
       const topic = `user-tags-${runId}`;
-      const groups = { profiles: `profiles-${runId}`, aggregates: `aggregates-${runId}` };
+      const groups = { aggregates: `aggregates-${runId}` };
       const common = {
         TRANSPORT: 'kafka',
         KAFKA_BROKERS: brokers,
@@ -70,7 +70,7 @@ export class LocalSystem {
       // The pipeline first: it runs the migrations and creates the topic; then the gateway.
       const pipeline = await AppProcess.start(
         'pipeline',
-        { ...common, PROFILES_GROUP_ID: groups.profiles, AGGREGATES_GROUP_ID: groups.aggregates, ...o.pipelineEnv },
+        { ...common, AGGREGATES_GROUP_ID: groups.aggregates, ...o.pipelineEnv },
         logDir,
       );
       apps.push(pipeline);

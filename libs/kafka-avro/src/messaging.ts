@@ -98,6 +98,12 @@ export interface ConsumerOptions<T> {
   readonly resumeFrom?: (partitions: readonly number[]) => Promise<ReadonlyMap<number, string>>;
   /** Called after a rebalance took partitions away; their in-memory state must be dropped. */
   readonly onRevoked?: (partitions: readonly number[]) => void;
+  /**
+   * Called by `stop()` once fetching has stopped and the batch in progress has finished, before the
+   * consumer leaves its group: a last flush can still record its offsets with `commit`. Its failure
+   * is logged; the stop goes on.
+   */
+  readonly onStopping?: () => Promise<void>;
   /** Upper bound of messages handed to one onBatch call. */
   readonly maxBatchMessages?: number;
   /**

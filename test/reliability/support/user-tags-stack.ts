@@ -44,7 +44,7 @@ export async function sql<T>(url: string, text: string, params: unknown[] = []):
 
 export class UserTagsStack {
   readonly topic: string;
-  readonly groups: { profiles: string; aggregates: string };
+  readonly groups: { aggregates: string };
   readonly env: Record<string, string>;
   pipeline!: AppProcess;
   gateway!: AppProcess;
@@ -54,13 +54,12 @@ export class UserTagsStack {
 
   private constructor(private readonly o: UserTagsStackOptions) {
     this.topic = uniqueName(`${o.label}-tags`);
-    this.groups = { profiles: uniqueName(`${o.label}-profiles`), aggregates: uniqueName(`${o.label}-aggregates`) };
+    this.groups = { aggregates: uniqueName(`${o.label}-aggregates`) };
     this.env = {
       TRANSPORT: 'kafka',
       KAFKA_BROKERS: o.brokers,
       DATABASE_URL: o.databaseUrl,
       TOPIC_USER_TAGS: this.topic,
-      PROFILES_GROUP_ID: this.groups.profiles,
       AGGREGATES_GROUP_ID: this.groups.aggregates,
       KAFKA_TOPIC_PARTITIONS: String(o.partitions ?? 4),
       // A killed pipeline's partitions move to its successor within this (the minimum allowed).
@@ -118,7 +117,7 @@ export class UserTagsStack {
     await admin.connect();
     try {
       const ends = await admin.fetchTopicOffsets(this.topic);
-      const [committed] = await admin.fetchOffsets({ groupId: this.groups.profiles, topics: [this.topic] });
+      const [committed] = await admin.fetchOffsets({ groupId: this.groups.aggregates, topics: [this.topic] });
       const stored = await sql<{ n: string | null }>(
         this.o.databaseUrl,
         'SELECT sum(next_offset) AS n FROM consumer_offset WHERE group_id = $1 AND topic = $2',

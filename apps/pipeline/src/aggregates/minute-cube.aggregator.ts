@@ -1,8 +1,8 @@
 import { PipelineConfig } from '@lib/config';
 import { AggregateStore, DomainError, UserTag } from '@lib/domain';
-import { ConsumedBatch, ConsumerHandle, MessageConsumer, TopicSpec } from '@lib/kafka-avro/messaging';
+import { ConsumedBatch, ConsumerHandle, TopicSpec } from '@lib/kafka-avro/messaging';
 import { ReadinessRegistry } from '@lib/platform';
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { InjectMetric, makeCounterProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
 import { Counter, Histogram } from 'prom-client';
@@ -39,7 +39,8 @@ const FLUSH_JOB = 'aggregate-flush';
 const MAX_PENDING_TAGS = 200_000;
 
 /**
- * The aggregates consumer group, exactly once into PostgreSQL.
+ * Minute aggregates, exactly once into PostgreSQL, fed by the pipeline's one consumer of user tags
+ * (UserTagsConsumer), whose offsets it owns.
  *
  * fetch → accumulate per partition (8 cube cells per tag, in its own minute) → every
  * AGG_FLUSH_INTERVAL_MS one transaction adds the deltas and stores the offsets they cover. On
@@ -48,7 +49,7 @@ const MAX_PENDING_TAGS = 200_000;
  * crash or rebalance at any moment neither loses nor double-counts a tag.
  */
 @Injectable()
-export class MinuteCubeAggregator implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class MinuteCubeAggregator {
   private readonly logger = new Logger('aggregates');
   private readonly acc: MinuteCubeAccumulator;
   private handle: ConsumerHandle | undefined;
@@ -57,7 +58,6 @@ export class MinuteCubeAggregator implements OnApplicationBootstrap, BeforeAppli
 
   constructor(
     private readonly config: PipelineConfig,
-    private readonly consumer: MessageConsumer,
     private readonly store: AggregateStore,
     @Inject(USER_TAGS_TOPIC) private readonly topic: TopicSpec<UserTag>,
     private readonly readiness: ReadinessRegistry,
@@ -71,33 +71,30 @@ export class MinuteCubeAggregator implements OnApplicationBootstrap, BeforeAppli
     this.acc = new MinuteCubeAccumulator(config.AGGREGATES_GROUP_ID, config.TOPIC_USER_TAGS);
   }
 
-  async onApplicationBootstrap(): Promise<void> {
-    this.readiness.register('aggregates-consumer', () => {
-      if (!this.handle?.isRunning()) throw new Error('not consuming');
+  /** Flushes every AGG_FLUSH_INTERVAL_MS from now on, recording flushed offsets in Kafka through `handle`. */
+  start(handle: ConsumerHandle): void {
+    this.handle = handle;
+    this.readiness.register('aggregates-flush', () => {
       if (!this.lastFlushOk) throw new Error('last flush to PostgreSQL failed');
-    });
-    this.handle = await this.consumer.start({
-      groupId: this.config.AGGREGATES_GROUP_ID,
-      topic: this.topic,
-      fromBeginning: true,
-      resumeFrom: (partitions) => this.resume(partitions),
-      onRevoked: (partitions) => partitions.forEach((p) => this.acc.revoke(p)),
-      onBatch: (batch) => this.accumulate(batch),
     });
     this.scheduler.addInterval(
       FLUSH_JOB,
       setInterval(() => void this.flush(), this.config.AGG_FLUSH_INTERVAL_MS),
     );
-    this.logger.log(`consuming ${this.topic.name} as group ${this.config.AGGREGATES_GROUP_ID}`);
   }
 
-  private async resume(partitions: readonly number[]): Promise<ReadonlyMap<number, string>> {
+  /** The consumer's `resumeFrom`: where each assigned partition continues, from PostgreSQL. */
+  async resume(partitions: readonly number[]): Promise<ReadonlyMap<number, string>> {
     const stored = await this.store.storedOffsets(this.config.AGGREGATES_GROUP_ID, this.topic.name);
     for (const p of partitions) this.acc.assign(p, stored.get(p) ?? null);
     return stored;
   }
 
-  private async accumulate(batch: ConsumedBatch<UserTag>): Promise<void> {
+  revoke(partitions: readonly number[]): void {
+    partitions.forEach((p) => this.acc.revoke(p));
+  }
+
+  async accumulate(batch: ConsumedBatch<UserTag>): Promise<void> {
     for (const m of batch.messages) {
       try {
         this.acc.add(m.partition, m.offset, m.value);
@@ -153,10 +150,9 @@ export class MinuteCubeAggregator implements OnApplicationBootstrap, BeforeAppli
       .catch((err: unknown) => this.logger.warn(`could not record offsets in Kafka: ${(err as Error).message}`));
   }
 
-  /** Stop consuming, then write what was consumed: nothing counted in memory is left behind. */
-  async beforeApplicationShutdown(): Promise<void> {
+  /** After the consumer stopped: write what was consumed, so nothing counted in memory is left behind. */
+  async stop(): Promise<void> {
     if (this.scheduler.doesExist('interval', FLUSH_JOB)) this.scheduler.deleteInterval(FLUSH_JOB);
-    await this.handle?.stop();
     await this.flush();
   }
 }

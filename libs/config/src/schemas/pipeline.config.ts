@@ -12,8 +12,10 @@ export const pipelineConfigSchema = z
     ...transportVars,
     ...databaseVars,
     ...profileStoreVars,
-    PROFILES_GROUP_ID: groupId('profiles', 'Consumer group writing profiles'),
-    AGGREGATES_GROUP_ID: groupId('aggregates', 'Consumer group writing minute aggregates'),
+    AGGREGATES_GROUP_ID: groupId(
+      'aggregates',
+      'Consumer group of the pipeline: writes profiles and minute aggregates; its offsets live in PostgreSQL with the aggregates',
+    ),
     AGG_FLUSH_INTERVAL_MS: doc(
       'How often the aggregator writes its accumulated deltas and offsets (one transaction)',
       int(1_000, { min: 10, max: 60_000 }),

@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { decodeBatch } from '../consuming/batch-decoder';
 import { DeadLetter, DeadLetterSink } from '../dead-letter/dead-letter';
 import { ConsumedBatch, ConsumerHandle, ConsumerOptions, MessageConsumer } from '../messaging';
@@ -30,6 +31,7 @@ export class InMemoryDeadLetterSink extends DeadLetterSink {
 /** MessageConsumer of the embedded mode, on the in-memory log, with the same serde and dead letters. */
 export class InProcessMessageConsumer extends MessageConsumer {
   private readonly subscriptions = new Set<InMemorySubscription>();
+  private readonly logger = new Logger('InProcessConsumer');
 
   constructor(
     private readonly broker: InMemoryBroker,
@@ -80,6 +82,9 @@ export class InProcessMessageConsumer extends MessageConsumer {
     return {
       stop: async () => {
         await subscription.stop();
+        await opts
+          .onStopping?.()
+          .catch((err: unknown) => this.logger.error(`onStopping failed: ${(err as Error).message}`));
         this.subscriptions.delete(subscription);
       },
       isRunning: () => subscription.isRunning(),

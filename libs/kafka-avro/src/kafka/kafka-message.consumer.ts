@@ -89,6 +89,8 @@ class ConsumerRun<T> {
   private joined = false;
   private stopping = false;
   private admin: Admin | undefined;
+  /** eachBatch calls not yet settled. */
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
     private readonly kafka: Kafka,
@@ -121,7 +123,13 @@ class ConsumerRun<T> {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 1,
-      eachBatch: (payload) => this.eachBatch(payload),
+      eachBatch: (payload) => {
+        const done = this.eachBatch(payload);
+        this.inFlight.add(done);
+        const forget = (): void => void this.inFlight.delete(done);
+        done.then(forget, forget);
+        return done;
+      },
     });
   }
 
@@ -131,6 +139,15 @@ class ConsumerRun<T> {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    if (this.opts.onStopping) {
+      // No new batch starts; the ones in progress finish (and commit); then the app's last word,
+      // while this consumer is still a member of its group and may commit.
+      this.consumer.pause([{ topic: this.opts.topic.name }]);
+      await Promise.allSettled([...this.inFlight]);
+      await this.opts
+        .onStopping()
+        .catch((err: unknown) => this.log.error(`onStopping failed: ${(err as Error).message}`));
+    }
     // kafkajs waits for the batch in progress (which commits) before leaving the group.
     await this.consumer.disconnect();
     await this.admin?.disconnect().catch(() => undefined);

@@ -30,6 +30,11 @@ describe('createDataSource on a PostgreSQL server', () => {
         "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename",
       );
       expect(tables.map((t) => t.tablename)).toEqual(['consumer_offset', 'migrations', 'minute_cube', 'profile_list']);
+      // Debian's server has lz4: profile lists use it (PGlite keeps its default).
+      const compression = await sources[1].query<{ c: string }[]>(
+        "SELECT attcompression AS c FROM pg_attribute WHERE attrelid = 'profile_list'::regclass AND attname IN ('head', 'body')",
+      );
+      expect(compression.map((r) => r.c)).toEqual(['l', 'l']);
       // A pool of one connection suffices: migrations hold their advisory lock on the connection they run on.
       expect(sources[2].options).toMatchObject({ poolSize: 1 });
     } finally {

@@ -70,15 +70,11 @@ describe('migration ProfileList1764000000003', () => {
       expect((await store.read('żółć "🍪"', EVERYTHING, 5)).buys.map((t) => JSON.stringify(t))).toEqual(expected.other);
       expect(expected.views).toHaveLength(PROFILE_CAPACITY);
 
-      // A replay of stored tags changes nothing: the digests carried over identify them.
-      const [{ version }] = await after.query<{ version: string }[]>(
-        "SELECT version FROM profile_list WHERE cookie = 'alice' AND action = 'VIEW'",
-      );
+      // A replay of stored tags changes no answer: the digests carried over identify them.
       await store.append(tags.slice(100, 233));
-      const [{ version: again }] = await after.query<{ version: string }[]>(
-        "SELECT version FROM profile_list WHERE cookie = 'alice' AND action = 'VIEW'",
-      );
-      expect(again).toBe(version);
+      const again = await store.read('alice', EVERYTHING, PROFILE_CAPACITY);
+      expect(again.views.map((t) => JSON.stringify(t))).toEqual(expected.views);
+      expect(again.buys.map((t) => JSON.stringify(t))).toEqual(expected.buys);
 
       await after.undoLastMigration();
       const [{ n }] = await after.query<{ n: string }[]>('SELECT count(*) AS n FROM profile_tag');

@@ -4,12 +4,18 @@ import { DataSource } from 'typeorm';
 import { keyText } from '../key-text';
 import { isEmbedded } from '../connection/data-source.factory';
 import { hotQuery, poolOf } from '../connection/sql-pool';
-import { ListEntry, encodeEntry, mergeList, rangeJson, sortedDistinct } from './profile-list.codec';
+import { ListEntry, encodeEntry, entriesOf, mergeList, rangeJson, sortedDistinct } from './profile-list.codec';
 import { canonicalTagJson, tagDigest } from './tag-identity';
 
+/**
+ * Bytes of a list's head past which an append folds the head into the body. A hot cookie's head is
+ * rewritten with each batch and its body (up to 200 tags, ~50 kB, TOASTed) once per this many bytes
+ * of new tags: about 16 tags of the loadgen's, near the optimum of sqrt(2 x body / tag size).
+ */
+export const HEAD_MAX_BYTES = 4_096;
 /** Cookies per read of stored lists: bounds one statement's parameter and answer. */
 const READ_CHUNK = 2_000;
-/** Bytes of lists per write statement: a batch of full lists is written in several statements. */
+/** Bytes of lists per write statement: a batch of large lists is written in several statements. */
 const WRITE_CHUNK_BYTES = 8 * 2 ** 20;
 /**
  * Rounds of read, merge, compare-and-set before an append gives up (and is retried by its caller).
@@ -18,25 +24,34 @@ const WRITE_CHUNK_BYTES = 8 * 2 ** 20;
  */
 const MAX_ROUNDS = 10;
 
-const READ_LISTS_SQL = 'SELECT cookie, action, version, tags FROM profile_list WHERE cookie = ANY($1::text[])';
+const READ_HEADS_SQL = 'SELECT cookie, action, version, head FROM profile_list WHERE cookie = ANY($1::text[])';
+
+const READ_BODIES_SQL = `
+  SELECT p.cookie, p.action, p.body FROM profile_list p
+  JOIN unnest($1::text[], $2::text[]) AS t(cookie, action) ON p.cookie = t.cookie AND p.action = t.action`;
 
 /**
- * Compare-and-set of whole lists: a row is written only if it still holds the version the merge read
+ * Compare-and-set of lists: a row is written only if it still holds the version the merge read
  * (version - 1; none read means version 1, and an existing row then fails the check). RETURNING
- * names the lists written; the others lost a race and are merged again. Lists go in key order, so
- * concurrent writers lock shared rows in one order. The lists travel as ONE binary parameter (pg sends
- * a Buffer as binary) cut by offsets, not as a bytea array (text, hex-escaped: twice the bytes).
+ * names the lists written; the others lost a race and are merged again. A NULL body keeps the stored
+ * one: PostgreSQL then keeps its TOAST pointer and does not rewrite it (one head update writes ~200
+ * bytes of WAL whatever the body's size). Lists go in key order, so concurrent writers lock shared
+ * rows in one order. The bytes travel as ONE binary parameter (pg sends a Buffer as binary) cut by
+ * offsets, not as a bytea array (text, hex-escaped: twice the bytes and a parse).
  */
-const WRITE_LISTS_SQL = `
-  INSERT INTO profile_list AS p (cookie, action, version, tags)
-  SELECT t.cookie, t.action, t.version, substring($6::bytea from t.start + 1 for t.len)
-  FROM unnest($1::text[], $2::text[], $3::bigint[], $4::int[], $5::int[]) AS t(cookie, action, version, start, len)
+const WRITE_SQL = `
+  INSERT INTO profile_list AS p (cookie, action, version, head, body)
+  SELECT t.cookie, t.action, t.version, substring($8::bytea from t.head_at + 1 for t.head_len),
+         CASE WHEN t.body_len >= 0 THEN substring($8::bytea from t.body_at + 1 for t.body_len) END
+  FROM unnest($1::text[], $2::text[], $3::bigint[], $4::int[], $5::int[], $6::int[], $7::int[])
+    AS t(cookie, action, version, head_at, head_len, body_at, body_len)
   ORDER BY t.cookie, t.action
-  ON CONFLICT (cookie, action) DO UPDATE SET version = excluded.version, tags = excluded.tags
+  ON CONFLICT (cookie, action) DO UPDATE
+    SET version = excluded.version, head = excluded.head, body = coalesce(excluded.body, p.body)
     WHERE p.version = excluded.version - 1
   RETURNING p.cookie, p.action`;
 
-const READ_SQL = 'SELECT action, tags FROM profile_list WHERE cookie = $1';
+const READ_SQL = 'SELECT action, head, body FROM profile_list WHERE cookie = $1';
 
 /** A (cookie, action) list of the batch being appended. */
 interface Pending {
@@ -49,27 +64,36 @@ interface Pending {
 interface Write {
   readonly list: Pending;
   readonly version: number;
-  readonly tags: Buffer;
+  readonly head: Buffer;
+  /** A new body, or undefined to keep the stored one. */
+  readonly body: Buffer | undefined;
 }
 
 const listKey = (action: string, cookie: string): string => `${action}:${cookie}`;
+const EMPTY = Buffer.alloc(0);
 
 /**
  * ProfileStore on PostgreSQL (and the embedded PGlite): table profile_list, one row per (cookie,
- * action) holding its newest `capacity` tags (profile-list.codec.ts); see its migration.
+ * action); see its migration. A list is a small `head` of recent appends and a `body` of up to
+ * `capacity` tags, both in the layout of profile-list.codec.ts; the list a reader sees is the newest
+ * `capacity` distinct tags of the two together.
  *
- * `append` groups the batch by list, reads the touched lists (one statement per 2,000 cookies),
- * merges in memory (stored bytes are copied, not parsed) and writes each changed list once, by
- * compare-and-set; lists that lost a race are read and merged again. Statements are idempotent and
- * commit on their own (no transaction: one round trip each on PGlite's single connection): a failure
- * part way leaves some lists written and others not, which a retry of the same append completes,
- * since merging a tag already stored changes nothing. A replayed batch writes nothing at all.
+ * `append` groups the batch by list, reads the touched heads (one statement per 2,000 cookies), merges
+ * the new tags into them in memory (stored bytes are copied, never parsed) and writes each changed
+ * list once, by compare-and-set; lists that lost a race are read and merged again. A head that grows
+ * past HEAD_MAX_BYTES is folded into its body (read for those lists only) and emptied: a popular
+ * cookie does not rewrite its whole history with every batch. Statements commit on their own (no
+ * transaction: one round trip each on PGlite's single connection): a failure part way leaves some
+ * lists written and others not, which a retry of the same append completes, since a tag merged twice
+ * is still one tag. A tag already in the body may come back in the head after a replay; readers and
+ * the next fold drop the repeat.
  */
 export class PgProfileStore extends ProfileStore {
   private readonly pool: Pool;
   private readonly readQuery: (values: unknown[]) => QueryConfig;
-  private readonly readListsQuery: (values: unknown[]) => QueryConfig;
-  private readonly writeListsQuery: (values: unknown[]) => QueryConfig;
+  private readonly readHeadsQuery: (values: unknown[]) => QueryConfig;
+  private readonly readBodiesQuery: (values: unknown[]) => QueryConfig;
+  private readonly writeQuery: (values: unknown[]) => QueryConfig;
 
   constructor(
     dataSource: DataSource,
@@ -79,8 +103,9 @@ export class PgProfileStore extends ProfileStore {
     this.pool = poolOf(dataSource);
     const named = !isEmbedded(dataSource);
     this.readQuery = hotQuery('profile_read', READ_SQL, named);
-    this.readListsQuery = hotQuery('profile_read_lists', READ_LISTS_SQL, named);
-    this.writeListsQuery = hotQuery('profile_write_lists', WRITE_LISTS_SQL, named);
+    this.readHeadsQuery = hotQuery('profile_read_heads', READ_HEADS_SQL, named);
+    this.readBodiesQuery = hotQuery('profile_read_bodies', READ_BODIES_SQL, named);
+    this.writeQuery = hotQuery('profile_write', WRITE_SQL, named);
   }
 
   async append(tags: readonly UserTag[]): Promise<void> {
@@ -90,41 +115,73 @@ export class PgProfileStore extends ProfileStore {
       if (round > MAX_ROUNDS) {
         throw new Error(`profile append: ${pending.length} lists still contended after ${MAX_ROUNDS} rounds`);
       }
-      const writes = await this.merge(pending);
-      pending = await this.write(writes);
+      pending = await this.write(await this.merge(pending));
     }
   }
 
   async read(cookie: string, range: TimeRange, limit: number): Promise<Profile> {
     if (limit <= 0 || range.fromMs >= range.toMs) return { views: [], buys: [] };
-    const { rows } = await this.pool.query<{ action: string; tags: Buffer }>(this.readQuery([keyText(cookie)]));
+    const { rows } = await this.pool.query<{ action: string; head: Buffer; body: Buffer | null }>(
+      this.readQuery([keyText(cookie)]),
+    );
     let views = '[]';
     let buys = '[]';
     for (const r of rows) {
-      const json = rangeJson(r.tags, range.fromMs, range.toMs, Math.floor(limit));
+      const body = r.body ?? undefined;
+      const list = r.head.length > 0 ? (mergeList(body, entriesOf(r.head), this.capacity) ?? body) : body;
+      const json = rangeJson(list, range.fromMs, range.toMs, Math.floor(limit));
       if (r.action === 'VIEW') views = json;
       else buys = json;
     }
     return { views: JSON.parse(views) as UserTag[], buys: JSON.parse(buys) as UserTag[] };
   }
 
-  /** Reads the stored lists and merges the batch into them; lists that would not change are left out. */
+  /** Reads the stored heads, merges the batch into them and folds full heads into their bodies. */
   private async merge(pending: readonly Pending[]): Promise<Write[]> {
+    const heads = await this.readChunked<{ version: string; head: Buffer }>(
+      [...new Set(pending.map((p) => p.cookie))],
+      (cookies) => this.readHeadsQuery([cookies]),
+    );
     const writes: Write[] = [];
-    const cookies = [...new Set(pending.map((p) => p.cookie))];
-    const stored = new Map<string, { version: number; tags: Buffer }>();
-    for (let i = 0; i < cookies.length; i += READ_CHUNK) {
-      const { rows } = await this.pool.query<{ cookie: string; action: string; version: string; tags: Buffer }>(
-        this.readListsQuery([cookies.slice(i, i + READ_CHUNK)]),
-      );
-      for (const r of rows) stored.set(listKey(r.action, r.cookie), { version: Number(r.version), tags: r.tags });
-    }
+    const folds: { list: Pending; version: number; head: Buffer }[] = [];
     for (const list of pending) {
-      const before = stored.get(listKey(list.action, list.cookie));
-      const tags = mergeList(before?.tags, list.added, this.capacity);
-      if (tags) writes.push({ list, version: (before?.version ?? 0) + 1, tags });
+      const stored = heads.get(listKey(list.action, list.cookie));
+      const version = (stored ? Number(stored.version) : 0) + 1;
+      const head = mergeList(stored?.head, list.added, this.capacity);
+      if (!head) continue;
+      if (head.length > HEAD_MAX_BYTES) folds.push({ list, version, head });
+      else writes.push({ list, version, head, body: undefined });
+    }
+    if (folds.length > 0) {
+      const bodies = new Map<string, Buffer | null>();
+      for (let i = 0; i < folds.length; i += READ_CHUNK) {
+        const chunk = folds.slice(i, i + READ_CHUNK);
+        const { rows } = await this.pool.query<{ cookie: string; action: string; body: Buffer | null }>(
+          this.readBodiesQuery([chunk.map((f) => f.list.cookie), chunk.map((f) => f.list.action)]),
+        );
+        for (const r of rows) bodies.set(listKey(r.action, r.cookie), r.body);
+      }
+      for (const f of folds) {
+        const body = bodies.get(listKey(f.list.action, f.list.cookie)) ?? undefined;
+        // Unchanged (every head tag already in the body, or too old for it): keep the body, empty the head.
+        writes.push({ ...f, head: EMPTY, body: mergeList(body, entriesOf(f.head), this.capacity) });
+      }
     }
     return writes;
+  }
+
+  private async readChunked<R>(
+    cookies: readonly string[],
+    query: (cookies: string[]) => QueryConfig,
+  ): Promise<Map<string, R>> {
+    const out = new Map<string, R>();
+    for (let i = 0; i < cookies.length; i += READ_CHUNK) {
+      const { rows } = await this.pool.query<R & { cookie: string; action: string }>(
+        query(cookies.slice(i, i + READ_CHUNK)),
+      );
+      for (const r of rows) out.set(listKey(r.action, r.cookie), r);
+    }
+    return out;
   }
 
   /** Writes the merged lists; answers those that another writer changed first. */
@@ -132,28 +189,34 @@ export class PgProfileStore extends ProfileStore {
     const lost: Pending[] = [];
     for (let i = 0; i < writes.length;) {
       const chunk: Write[] = [];
+      const parts: Buffer[] = [];
+      const headAt: number[] = [];
+      const bodyAt: number[] = [];
+      const bodyLen: number[] = [];
       let bytes = 0;
-      while (i < writes.length && (chunk.length === 0 || bytes + writes[i].tags.length <= WRITE_CHUNK_BYTES)) {
-        bytes += writes[i].tags.length;
-        chunk.push(writes[i++]);
-      }
-      const starts: number[] = [];
-      let at = 0;
-      for (const w of chunk) {
-        starts.push(at);
-        at += w.tags.length;
+      while (i < writes.length && (chunk.length === 0 || bytes <= WRITE_CHUNK_BYTES)) {
+        const w = writes[i++];
+        chunk.push(w);
+        headAt.push(bytes);
+        parts.push(w.head);
+        bytes += w.head.length;
+        bodyAt.push(bytes);
+        bodyLen.push(w.body ? w.body.length : -1);
+        if (w.body) {
+          parts.push(w.body);
+          bytes += w.body.length;
+        }
       }
       const { rows } = await this.pool.query<{ cookie: string; action: string }>(
-        this.writeListsQuery([
+        this.writeQuery([
           chunk.map((w) => w.list.cookie),
           chunk.map((w) => w.list.action),
           chunk.map((w) => w.version),
-          starts,
-          chunk.map((w) => w.tags.length),
-          Buffer.concat(
-            chunk.map((w) => w.tags),
-            bytes,
-          ),
+          headAt,
+          chunk.map((w) => w.head.length),
+          bodyAt,
+          bodyLen,
+          Buffer.concat(parts, bytes),
         ]),
       );
       if (rows.length === chunk.length) continue;

@@ -157,6 +157,20 @@ export function rangeJson(list: Buffer | undefined, fromMs: number, toMs: number
   return `[${parts.join(',')}]`;
 }
 
+/** The entries of a stored list, as views of its bytes (nothing copied). */
+export function entriesOf(list: Buffer | undefined): ListEntry[] {
+  const out: ListEntry[] = [];
+  if (!list) return out;
+  forEachEntry(list, (timeMs, start, end) => {
+    out.push({
+      timeMs,
+      digest: list.subarray(start + DIGEST_AT, start + DIGEST_AT + 8),
+      bytes: list.subarray(start, end),
+    });
+  });
+  return out;
+}
+
 /** How many entries a stored list holds. */
 export function entryCount(list: Buffer): number {
   let n = 0;

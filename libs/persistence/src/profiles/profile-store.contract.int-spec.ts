@@ -11,7 +11,8 @@ import { DataSource } from 'typeorm';
 import { createTestDatabase } from '../../../../test/support/test-env';
 import { closeDataSource, createDataSource } from '../connection/data-source.factory';
 import { AerospikeProfileStore } from './aerospike-profile.store';
-import { PgProfileStore } from './pg-profile.store';
+import { HEAD_MAX_BYTES, PgProfileStore } from './pg-profile.store';
+import { entriesOf } from './profile-list.codec';
 
 // Starting PGlite (initdb in WebAssembly on a fresh directory) alone takes several seconds on 2 cores.
 jest.setTimeout(120_000);
@@ -301,12 +302,36 @@ for (const target of targets) {
       expect(times(profile.buys)).toEqual(times(newestFirst(all.filter((t) => t.action === 'BUY'))));
     });
 
+    it('keeps the newest of a popular cookie appended a few tags at a time, late tags and replays included', async () => {
+      const cookie = freshCookie('hot');
+      const all = Array.from({ length: PROFILE_CAPACITY + 90 }, (_, i) => makeTag(cookie, T0 + i * 10, {}, i));
+      // In time order, 3 at a time, with every 7th batch a replay of an earlier batch and a late tag.
+      for (let i = 0; i < all.length; i += 3) {
+        await store.append(all.slice(i, i + 3));
+        if ((i / 3) % 7 === 6) await store.append([...all.slice(i - 30, i - 27), all[Math.floor(i / 2)]]);
+      }
+      const profile = await store.read(cookie, EVERYTHING, PROFILE_CAPACITY);
+      expect(times(profile.views)).toEqual(times(newestFirst(all).slice(0, PROFILE_CAPACITY)));
+      const range = { fromMs: T0 + 1_000, toMs: T0 + 2_000 };
+      const inRange = newestFirst(all).filter(
+        (t) => userTagEventTime(t) >= range.fromMs && userTagEventTime(t) < range.toMs,
+      );
+      expect(times((await store.read(cookie, range, 7)).views)).toEqual(times(inRange.slice(0, 7)));
+    });
+
     if (target.name.startsWith('PgProfileStore')) {
-      it(`bounds storage: a list holds no more than ${PROFILE_CAPACITY} rows after an append`, async () => {
+      it(`bounds storage: a body holds at most ${PROFILE_CAPACITY} tags and a head stays small`, async () => {
         const cookie = freshCookie();
         const views = Array.from({ length: PROFILE_CAPACITY + 25 }, (_, i) => makeTag(cookie, T0 + i));
         await store.append(views.slice(0, 120));
-        await store.append(views.slice(120));
+        for (let i = 120; i < views.length; i += 5) await store.append(views.slice(i, i + 5));
+        const rows = await opened.dataSource!.query<{ head: Buffer; body: Buffer | null }[]>(
+          'SELECT head, body FROM profile_list WHERE cookie = $1',
+          [cookie],
+        );
+        expect(rows).toHaveLength(1);
+        expect(entriesOf(rows[0].body ?? undefined).length).toBe(PROFILE_CAPACITY);
+        expect(rows[0].head.length).toBeLessThanOrEqual(HEAD_MAX_BYTES);
         const [{ n }] = await opened.dataSource!.query<{ n: string }[]>(
           'SELECT count(*) AS n FROM profile_entry WHERE cookie = $1',
           [cookie],
