@@ -11,6 +11,12 @@ export interface Profile {
   buys: UserTag[];
 }
 
+/** A profile's lists as JSON array texts. */
+export interface ProfileJson {
+  readonly views: string;
+  readonly buys: string;
+}
+
 /**
  * Per-cookie history of user tags.
  *
@@ -29,4 +35,14 @@ export interface Profile {
 export abstract class ProfileStore {
   abstract append(tags: readonly UserTag[]): Promise<void>;
   abstract read(cookie: string, range: TimeRange, limit: number): Promise<Profile>;
+
+  /**
+   * `read`'s answer as JSON texts, each list exactly `JSON.stringify` of read's: the gateway sends
+   * them on as they are. Adapters that keep tags as JSON text override it to skip a parse and a
+   * serialisation of every tag; this default serialises `read`'s answer.
+   */
+  async readJson(cookie: string, range: TimeRange, limit: number): Promise<ProfileJson> {
+    const profile = await this.read(cookie, range, limit);
+    return { views: JSON.stringify(profile.views), buys: JSON.stringify(profile.buys) };
+  }
 }

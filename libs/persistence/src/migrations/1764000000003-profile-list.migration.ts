@@ -1,15 +1,9 @@
 import { PROFILE_CAPACITY } from '@lib/domain';
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
-/** The length of the entry at byte `pos` (0-based) of `tags`, and its time, in SQL. */
-const LENGTH_AT = (pos: string): string =>
-  `('x' || encode(substring(tags from ${pos} + 17 for 4), 'hex'))::bit(32)::int`;
-const TIME_AT = (pos: string): string =>
-  `('x' || encode(substring(tags from ${pos} + 1 for 8), 'hex'))::bit(64)::bigint`;
-
 /**
- * Profiles: one row per (cookie, action) holding its bounded list (profile-list.codec.ts), in place
- * of one row per tag (profile_tag).
+ * Profiles: one row per (cookie, action) holding its bounded list as text (profile-list.codec.ts:
+ * a line per tag, `<time_ms> <digest hex> <json>`), in place of one row per tag (profile_tag).
  *
  * Why: with a row per tag, every appended tag cost an index insert plus a trim that scanned up to
  * 200 index entries of its list, and a read of a popular cookie read 200 rows; PostgreSQL spent more
@@ -25,8 +19,7 @@ const TIME_AT = (pos: string): string =>
  *   version it read (compare-and-set), so two writers of one list (a partition moving between
  *   pipeline processes) never lose each other's tags: the loser reads again and merges again.
  * - The existing tags move over in SQL into the bodies, the newest PROFILE_CAPACITY per list in the
- *   codec's layout (int8send, the 8-byte digest, int4send of the JSON length, the JSON), and
- *   profile_tag is dropped.
+ *   codec's layout, and profile_tag is dropped.
  * - profile_entry: a view of the lists as a reader sees them, one row per tag (cookie, action,
  *   time_ms, digest, tag), decoded in SQL; for operators, tests and `down`. Not on any hot path.
  */
@@ -39,8 +32,8 @@ export class ProfileList1764000000003 implements MigrationInterface {
         cookie  text COLLATE "C" NOT NULL,
         action  text COLLATE "C" NOT NULL CHECK (action IN ('VIEW', 'BUY')),
         version bigint NOT NULL,
-        head    bytea  NOT NULL,
-        body    bytea,
+        head    text   NOT NULL,
+        body    text,
         CONSTRAINT profile_list_pkey PRIMARY KEY (cookie, action)
       )`);
     // lz4 where the server has it (Debian's PostgreSQL does; PGlite does not): about half the CPU of
@@ -52,33 +45,32 @@ export class ProfileList1764000000003 implements MigrationInterface {
       END $$`);
     await queryRunner.query(`
       INSERT INTO profile_list (cookie, action, version, head, body)
-      SELECT cookie, action, 1, ''::bytea,
-             string_agg(int8send(time_ms) || digest || int4send(octet_length(convert_to(tag, 'UTF8')))
-                          || convert_to(tag, 'UTF8'), ''::bytea ORDER BY time_ms DESC, digest DESC)
+      SELECT cookie, action, 1, '',
+             string_agg(time_ms::text || ' ' || encode(digest, 'hex') || ' ' || tag || E'\\n', ''
+                        ORDER BY time_ms DESC, digest DESC)
       FROM (SELECT *, row_number() OVER (PARTITION BY cookie, action ORDER BY time_ms DESC, digest DESC) AS n
             FROM profile_tag) t
       WHERE n <= ${PROFILE_CAPACITY}
       GROUP BY cookie, action`);
     await queryRunner.query('DROP TABLE profile_tag');
+    // Line = <time> <16 hex digits> <json>: the JSON starts after the time's length + 18 characters.
     await queryRunner.query(`
       CREATE VIEW profile_entry AS
-      WITH RECURSIVE walk (cookie, action, tags, pos) AS (
-        SELECT p.cookie, p.action, part.tags, 0
-        FROM profile_list p CROSS JOIN LATERAL (VALUES (p.head), (p.body)) AS part(tags)
-        WHERE length(part.tags) > 0
-        UNION ALL
-        SELECT cookie, action, tags, pos + 20 + ${LENGTH_AT('pos')} FROM walk
-        WHERE pos + 20 + ${LENGTH_AT('pos')} < length(tags)
-      ), entry AS (
-        SELECT DISTINCT cookie, action, ${TIME_AT('pos')} AS time_ms, substring(tags from pos + 9 for 8) AS digest,
-               convert_from(substring(tags from pos + 21 for ${LENGTH_AT('pos')}), 'UTF8') AS tag
-        FROM walk
-      )
       SELECT cookie, action, time_ms, digest, tag FROM (
-        SELECT *, row_number() OVER (PARTITION BY cookie, action ORDER BY time_ms DESC, digest DESC) AS n FROM entry
-      ) e
+        SELECT *, row_number() OVER (PARTITION BY cookie, action ORDER BY time_ms DESC, digest DESC) AS n
+        FROM (
+          SELECT DISTINCT p.cookie, p.action, split_part(line, ' ', 1)::bigint AS time_ms,
+                 decode(split_part(line, ' ', 2), 'hex') AS digest,
+                 substr(line, length(split_part(line, ' ', 1)) + 19) AS tag
+          FROM profile_list p
+          CROSS JOIN LATERAL (VALUES (p.head), (p.body)) AS part(list)
+          CROSS JOIN LATERAL unnest(string_to_array(rtrim(part.list, E'\\n'), E'\\n')) AS line
+          WHERE part.list <> ''
+        ) e
+      ) r
       WHERE n <= ${PROFILE_CAPACITY}`);
   }
+
   async down(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(`
       CREATE TABLE profile_tag (

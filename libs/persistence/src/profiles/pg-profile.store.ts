@@ -1,22 +1,30 @@
-import { PROFILE_CAPACITY, Profile, ProfileStore, TimeRange, UserTag, userTagEventTime } from '@lib/domain';
+import {
+  PROFILE_CAPACITY,
+  Profile,
+  ProfileJson,
+  ProfileStore,
+  TimeRange,
+  UserTag,
+  userTagEventTime,
+} from '@lib/domain';
 import { Pool, QueryConfig } from 'pg';
 import { DataSource } from 'typeorm';
 import { keyText } from '../key-text';
 import { isEmbedded } from '../connection/data-source.factory';
 import { hotQuery, poolOf } from '../connection/sql-pool';
 import { ListEntry, encodeEntry, entriesOf, mergeList, rangeJson, sortedDistinct } from './profile-list.codec';
-import { canonicalTagJson, tagDigest } from './tag-identity';
+import { canonicalTagJson, tagDigestHex } from './tag-identity';
 
 /**
- * Bytes of a list's head past which an append folds the head into the body. A hot cookie's head is
+ * Characters of a list's head past which an append folds the head into the body. A hot cookie's head is
  * rewritten with each batch and its body (up to 200 tags, ~50 kB, TOASTed) once per this many bytes
  * of new tags: about 16 tags of the loadgen's, near the optimum of sqrt(2 x body / tag size).
  */
 export const HEAD_MAX_BYTES = 4_096;
 /** Cookies per read of stored lists: bounds one statement's parameter and answer. */
 const READ_CHUNK = 2_000;
-/** Bytes of lists per write statement: a batch of large lists is written in several statements. */
-const WRITE_CHUNK_BYTES = 8 * 2 ** 20;
+/** Characters of lists per write statement: a batch of large lists is written in several statements. */
+const WRITE_CHUNK_CHARS = 8 * 2 ** 20;
 /**
  * Rounds of read, merge, compare-and-set before an append gives up (and is retried by its caller).
  * A round loses a list only to another writer of the same list, which happens while a partition
@@ -36,13 +44,14 @@ const READ_BODIES_SQL = `
  * names the lists written; the others lost a race and are merged again. A NULL body keeps the stored
  * one: PostgreSQL then keeps its TOAST pointer and does not rewrite it (one head update writes ~200
  * bytes of WAL whatever the body's size). Lists go in key order, so concurrent writers lock shared
- * rows in one order. The bytes travel as ONE binary parameter (pg sends a Buffer as binary) cut by
- * offsets, not as a bytea array (text, hex-escaped: twice the bytes and a parse).
+ * rows in one order. The texts travel as ONE binary parameter (their UTF-8 bytes; pg sends a Buffer
+ * as binary) cut by byte offsets, not as a text array (an array literal: every quote of the JSON
+ * escaped, then parsed).
  */
 const WRITE_SQL = `
   INSERT INTO profile_list AS p (cookie, action, version, head, body)
-  SELECT t.cookie, t.action, t.version, substring($8::bytea from t.head_at + 1 for t.head_len),
-         CASE WHEN t.body_len >= 0 THEN substring($8::bytea from t.body_at + 1 for t.body_len) END
+  SELECT t.cookie, t.action, t.version, convert_from(substring($8::bytea from t.head_at + 1 for t.head_len), 'UTF8'),
+         CASE WHEN t.body_len >= 0 THEN convert_from(substring($8::bytea from t.body_at + 1 for t.body_len), 'UTF8') END
   FROM unnest($1::text[], $2::text[], $3::bigint[], $4::int[], $5::int[], $6::int[], $7::int[])
     AS t(cookie, action, version, head_at, head_len, body_at, body_len)
   ORDER BY t.cookie, t.action
@@ -64,13 +73,12 @@ interface Pending {
 interface Write {
   readonly list: Pending;
   readonly version: number;
-  readonly head: Buffer;
+  readonly head: string;
   /** A new body, or undefined to keep the stored one. */
-  readonly body: Buffer | undefined;
+  readonly body: string | undefined;
 }
 
 const listKey = (action: string, cookie: string): string => `${action}:${cookie}`;
-const EMPTY = Buffer.alloc(0);
 
 /**
  * ProfileStore on PostgreSQL (and the embedded PGlite): table profile_list, one row per (cookie,
@@ -120,30 +128,35 @@ export class PgProfileStore extends ProfileStore {
   }
 
   async read(cookie: string, range: TimeRange, limit: number): Promise<Profile> {
-    if (limit <= 0 || range.fromMs >= range.toMs) return { views: [], buys: [] };
-    const { rows } = await this.pool.query<{ action: string; head: Buffer; body: Buffer | null }>(
+    const json = await this.readJson(cookie, range, limit);
+    return { views: JSON.parse(json.views) as UserTag[], buys: JSON.parse(json.buys) as UserTag[] };
+  }
+
+  /** The stored JSON texts joined: nothing is parsed or serialised again. */
+  override async readJson(cookie: string, range: TimeRange, limit: number): Promise<ProfileJson> {
+    const answer = { views: '[]', buys: '[]' };
+    if (limit <= 0 || range.fromMs >= range.toMs) return answer;
+    const { rows } = await this.pool.query<{ action: string; head: string; body: string | null }>(
       this.readQuery([keyText(cookie)]),
     );
-    let views = '[]';
-    let buys = '[]';
     for (const r of rows) {
       const body = r.body ?? undefined;
       const list = r.head.length > 0 ? (mergeList(body, entriesOf(r.head), this.capacity) ?? body) : body;
       const json = rangeJson(list, range.fromMs, range.toMs, Math.floor(limit));
-      if (r.action === 'VIEW') views = json;
-      else buys = json;
+      if (r.action === 'VIEW') answer.views = json;
+      else answer.buys = json;
     }
-    return { views: JSON.parse(views) as UserTag[], buys: JSON.parse(buys) as UserTag[] };
+    return answer;
   }
 
   /** Reads the stored heads, merges the batch into them and folds full heads into their bodies. */
   private async merge(pending: readonly Pending[]): Promise<Write[]> {
-    const heads = await this.readChunked<{ version: string; head: Buffer }>(
+    const heads = await this.readChunked<{ version: string; head: string }>(
       [...new Set(pending.map((p) => p.cookie))],
       (cookies) => this.readHeadsQuery([cookies]),
     );
     const writes: Write[] = [];
-    const folds: { list: Pending; version: number; head: Buffer }[] = [];
+    const folds: { list: Pending; version: number; head: string }[] = [];
     for (const list of pending) {
       const stored = heads.get(listKey(list.action, list.cookie));
       const version = (stored ? Number(stored.version) : 0) + 1;
@@ -153,10 +166,10 @@ export class PgProfileStore extends ProfileStore {
       else writes.push({ list, version, head, body: undefined });
     }
     if (folds.length > 0) {
-      const bodies = new Map<string, Buffer | null>();
+      const bodies = new Map<string, string | null>();
       for (let i = 0; i < folds.length; i += READ_CHUNK) {
         const chunk = folds.slice(i, i + READ_CHUNK);
-        const { rows } = await this.pool.query<{ cookie: string; action: string; body: Buffer | null }>(
+        const { rows } = await this.pool.query<{ cookie: string; action: string; body: string | null }>(
           this.readBodiesQuery([chunk.map((f) => f.list.cookie), chunk.map((f) => f.list.action)]),
         );
         for (const r of rows) bodies.set(listKey(r.action, r.cookie), r.body);
@@ -164,7 +177,7 @@ export class PgProfileStore extends ProfileStore {
       for (const f of folds) {
         const body = bodies.get(listKey(f.list.action, f.list.cookie)) ?? undefined;
         // Unchanged (every head tag already in the body, or too old for it): keep the body, empty the head.
-        writes.push({ ...f, head: EMPTY, body: mergeList(body, entriesOf(f.head), this.capacity) });
+        writes.push({ ...f, head: '', body: mergeList(body, entriesOf(f.head), this.capacity) });
       }
     }
     return writes;
@@ -189,22 +202,30 @@ export class PgProfileStore extends ProfileStore {
     const lost: Pending[] = [];
     for (let i = 0; i < writes.length;) {
       const chunk: Write[] = [];
-      const parts: Buffer[] = [];
+      const parts: string[] = [];
       const headAt: number[] = [];
+      const headLen: number[] = [];
       const bodyAt: number[] = [];
       const bodyLen: number[] = [];
       let bytes = 0;
-      while (i < writes.length && (chunk.length === 0 || bytes <= WRITE_CHUNK_BYTES)) {
+      let chars = 0;
+      const add = (text: string, at: number[], len: number[]): void => {
+        const n = Buffer.byteLength(text);
+        at.push(bytes);
+        len.push(n);
+        parts.push(text);
+        bytes += n;
+        chars += text.length;
+      };
+      while (i < writes.length && (chunk.length === 0 || chars <= WRITE_CHUNK_CHARS)) {
         const w = writes[i++];
         chunk.push(w);
-        headAt.push(bytes);
-        parts.push(w.head);
-        bytes += w.head.length;
-        bodyAt.push(bytes);
-        bodyLen.push(w.body ? w.body.length : -1);
-        if (w.body) {
-          parts.push(w.body);
-          bytes += w.body.length;
+        add(w.head, headAt, headLen);
+        if (w.body === undefined) {
+          bodyAt.push(0);
+          bodyLen.push(-1);
+        } else {
+          add(w.body, bodyAt, bodyLen);
         }
       }
       const { rows } = await this.pool.query<{ cookie: string; action: string }>(
@@ -213,10 +234,10 @@ export class PgProfileStore extends ProfileStore {
           chunk.map((w) => w.list.action),
           chunk.map((w) => w.version),
           headAt,
-          chunk.map((w) => w.head.length),
+          headLen,
           bodyAt,
           bodyLen,
-          Buffer.concat(parts, bytes),
+          Buffer.from(parts.join('')),
         ]),
       );
       if (rows.length === chunk.length) continue;
@@ -239,7 +260,7 @@ function groupByList(tags: readonly UserTag[]): Pending[] {
       lists.set(key, list);
     }
     const json = canonicalTagJson(tag);
-    list.entries.push(encodeEntry(userTagEventTime(tag), tagDigest(json), json));
+    list.entries.push(encodeEntry(userTagEventTime(tag), tagDigestHex(json), json));
   }
   return [...lists.values()].map((l) => ({ cookie: l.cookie, action: l.action, added: sortedDistinct(l.entries) }));
 }

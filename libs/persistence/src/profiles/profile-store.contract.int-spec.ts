@@ -302,6 +302,27 @@ for (const target of targets) {
       expect(times(profile.buys)).toEqual(times(newestFirst(all.filter((t) => t.action === 'BUY'))));
     });
 
+    it('answers readJson with exactly the JSON of read, for every range and limit', async () => {
+      const cookie = freshCookie('json');
+      const tags = Array.from({ length: 30 }, (_, i) =>
+        makeTag(cookie, T0 + i * 7, { action: i % 3 ? 'VIEW' : 'BUY', origin: `o"\\${i}é🍪` }, i % 2 ? i : `${i}`),
+      );
+      await store.append(tags);
+      for (const [from, to, limit] of [
+        [0, 300, 200],
+        [20, 90, 3],
+        [500, 600, 10],
+        [0, 300, 1],
+      ]) {
+        const range = { fromMs: T0 + from, toMs: T0 + to };
+        const [profile, json] = await Promise.all([
+          store.read(cookie, range, limit),
+          store.readJson(cookie, range, limit),
+        ]);
+        expect(json).toEqual({ views: JSON.stringify(profile.views), buys: JSON.stringify(profile.buys) });
+      }
+    });
+
     it('keeps the newest of a popular cookie appended a few tags at a time, late tags and replays included', async () => {
       const cookie = freshCookie('hot');
       const all = Array.from({ length: PROFILE_CAPACITY + 90 }, (_, i) => makeTag(cookie, T0 + i * 10, {}, i));
@@ -325,7 +346,7 @@ for (const target of targets) {
         const views = Array.from({ length: PROFILE_CAPACITY + 25 }, (_, i) => makeTag(cookie, T0 + i));
         await store.append(views.slice(0, 120));
         for (let i = 120; i < views.length; i += 5) await store.append(views.slice(i, i + 5));
-        const rows = await opened.dataSource!.query<{ head: Buffer; body: Buffer | null }[]>(
+        const rows = await opened.dataSource!.query<{ head: string; body: string | null }[]>(
           'SELECT head, body FROM profile_list WHERE cookie = $1',
           [cookie],
         );
