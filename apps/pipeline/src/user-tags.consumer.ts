@@ -44,6 +44,8 @@ export class UserTagsConsumer implements OnApplicationBootstrap, BeforeApplicati
       onRevoked: (partitions) => this.aggregator.revoke(partitions),
       onBatch: (batch) => this.process(batch),
       onStopping: () => this.aggregator.stop(),
+      fetchBatching: { minBytes: this.config.PIPELINE_FETCH_MIN_BYTES, maxWaitMs: this.config.PIPELINE_FETCH_WAIT_MS },
+      partitionsConsumedConcurrently: this.config.PIPELINE_PARTITIONS_CONCURRENTLY,
     });
     this.aggregator.start(this.handle);
     this.logger.log(`consuming ${this.topic.name} as group ${this.config.AGGREGATES_GROUP_ID}`);

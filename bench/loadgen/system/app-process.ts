@@ -40,7 +40,13 @@ export class AppProcess {
     const out = openSync(logFile, 'a');
     const child = spawn(
       process.execPath,
-      [...nodeArgs, '-r', '@swc-node/register', join('apps', app, 'src', 'main.ts')],
+      [
+        ...nodeArgs,
+        ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
+        '-r',
+        '@swc-node/register',
+        join('apps', app, 'src', 'main.ts'),
+      ],
       {
         cwd: ROOT,
         env: {

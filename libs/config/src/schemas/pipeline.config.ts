@@ -16,6 +16,18 @@ export const pipelineConfigSchema = z
       'aggregates',
       'Consumer group of the pipeline: writes profiles and minute aggregates; its offsets live in PostgreSQL with the aggregates',
     ),
+    PIPELINE_FETCH_WAIT_MS: doc(
+      'Longest a fetch of user tags waits for PIPELINE_FETCH_MIN_BYTES to accumulate (larger batches: fewer database round trips per tag; adds up to this much to how fresh profiles and aggregates are)',
+      int(100, { min: 0, max: 1_000 }),
+    ),
+    PIPELINE_FETCH_MIN_BYTES: doc(
+      'Bytes of user tags a fetch waits for, up to PIPELINE_FETCH_WAIT_MS (1: answer as soon as anything is there)',
+      int(256 * 1024, { min: 1, max: 16 * 1024 * 1024 }),
+    ),
+    PIPELINE_PARTITIONS_CONCURRENTLY: doc(
+      'Partitions of user tags processed at the same time; their profile writes share one database statement',
+      int(4, { min: 1, max: 64 }),
+    ),
     AGG_FLUSH_INTERVAL_MS: doc(
       'How often the aggregator writes its accumulated deltas and offsets (one transaction)',
       int(1_000, { min: 10, max: 60_000 }),

@@ -102,7 +102,11 @@ class ConsumerRun<T> {
   ) {
     this.log = new Logger(`KafkaConsumer ${opts.groupId}`);
     this.labels = { group: opts.groupId, topic: opts.topic.name };
-    this.consumer = kafka.consumer(options.consumerConfig(opts.groupId, tuning.consumer));
+    const batching = opts.fetchBatching && {
+      minBytes: opts.fetchBatching.minBytes,
+      maxWaitTimeInMs: opts.fetchBatching.maxWaitMs,
+    };
+    this.consumer = kafka.consumer(options.consumerConfig(opts.groupId, { ...batching, ...tuning.consumer }));
   }
 
   async start(): Promise<void> {
