@@ -6,6 +6,7 @@
  * no debug body and DEBUG_COMPARE is off, as in production.
  *
  *   npx tsx bench/ingest/ingest.bench.ts [--rate 5000] [--seconds 60] [--warmup 10] [--concurrency 256] [--quick]
+ *       [--gateway-env KEY=VALUE ...] [--pipeline-env KEY=VALUE ...]
  *
  * Target: >= 5,000 req/s with p99 <= 50 ms and zero errors; profile reads p99 <= 10 ms during it.
  * Prints the loadgen's summary, CPU seconds per process, and a last line `RESULT {json}` for
@@ -28,8 +29,19 @@ const { values: args } = parseArgs({
     warmup: { type: 'string' },
     concurrency: { type: 'string', default: '256' },
     quick: { type: 'boolean', default: false },
+    // KEY=VALUE settings of the gateway's or the pipeline's environment, for experiments (repeatable).
+    'gateway-env': { type: 'string', multiple: true },
+    'pipeline-env': { type: 'string', multiple: true },
   },
 });
+const envOf = (pairs: string[] | undefined): Record<string, string> =>
+  Object.fromEntries(
+    (pairs ?? []).map((p) => {
+      const at = p.indexOf('=');
+      if (at <= 0) throw new Error(`expected KEY=VALUE, got ${p}`);
+      return [p.slice(0, at), p.slice(at + 1)];
+    }),
+  );
 const quick = args.quick ?? false;
 const rate = Number(args.rate ?? (quick ? 1_000 : 5_000));
 const seconds = Number(args.seconds ?? (quick ? 10 : 60));
@@ -58,7 +70,12 @@ async function main(): Promise<number> {
       .join(' ')}`,
   );
   const t0 = Date.now();
-  const system = await LocalSystem.start({ debugCompare: false, logDir: join(outDir, 'logs') });
+  const system = await LocalSystem.start({
+    debugCompare: false,
+    logDir: join(outDir, 'logs'),
+    gatewayEnv: envOf(args['gateway-env']),
+    pipelineEnv: envOf(args['pipeline-env']),
+  });
   console.log(`system up in ${((Date.now() - t0) / 1000).toFixed(1)} s (gateway ${system.gateway.url})`);
   try {
     const base = {
