@@ -164,8 +164,9 @@ describe('database outage: PostgreSQL stopped for 10 s during ingest', () => {
     pg = undefined;
     await server.stop();
     const exitedAt = Date.now();
-    // Whatever the profiles group consumed before the stop is written and committed within a second;
-    // from then on, with the database down, its committed offsets must not move while the topic grows.
+    // Whatever the pipeline's group consumed before the stop is written (profiles first, then the
+    // cube's flush) and recorded in Kafka within a second; from then on, with the database down, those
+    // offsets must not move while the topic grows.
     await sleep(1_000);
     const heldFrom = await kafkaOffsets(admin, stack.groups.aggregates, stack.topic);
     await sleep(Math.max(0, stopAt + OUTAGE_S * 1000 - Date.now()));
@@ -303,7 +304,7 @@ describe('database outage: PostgreSQL stopped for 10 s during ingest', () => {
     );
     figures.add('pipeline process alive, restarts', `${alive ? 'yes' : 'NO'}, ${stack.restarts}`);
     figures.add(
-      'profiles group committed offsets (Kafka), 1 s after the stop → just before the restart',
+      'pipeline group offsets recorded in Kafka, 1 s after the stop → just before the restart',
       `${heldFrom.committed} → ${heldTo.committed} (topic end ${heldFrom.end} → ${heldTo.end})`,
     );
     figures.add('aggregate flushes failed (retried)', flushFailures);

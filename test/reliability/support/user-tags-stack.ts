@@ -25,7 +25,10 @@ export interface UserTagsStackOptions {
 export interface Progress {
   /** Sum of the topic's end offsets. */
   end: number;
-  /** Sum of the profiles group's committed offsets (Kafka). */
+  /**
+   * Sum of the pipeline group's offsets recorded in Kafka after each flush: profiles are appended
+   * before a batch is counted, so the profiles hold at least this much.
+   */
   profiles: number;
   /** Sum of the aggregates group's stored offsets (PostgreSQL). */
   aggregates: number;
@@ -133,7 +136,7 @@ export class UserTagsStack {
     }
   }
 
-  /** Waits until both groups have consumed the whole topic as it is; returns when (epoch ms). */
+  /** Waits until both stores hold the whole topic as it is; returns when (epoch ms). */
   async converged(timeoutMs: number): Promise<{ at: number; progress: Progress }> {
     const deadline = Date.now() + timeoutMs;
     let last: Progress | undefined;

@@ -1,6 +1,6 @@
 /**
  * The embedded PGlite under concurrent use, as the embedded mode loads it: several callers of
- * createDataSource in one process (gateway, profiles consumer, aggregates consumer), each asking for
+ * createDataSource in one process (gateway, pipeline, agg-producer's readers), each asking for
  * a pool of several connections, appending and reading profiles, flushing and querying the cube,
  * running plain queries and transactions that roll back, all at once. Every answer is checked
  * against a model.
