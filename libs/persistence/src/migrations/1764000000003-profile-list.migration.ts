@@ -1,4 +1,3 @@
-import { PROFILE_CAPACITY } from '@lib/domain';
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
@@ -24,6 +23,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  *   pipeline processes) never lose each other's tags: the loser reads again and merges again.
  * - The existing tags move over in SQL into the bodies, the newest PROFILE_CAPACITY per list in the
  *   codec's layout, and profile_tag is dropped.
+ * - 200 is PROFILE_CAPACITY, written out: a migration is frozen once shipped, and its SQL is text
+ *   built from constants only (test/reliability/sql-text.spec.ts).
  * - profile_entry: a view of the lists as a reader sees them, one row per tag (cookie, action,
  *   time_ms, digest, tag), decoded in SQL; for operators, tests and `down`. Not on any hot path.
  */
@@ -54,7 +55,7 @@ export class ProfileList1764000000003 implements MigrationInterface {
                         ORDER BY time_ms DESC, digest DESC)
       FROM (SELECT *, row_number() OVER (PARTITION BY cookie, action ORDER BY time_ms DESC, digest DESC) AS n
             FROM profile_tag) t
-      WHERE n <= ${PROFILE_CAPACITY}
+      WHERE n <= 200
       GROUP BY cookie, action`);
     await queryRunner.query('DROP TABLE profile_tag');
     // Line = <time> <16 hex digits> <json>: the JSON starts after the time's length + 18 characters.
@@ -72,7 +73,7 @@ export class ProfileList1764000000003 implements MigrationInterface {
           WHERE part.list <> ''
         ) e
       ) r
-      WHERE n <= ${PROFILE_CAPACITY}`);
+      WHERE n <= 200`);
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {

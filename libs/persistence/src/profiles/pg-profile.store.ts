@@ -151,10 +151,14 @@ export class PgProfileStore extends ProfileStore {
 
   /** Reads the stored heads, merges the batch into them and folds full heads into their bodies. */
   private async merge(pending: readonly Pending[]): Promise<Write[]> {
-    const heads = await this.readChunked<{ version: string; head: string }>(
-      [...new Set(pending.map((p) => p.cookie))],
-      (cookies) => this.readHeadsQuery([cookies]),
-    );
+    const cookies = [...new Set(pending.map((p) => p.cookie))];
+    const heads = new Map<string, { version: string; head: string }>();
+    for (let i = 0; i < cookies.length; i += READ_CHUNK) {
+      const { rows } = await this.pool.query<{ cookie: string; action: string; version: string; head: string }>(
+        this.readHeadsQuery([cookies.slice(i, i + READ_CHUNK)]),
+      );
+      for (const r of rows) heads.set(listKey(r.action, r.cookie), r);
+    }
     const writes: Write[] = [];
     const folds: { list: Pending; version: number; head: string }[] = [];
     for (const list of pending) {
@@ -181,20 +185,6 @@ export class PgProfileStore extends ProfileStore {
       }
     }
     return writes;
-  }
-
-  private async readChunked<R>(
-    cookies: readonly string[],
-    query: (cookies: string[]) => QueryConfig,
-  ): Promise<Map<string, R>> {
-    const out = new Map<string, R>();
-    for (let i = 0; i < cookies.length; i += READ_CHUNK) {
-      const { rows } = await this.pool.query<R & { cookie: string; action: string }>(
-        query(cookies.slice(i, i + READ_CHUNK)),
-      );
-      for (const r of rows) out.set(listKey(r.action, r.cookie), r);
-    }
-    return out;
   }
 
   /** Writes the merged lists; answers those that another writer changed first. */
