@@ -10,6 +10,8 @@ export interface InMemorySubscriptionOptions {
   readonly topics: readonly string[];
   readonly fromBeginning: boolean;
   readonly maxBatchMessages: number;
+  /** Partitions whose batches are handled at the same time (each partition one batch at a time). Default 1. */
+  readonly partitionsConcurrently?: number;
   /** External offsets: where each assigned partition of `topic` resumes (see ConsumerOptions.resumeFrom). */
   readonly resumeFrom?: (topic: string, partitions: readonly number[]) => Promise<ReadonlyMap<number, string>>;
   readonly onRevoked?: (topic: string, partitions: readonly number[]) => void;
@@ -86,19 +88,28 @@ export class InMemorySubscription implements GroupMember {
     while (!this.stopping) {
       if (this.pending !== undefined) await this.applyPendingAssignment();
       let worked = false;
-      for (const position of [...this.positions.values()]) {
+      const positions = [...this.positions.values()];
+      const concurrently = Math.max(1, this.opts.partitionsConcurrently ?? 1);
+      for (let i = 0; i < positions.length; i += concurrently) {
         if (this.stopping || this.pending !== undefined) break;
-        const { low, high } = this.broker.bounds(position.topic, position.partition);
-        if (position.next < low) {
-          this.log.warn(
-            `${tp(position.topic, position.partition)}: records ${position.next}..${low - 1} were dropped before group ${this.opts.groupId} read them`,
-          );
-          position.next = low;
+        const round: Promise<void>[] = [];
+        for (const position of positions.slice(i, i + concurrently)) {
+          const { low, high } = this.broker.bounds(position.topic, position.partition);
+          if (position.next < low) {
+            this.log.warn(
+              `${tp(position.topic, position.partition)}: records ${position.next}..${low - 1} were dropped before group ${this.opts.groupId} read them`,
+            );
+            position.next = low;
+          }
+          if (position.next >= high) continue;
+          const batch = this.broker.read(position.topic, position.partition, position.next, this.opts.maxBatchMessages);
+          worked = true;
+          round.push(this.process(position, batch, high));
         }
-        if (position.next >= high) continue;
-        const batch = this.broker.read(position.topic, position.partition, position.next, this.opts.maxBatchMessages);
-        worked = true;
-        await this.process(position, batch, high);
+        // Every batch of the round settles before the first error (if any) is thrown.
+        const settled = await Promise.allSettled(round);
+        const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
       }
       if (this.stopping) break;
       // Waiting is registered synchronously after the last read, so no append can slip in between.

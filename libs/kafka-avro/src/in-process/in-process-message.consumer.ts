@@ -48,6 +48,7 @@ export class InProcessMessageConsumer extends MessageConsumer {
       topics: [opts.topic.name],
       fromBeginning: opts.fromBeginning,
       maxBatchMessages: opts.maxBatchMessages ?? DEFAULT_MAX_BATCH,
+      partitionsConcurrently: opts.partitionsConsumedConcurrently,
       resumeFrom:
         opts.resumeFrom &&
         ((_topic, partitions) => (opts.resumeFrom as NonNullable<typeof opts.resumeFrom>)(partitions)),
