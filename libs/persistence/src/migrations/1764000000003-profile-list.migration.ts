@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { CreateProfileTag1764000000000 } from './1764000000000-create-profile-tag.migration';
 
 /**
  * Profiles: one row per (cookie, action) holding its bounded list as text (profile-list.codec.ts:
@@ -77,15 +78,7 @@ export class ProfileList1764000000003 implements MigrationInterface {
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query(`
-      CREATE TABLE profile_tag (
-        cookie  text COLLATE "C" NOT NULL,
-        action  text COLLATE "C" NOT NULL CHECK (action IN ('VIEW', 'BUY')),
-        time_ms bigint NOT NULL,
-        digest  bytea  NOT NULL CHECK (octet_length(digest) = 8),
-        tag     text   NOT NULL,
-        CONSTRAINT profile_tag_pkey PRIMARY KEY (cookie, action, time_ms, digest)
-      )`);
+    await new CreateProfileTag1764000000000().up(queryRunner);
     await queryRunner.query(
       'INSERT INTO profile_tag (cookie, action, time_ms, digest, tag) SELECT cookie, action, time_ms, digest, tag FROM profile_entry',
     );
