@@ -129,6 +129,14 @@ describe('POST /user_tags and queries with bad input (real gateway and Kafka)', 
       'time',
       'time must be an ISO-8601 UTC timestamp',
     ],
+    // One tag from the far future would move the newest bucket, and retention with it (issue 15).
+    ['a time far in the future', { ...good, time: '2099-01-01T00:00:00.000Z' }, 'time', 'ahead of the server'],
+    [
+      'a time 10 minutes ahead (the default skew allowed is 5)',
+      { ...good, time: new Date(Date.now() + 600_000).toISOString() },
+      'time',
+      'at most 300000 ms ahead',
+    ],
     ['a number as body', 42, 'body', 'body must be object'],
     ['an array as body', [good], 'body', 'body must be object'],
   ])('rejects %s with 400 naming the field', async (_what, tag, field, message) => {

@@ -4,6 +4,7 @@
  */
 export const DomainErrorCode = {
   TimeFormat: 'TIME_FORMAT',
+  TimeInFuture: 'TIME_IN_FUTURE',
   TimeRangeFormat: 'TIME_RANGE_FORMAT',
   TimeRangeOrder: 'TIME_RANGE_ORDER',
   TimeRangeNotWholeMinutes: 'TIME_RANGE_NOT_WHOLE_MINUTES',

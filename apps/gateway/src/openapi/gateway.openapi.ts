@@ -136,7 +136,9 @@ const operations: Record<string, Operation> = {
     requestBody: { required: true, content: { 'application/json': { schema: ref('UserTag') } } },
     responses: {
       '204': { description: 'Written to Kafka' },
-      '400': error('Invalid tag (code INVALID_USER_TAG, TIME_FORMAT, or INVALID_JSON); `field` names what to fix'),
+      '400': error(
+        'Invalid tag (code INVALID_USER_TAG, TIME_FORMAT, TIME_IN_FUTURE (more than EVENT_TIME_MAX_FUTURE_MS ahead of the clock) or INVALID_JSON); `field` names what to fix',
+      ),
       '413': error('Body larger than BODY_LIMIT_BYTES'),
       '415': error('Body not sent as application/json'),
       '503': unavailable('Kafka did not acknowledge the write in time (KAFKA_UNAVAILABLE): the tag was not written'),

@@ -22,6 +22,10 @@ export const gatewayConfigSchema = z
       'Largest request body accepted by the API, in bytes (larger: 413)',
       int(16_384, { min: 1_024, max: 10_485_760 }),
     ),
+    EVENT_TIME_MAX_FUTURE_MS: doc(
+      'How far ahead of the gateway clock a tag time may be (client clock skew); later: 400 TIME_IN_FUTURE, nothing written',
+      int(300_000, { min: 0, max: 7 * 24 * 3_600_000 }),
+    ),
     DEBUG_COMPARE: doc(
       'Debug mode: queries carry their expected answer in the body; the gateway compares, counts and logs mismatches',
       bool(false),

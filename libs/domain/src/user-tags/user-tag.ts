@@ -1,4 +1,5 @@
 import { parseTagTime } from '../time/utc';
+import { DomainError, DomainErrorCode } from '../errors';
 
 export const ACTIONS = ['VIEW', 'BUY'] as const;
 export type Action = (typeof ACTIONS)[number];
@@ -75,4 +76,22 @@ export const userTagJsonSchema = {
 /** Event time of a tag in epoch ms; throws a DomainError (TIME_FORMAT) for an impossible date. */
 export function userTagEventTime(tag: Pick<UserTag, 'time'>): number {
   return parseTagTime(tag.time, 'time');
+}
+
+/**
+ * The event-time rule of ingest: a tag may be at most `maxFutureMs` ahead of the wall clock (the
+ * clock skew allowed between clients and the gateway). A tag from further ahead would move what
+ * "newest" means for retention, which keeps RETENTION_HOURS behind the newest bucket: one tag dated
+ * 2099 would delete every aggregate. Throws TIME_IN_FUTURE naming `time`; returns the event time.
+ */
+export function admissibleEventTime(tag: Pick<UserTag, 'time'>, nowMs: number, maxFutureMs: number): number {
+  const eventMs = userTagEventTime(tag);
+  if (eventMs > nowMs + maxFutureMs) {
+    throw new DomainError(
+      DomainErrorCode.TimeInFuture,
+      `time must be at most ${maxFutureMs} ms ahead of the server's clock (${new Date(nowMs).toISOString()}); got ${tag.time}`,
+      'time',
+    );
+  }
+  return eventMs;
 }
