@@ -12,7 +12,16 @@ import { DataSource } from 'typeorm';
 import { keyText } from '../key-text';
 import { isEmbedded } from '../connection/data-source.factory';
 import { hotQuery, poolOf } from '../connection/sql-pool';
-import { ListEntry, encodeEntry, entriesOf, mergeList, rangeJson, sortedDistinct } from './profile-list.codec';
+import {
+  ListEntry,
+  encodeEntry,
+  entriesOf,
+  mergeList,
+  rangeJson,
+  rangeJsonOfParts,
+  sortedDistinct,
+  strictlyNewer,
+} from './profile-list.codec';
 import { canonicalTagJson, tagDigestHex } from './tag-identity';
 
 /**
@@ -141,8 +150,17 @@ export class PgProfileStore extends ProfileStore {
     );
     for (const r of rows) {
       const body = r.body ?? undefined;
-      const list = r.head.length > 0 ? (mergeList(body, entriesOf(r.head), this.capacity) ?? body) : body;
-      const json = rangeJson(list, range.fromMs, range.toMs, Math.floor(limit));
+      const head = r.head || undefined;
+      // Usually the head holds only tags newer than the body's: read one after the other, as far as
+      // needed. A late tag or a replay in the head needs the merge.
+      const json = strictlyNewer(head, body)
+        ? rangeJsonOfParts([head, body], range.fromMs, range.toMs, Math.floor(limit), this.capacity)
+        : rangeJson(
+            mergeList(body, entriesOf(head), this.capacity) ?? body,
+            range.fromMs,
+            range.toMs,
+            Math.floor(limit),
+          );
       if (r.action === 'VIEW') answer.views = json;
       else answer.buys = json;
     }

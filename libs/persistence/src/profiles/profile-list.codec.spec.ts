@@ -1,4 +1,13 @@
-import { ListEntry, encodeEntry, entriesOf, mergeList, rangeJson, sortedDistinct } from './profile-list.codec';
+import {
+  ListEntry,
+  encodeEntry,
+  entriesOf,
+  mergeList,
+  rangeJson,
+  rangeJsonOfParts,
+  sortedDistinct,
+  strictlyNewer,
+} from './profile-list.codec';
 import { tagDigestHex } from './tag-identity';
 
 function entry(timeMs: number, label: string): ListEntry {
@@ -66,6 +75,44 @@ describe('profile list codec', () => {
     // Merging a list's own entries into another list gives their union.
     const other = mergeList(undefined, sortedDistinct([entry(100, 'new')]), capacity);
     expect(labels(mergeList(other, entriesOf(list), capacity))).toEqual(['new', ...model(all, capacity - 1)]);
+  });
+
+  it('reads a head newer than its body without a merge, exactly as the merge would answer', () => {
+    let seed = 5;
+    const rnd = (n: number): number => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed % n;
+    };
+    let fast = 0;
+    for (let round = 0; round < 300; round++) {
+      const capacity = 1 + rnd(12);
+      const body = mergeList(
+        undefined,
+        sortedDistinct(Array.from({ length: rnd(15) }, () => entry(rnd(40), `b${rnd(3)}`))),
+        capacity,
+      );
+      const head = mergeList(
+        undefined,
+        sortedDistinct(Array.from({ length: rnd(6) }, () => entry(rnd(50), `h${rnd(3)}`))),
+        capacity,
+      );
+      const merged = mergeList(body, entriesOf(head), capacity) ?? body;
+      const from = rnd(50) - 5;
+      const to = from + rnd(30);
+      const limit = rnd(8);
+      if (strictlyNewer(head, body)) {
+        fast += 1;
+        expect(rangeJsonOfParts([head, body], from, to, limit, capacity)).toBe(rangeJson(merged, from, to, limit));
+      }
+    }
+    expect(fast).toBeGreaterThan(50);
+    expect(strictlyNewer(mergeList(undefined, [entry(9, 'x')], 5), mergeList(undefined, [entry(9, 'x')], 5))).toBe(
+      false,
+    );
+    expect(strictlyNewer(mergeList(undefined, [entry(8, 'x')], 5), mergeList(undefined, [entry(9, 'y')], 5))).toBe(
+      false,
+    );
+    expect(strictlyNewer(undefined, mergeList(undefined, [entry(9, 'y')], 5))).toBe(true);
   });
 
   it('keeps the JSON text as it was, unicode and escapes included', () => {

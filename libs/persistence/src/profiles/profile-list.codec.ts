@@ -141,6 +141,61 @@ export function rangeJson(list: string | undefined, fromMs: number, toMs: number
   return `[${parts.join(',')}]`;
 }
 
+/**
+ * `rangeJson` of the list made of `parts` one after the other, each newest first and each entirely
+ * newer than the next, of which only the first `capacity` entries count (the rest would have been
+ * trimmed). Walks no further than the answer needs: a read of a recent range stops after the first
+ * lines of a long list instead of merging the whole of it.
+ */
+export function rangeJsonOfParts(
+  parts: readonly (string | undefined)[],
+  fromMs: number,
+  toMs: number,
+  limit: number,
+  capacity: number,
+): string {
+  const out: string[] = [];
+  if (limit <= 0) return '[]';
+  let seen = 0;
+  let done = false;
+  for (const list of parts) {
+    if (done) break;
+    if (!list) continue;
+    forEachEntry(list, (timeMs, _start, _digestAt, jsonAt, end) => {
+      seen += 1;
+      if (timeMs < fromMs || seen > capacity) {
+        done = true;
+        return false;
+      }
+      if (timeMs < toMs) out.push(list.slice(jsonAt, end - 1));
+      if (out.length >= limit || seen >= capacity) {
+        done = true;
+        return false;
+      }
+      return true;
+    });
+  }
+  return `[${out.join(',')}]`;
+}
+
+/**
+ * Whether every entry of `newer` comes before every entry of `older` (its oldest line against the
+ * other's newest), so the two can be read one after the other without a merge. Empty lists qualify.
+ */
+export function strictlyNewer(newer: string | undefined, older: string | undefined): boolean {
+  if (!newer || !older) return true;
+  const lastStart = newer.lastIndexOf('\n', newer.length - 2) + 1;
+  const a = headerAt(newer, lastStart);
+  const b = headerAt(older, 0);
+  return compareNewestFirst(a.timeMs, a.digest, b.timeMs, b.digest) < 0;
+}
+
+function headerAt(list: string, at: number): { timeMs: number; digest: string } {
+  const space = list.indexOf(' ', at);
+  if (space < 0) throw new Error(`profile list malformed at ${at}`);
+  return { timeMs: Number(list.slice(at, space)), digest: list.slice(space + 1, space + 1 + DIGEST_CHARS) };
+}
+
 /** The entries of a stored list. */
 export function entriesOf(list: string | undefined): ListEntry[] {
   const out: ListEntry[] = [];
