@@ -25,9 +25,10 @@ import {
 import { canonicalTagJson, tagDigestHex } from './tag-identity';
 
 /**
- * Characters of a list's head past which an append folds the head into the body. A hot cookie's head is
- * rewritten with each batch and its body (up to 200 tags, ~50 kB, TOASTed) once per this many bytes
- * of new tags: about 16 tags of the loadgen's, near the optimum of sqrt(2 x body / tag size).
+ * Length of a list's head (in characters: bytes, for the usual ASCII JSON) past which an append folds
+ * the head into the body. A hot cookie's head is rewritten with each batch and its body (up to 200
+ * tags, ~50 kB, TOASTed) once per this much new text: about 16 tags of the loadgen's, near the
+ * optimum of sqrt(2 x body / tag size).
  */
 export const HEAD_MAX_BYTES = 4_096;
 /** Cookies per read of stored lists: bounds one statement's parameter and answer. */
