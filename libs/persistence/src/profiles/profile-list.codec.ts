@@ -49,15 +49,16 @@ export function sortedDistinct(entries: ListEntry[]): ListEntry[] {
 }
 
 /**
- * Walks the lines of a stored list, calling `visit(timeMs, start, jsonAt, end)` (start: the line's
- * first character, the digest at start + its time's length + 1; end: just past the line feed)
- * until it returns false.
+ * Walks the lines of a stored list from the line starting at `from`, calling
+ * `visit(timeMs, start, digestAt, jsonAt, end)` (start: the line's first character; end: just past
+ * its line feed) until it returns false.
  */
 export function forEachEntry(
   list: string,
   visit: (timeMs: number, start: number, digestAt: number, jsonAt: number, end: number) => boolean | void,
+  from = 0,
 ): void {
-  let at = 0;
+  let at = from;
   while (at < list.length) {
     const space = list.indexOf(' ', at);
     const jsonAt = space + DIGEST_CHARS + 2;
@@ -130,15 +131,7 @@ export function mergeList(
  * the stored JSON texts joined.
  */
 export function rangeJson(list: string | undefined, fromMs: number, toMs: number, limit: number): string {
-  if (!list || limit <= 0) return '[]';
-  const parts: string[] = [];
-  forEachEntry(list, (timeMs, _start, _digestAt, jsonAt, end) => {
-    if (timeMs < fromMs) return false; // newest first: everything after is older still
-    if (timeMs >= toMs) return true;
-    parts.push(list.slice(jsonAt, end - 1));
-    return parts.length < limit;
-  });
-  return `[${parts.join(',')}]`;
+  return rangeJsonOfParts([list], fromMs, toMs, limit, Infinity);
 }
 
 /**
@@ -163,6 +156,7 @@ export function rangeJsonOfParts(
     if (!list) continue;
     forEachEntry(list, (timeMs, _start, _digestAt, jsonAt, end) => {
       seen += 1;
+      // Newest first: past `fromMs` everything is older still.
       if (timeMs < fromMs || seen > capacity) {
         done = true;
         return false;
@@ -184,16 +178,24 @@ export function rangeJsonOfParts(
  */
 export function strictlyNewer(newer: string | undefined, older: string | undefined): boolean {
   if (!newer || !older) return true;
-  const lastStart = newer.lastIndexOf('\n', newer.length - 2) + 1;
-  const a = headerAt(newer, lastStart);
-  const b = headerAt(older, 0);
+  const a = entryAt(newer, newer.lastIndexOf('\n', newer.length - 2) + 1);
+  const b = entryAt(older, 0);
   return compareNewestFirst(a.timeMs, a.digest, b.timeMs, b.digest) < 0;
 }
 
-function headerAt(list: string, at: number): { timeMs: number; digest: string } {
-  const space = list.indexOf(' ', at);
-  if (space < 0) throw new Error(`profile list malformed at ${at}`);
-  return { timeMs: Number(list.slice(at, space)), digest: list.slice(space + 1, space + 1 + DIGEST_CHARS) };
+/** The entry of the line starting at `at`. */
+function entryAt(list: string, at: number): ListEntry {
+  let entry: ListEntry | undefined;
+  forEachEntry(
+    list,
+    (timeMs, start, digestAt, _jsonAt, end) => {
+      entry = { timeMs, digest: list.slice(digestAt, digestAt + DIGEST_CHARS), line: list.slice(start, end) };
+      return false;
+    },
+    at,
+  );
+  if (!entry) throw new Error(`profile list malformed at ${at}: no line`);
+  return entry;
 }
 
 /** The entries of a stored list. */

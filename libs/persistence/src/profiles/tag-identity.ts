@@ -28,10 +28,5 @@ export const TAG_DIGEST_BYTES = 8;
  * canonical JSON, as 16 lower-case hex digits (fixed width, so it sorts as text the way the bytes do).
  */
 export function tagDigestHex(canonicalJson: string): string {
-  return tagDigest(canonicalJson).toString('hex');
-}
-
-/** The same digest as bytes. */
-export function tagDigest(canonicalJson: string): Buffer {
-  return createHash('sha256').update(canonicalJson).digest().subarray(0, TAG_DIGEST_BYTES);
+  return createHash('sha256').update(canonicalJson).digest().subarray(0, TAG_DIGEST_BYTES).toString('hex');
 }
