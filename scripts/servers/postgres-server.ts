@@ -1,7 +1,17 @@
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Client } from 'pg';
 import { findPgBinDir } from './pg-binaries';
 import {
@@ -28,7 +38,7 @@ export interface PostgresServerOptions {
   startTimeoutMs?: number;
 }
 
-interface RunAs {
+export interface RunAs {
   uid: number;
   gid: number;
 }
@@ -65,6 +75,7 @@ export class PostgresServer {
       );
     }
     const runAs = postgresUser();
+    if (opts.dataDir !== undefined) assertServerCanReach(opts.dataDir, runAs);
     const port = opts.port ?? (await freePort());
 
     const runDir = mkdtempSync(join(tmpdir(), 'pg-test-'));
@@ -182,6 +193,37 @@ function postgresUser(): RunAs | undefined {
         'Install the Debian package `postgresql` (it creates the user) or `useradd -r postgres`.',
     );
   }
+}
+
+/**
+ * Throws one line saying what to do when the server's user cannot reach `dataDir`: as root, initdb and
+ * postgres run as `postgres`, and a directory on the way that only root may enter (`mktemp -d` makes
+ * them 0700) stops initdb with a bare "Permission denied". Directories this module creates are handed
+ * to the server user; a directory the caller made is theirs to open, so it is named, not changed.
+ */
+export function assertServerCanReach(dataDir: string, runAs: RunAs | undefined = postgresUser()): void {
+  const blocked = firstUnreachableDirectory(resolve(dataDir), runAs);
+  if (blocked === undefined) return;
+  const mode = (statSync(blocked).mode & 0o777).toString(8).padStart(4, '0');
+  throw new Error(
+    `PostgreSQL runs as the user postgres (uid ${runAs?.uid}), which cannot enter ${blocked} (mode ${mode}): ` +
+      `run \`chmod o+x ${blocked}\` or put the data under a directory it can enter.`,
+  );
+}
+
+/**
+ * The outermost existing directory above `path` that `runAs` may not enter; undefined if none. `path`
+ * itself is left out: the server start hands it to the server user.
+ */
+export function firstUnreachableDirectory(path: string, runAs: RunAs | undefined): string | undefined {
+  if (runAs === undefined) return undefined; // the server runs as us, and we got here
+  const ancestors: string[] = [];
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    if (existsSync(dir)) ancestors.unshift(dir);
+    if (dir === dirname(dir)) break;
+  }
+  // Asked of the kernel as that user (`test -x`), so ACLs and supplementary groups count as they will.
+  return ancestors.find((dir) => spawnSync('test', ['-x', dir], { stdio: 'ignore', ...runAs }).status !== 0);
 }
 
 function giveTo(dir: string, runAs: RunAs | undefined, mode: number): void {

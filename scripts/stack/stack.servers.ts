@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { KafkaServer } from '../servers/kafka-server';
-import { PostgresServer } from '../servers/postgres-server';
+import { assertServerCanReach, PostgresServer } from '../servers/postgres-server';
 import { assertPrerequisites } from '../servers/prerequisites';
 import type { LogSink } from './log.sink';
 import type { StackSettings } from './stack.settings';
@@ -14,6 +14,8 @@ export interface StackServers {
 /** Kafka and PostgreSQL, in parallel, data kept under the stack's directory; neither or both. */
 export async function startServers(settings: StackSettings, sink: LogSink): Promise<StackServers> {
   assertPrerequisites();
+  // Before Kafka starts: a STACK_DIR PostgreSQL's user cannot enter is a one-line fix for the user.
+  assertServerCanReach(join(settings.dir, 'postgres'));
   const [kafka, postgres] = await Promise.allSettled([
     KafkaServer.start({
       port: settings.kafkaPort,

@@ -84,10 +84,13 @@ describe('docker/Dockerfile', () => {
     const codenames: Record<string, string> = { bookworm: '12', trixie: '13' };
     expect(buildNode?.[1]).toBe(runtimeNode?.[1]);
     expect(codenames[buildNode?.[2] ?? '']).toBe(runtimeNode?.[2]);
-    // package.json: engines >= 20.19 (require of ES modules); the images follow the 20.x line.
+    // package.json: engines >= 22.12 (what the dependencies need); the images run the LTS line (.nvmrc), not older.
     const engines = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string } })
       .engines.node;
     expect(Number(buildNode?.[1])).toBeGreaterThanOrEqual(Number(/(\d+)/.exec(engines)?.[1]));
+    // The same major as CI runs on (.ci/run installs the Node that .nvmrc pins).
+    const pinned = readFileSync(join(ROOT, '.nvmrc'), 'utf8').trim();
+    expect(buildNode?.[1]).toBe(/^(\d+)\./.exec(pinned)?.[1]);
   });
 
   it('installs dependencies from package.json and the lock alone, before any source is copied, with an npm cache mount', () => {

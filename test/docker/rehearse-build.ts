@@ -7,13 +7,13 @@
  * Build: the context is what .dockerignore lets through; each stage gets its own root directory;
  * COPY, WORKDIR, ENV and ARG act on it; RUN executes the instruction's own text with /bin/sh in a
  * chroot of that root, inside a private mount namespace where the host's /usr and /etc stand in for
- * the base image (read-only; this Debian 12 with Node 20 is what node:20-bookworm-slim is, with more
+ * the base image (read-only; this Debian 12 with its Node is what node:24-bookworm-slim is, with more
  * packages: a RUN needing a tool slim lacks would pass here and fail there) and each
  * `--mount=type=cache` is a directory kept between runs. Stages whose instructions and parents are
  * the same are built once, as BuildKit's cache would. A RUN that installs Debian packages is not run:
  * the packages it names must be installed here instead.
  *
- * Run: the final stage's root plus the files of the Debian packages distroless nodejs20-debian12
+ * Run: the final stage's root plus the files of the Debian packages distroless nodejs24-debian12
  * consists of (libc6, libssl3, libstdc++6, libgcc-s1, libgomp1, CA certificates, tzdata, netbase)
  * and this machine's node at /nodejs/bin/node, as user 65532. No libyaml or zlib there: an addon
  * that needs a library the image does not carry fails to load, as it would in the image. The app
@@ -58,7 +58,7 @@ const ROOT = resolve(__dirname, '..', '..');
 const DOCKERFILE = join(ROOT, 'docker', 'Dockerfile');
 const CACHE = join(homedir(), '.cache', 'streaming-analytics', 'docker-rehearsal');
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-/** What gcr.io/distroless/nodejs20-debian12 is made of, besides node (GoogleContainerTools/distroless: base, cc). */
+/** What gcr.io/distroless/nodejs24-debian12 is made of, besides node (GoogleContainerTools/distroless: base, cc). */
 const DISTROLESS_PACKAGES = [
   'libc6',
   'libssl3',
@@ -263,7 +263,7 @@ class Rehearsal {
       const kind = /distroless/.test(r.from) ? 'distroless' : 'host';
       baseRoot(root, kind);
       checkBaseImage(r.from);
-      // node:20-bookworm-slim's own ENV; distroless sets only PATH and SSL_CERT_FILE.
+      // node:24-bookworm-slim's own ENV; distroless sets only PATH and SSL_CERT_FILE.
       state = { root, workdir: '/', env: kind === 'host' ? { PATH: DEFAULT_PATH } : {}, kind };
     }
     const vars: Record<string, string | undefined> = {};
