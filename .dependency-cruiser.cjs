@@ -35,6 +35,14 @@ module.exports = {
       to: { path: '^apps/' },
     },
     {
+      name: 'apps-code-against-messaging-ports',
+      comment:
+        'Apps use the messaging ports and the module (libs/kafka-avro: index, messaging.ts); which transport runs them, kafkajs or the in-process log, is chosen inside libs/kafka-avro. Tests beside the code may reach the adapters.',
+      severity: 'error',
+      from: { path: '^apps/', pathNot: '\\.(int-)?spec\\.ts$' },
+      to: { path: '^libs/kafka-avro/src/(kafka|in-process)/' },
+    },
+    {
       name: 'no-product-to-tests',
       comment: 'Product code does not import test, bench or script code.',
       severity: 'error',

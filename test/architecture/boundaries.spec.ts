@@ -63,6 +63,27 @@ describe('architecture boundaries (dependency-cruiser)', () => {
     expect(output).toContain('no-app-to-app');
   });
 
+  it.each(['kafka/kafka-topic.reader', 'in-process/in-memory.broker'])(
+    'fails when an app imports the messaging adapter libs/kafka-avro/src/%s, not from its tests',
+    (adapter) => {
+      const files = {
+        ...clean,
+        [`libs/kafka-avro/src/${adapter}.ts`]: 'export const adapter = 1;\n',
+        'libs/kafka-avro/src/index.ts': `export { adapter } from './${adapter}';\n`,
+        'apps/raw-producer/src/ok.ts':
+          "import { adapter } from '../../../libs/kafka-avro/src';\nexport const a = adapter;\n",
+        'apps/raw-producer/src/ok.spec.ts': `import { adapter } from '../../../libs/kafka-avro/src/${adapter}';\nexport const b = adapter;\n`,
+      };
+      expect(cruise(files)).toMatchObject({ status: 0 });
+      const { status, output } = cruise({
+        ...files,
+        'apps/raw-producer/src/bad.ts': `import { adapter } from '../../../libs/kafka-avro/src/${adapter}';\nexport const c = adapter;\n`,
+      });
+      expect(status).not.toBe(0);
+      expect(output).toContain('apps-code-against-messaging-ports');
+    },
+  );
+
   it('fails when the loadgen imports product code', () => {
     const { status, output } = cruise({
       ...clean,

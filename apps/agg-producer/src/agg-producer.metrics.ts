@@ -1,10 +1,6 @@
+import { counter, gauge, histogram } from '@lib/platform/metrics/metric';
 import { Counter, Gauge, Histogram, Registry, register as defaultRegistry } from 'prom-client';
 import { CloseReason } from './trade-stats.processor';
-
-/** Each metric once per registry, so two module instances in one process (tests) share it. */
-function metric<M>(registry: Registry, name: string, create: () => M): M {
-  return (registry.getSingleMetric(name) as M | undefined) ?? create();
-}
 
 /**
  * agg-producer's metrics, recorded by the runner around the processor (which itself only computes).
@@ -22,97 +18,70 @@ export class AggProducerMetrics {
   readonly failures: Counter<'stage'>;
 
   constructor(registry: Registry = defaultRegistry) {
-    const registers = [registry];
-    this.tradesConsumed = metric(
+    this.tradesConsumed = counter(
+      {
+        name: 'agg_producer_trades_consumed_total',
+        help: 'Trades read from the trades topic, late ones included',
+      },
       registry,
-      'agg_producer_trades_consumed_total',
-      () =>
-        new Counter({
-          name: 'agg_producer_trades_consumed_total',
-          help: 'Trades read from the trades topic, late ones included',
-          registers,
-        }),
     );
-    this.windowsPublished = metric(
+    this.windowsPublished = counter(
+      {
+        name: 'agg_producer_windows_published_total',
+        help: 'Window statistics committed to the stats topic, by what closed the window: event-time (a later trade) or idle (the scheduled check)',
+        labelNames: ['reason'] as const,
+      },
       registry,
-      'agg_producer_windows_published_total',
-      () =>
-        new Counter({
-          name: 'agg_producer_windows_published_total',
-          help: 'Window statistics committed to the stats topic, by what closed the window: event-time (a later trade) or idle (the scheduled check)',
-          labelNames: ['reason'] as const,
-          registers,
-        }),
     );
-    this.lateTrades = metric(
+    this.lateTrades = counter(
+      {
+        name: 'agg_producer_late_trades_total',
+        help: 'Trades refused because their window was already published',
+      },
       registry,
-      'agg_producer_late_trades_total',
-      () =>
-        new Counter({
-          name: 'agg_producer_late_trades_total',
-          help: 'Trades refused because their window was already published',
-          registers,
-        }),
     );
-    this.ewma = metric(
+    this.ewma = gauge(
+      {
+        name: 'agg_producer_ewma',
+        help: 'EWMA of the trade price at the end of the newest published window, per instrument',
+        labelNames: ['instrument'] as const,
+      },
       registry,
-      'agg_producer_ewma',
-      () =>
-        new Gauge({
-          name: 'agg_producer_ewma',
-          help: 'EWMA of the trade price at the end of the newest published window, per instrument',
-          labelNames: ['instrument'] as const,
-          registers,
-        }),
     );
-    this.instruments = metric(
+    this.instruments = gauge(
+      { name: 'agg_producer_instruments', help: 'Instruments whose state this process holds' },
       registry,
-      'agg_producer_instruments',
-      () =>
-        new Gauge({ name: 'agg_producer_instruments', help: 'Instruments whose state this process holds', registers }),
     );
-    this.transactionSeconds = metric(
+    this.transactionSeconds = histogram(
+      {
+        name: 'agg_producer_transaction_duration_seconds',
+        help: 'Duration of one transaction: statistics, changelog and consumed offsets',
+        buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      },
       registry,
-      'agg_producer_transaction_duration_seconds',
-      () =>
-        new Histogram({
-          name: 'agg_producer_transaction_duration_seconds',
-          help: 'Duration of one transaction: statistics, changelog and consumed offsets',
-          buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-          registers,
-        }),
     );
-    this.restoreSeconds = metric(
+    this.restoreSeconds = histogram(
+      {
+        name: 'agg_producer_state_restore_duration_seconds',
+        help: 'Duration of reading the changelog to its end on partition assignment',
+        buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      },
       registry,
-      'agg_producer_state_restore_duration_seconds',
-      () =>
-        new Histogram({
-          name: 'agg_producer_state_restore_duration_seconds',
-          help: 'Duration of reading the changelog to its end on partition assignment',
-          buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-          registers,
-        }),
     );
-    this.restoredRecords = metric(
+    this.restoredRecords = counter(
+      {
+        name: 'agg_producer_state_restored_records_total',
+        help: 'Changelog records read while restoring state',
+      },
       registry,
-      'agg_producer_state_restored_records_total',
-      () =>
-        new Counter({
-          name: 'agg_producer_state_restored_records_total',
-          help: 'Changelog records read while restoring state',
-          registers,
-        }),
     );
-    this.failures = metric(
+    this.failures = counter(
+      {
+        name: 'agg_producer_failures_total',
+        help: 'Failures that made the processor rebuild its state from Kafka, by stage (transaction, restore, consumer)',
+        labelNames: ['stage'] as const,
+      },
       registry,
-      'agg_producer_failures_total',
-      () =>
-        new Counter({
-          name: 'agg_producer_failures_total',
-          help: 'Failures that made the processor rebuild its state from Kafka, by stage (transaction, restore, consumer)',
-          labelNames: ['stage'] as const,
-          registers,
-        }),
     );
   }
 

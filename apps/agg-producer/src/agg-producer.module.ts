@@ -1,14 +1,11 @@
 import { AggProducerConfig } from '@lib/config';
 import { Clock, SystemClock } from '@lib/domain';
-import { AvroRecordSchema, KafkaAvroModuleOptions, MessagingRuntime } from '@lib/kafka-avro';
+import { AvroRecordSchema, KafkaAvroModuleOptions } from '@lib/kafka-avro';
 import { DynamicModule, Module } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { AggProducerMetrics } from './agg-producer.metrics';
 import { AggProducerTopics, aggProducerTopics } from './agg-producer.topics';
 import { aggStateSchemaV1 } from './state/agg-state.schema';
-import { ChangelogReader } from './state/changelog-reader.port';
-import { InProcessChangelogReader } from './state/in-process-changelog.reader';
-import { KafkaChangelogReader } from './state/kafka-changelog.reader';
 import { TradeStatsProcessor } from './trade-stats.processor';
 import { TradeStatsRunner } from './trade-stats.runner';
 import { tradeWindowRulesOf } from './trade-window-rules';
@@ -30,19 +27,6 @@ export function aggProducerMessaging(config: AggProducerConfig): KafkaAvroModule
   };
 }
 
-function changelogReaderOf(config: AggProducerConfig, messaging: MessagingRuntime): ChangelogReader {
-  if (messaging.broker !== undefined) return new InProcessChangelogReader(messaging.broker, messaging.serde);
-  const kafka = messaging.kafkaOptions;
-  if (kafka === undefined) throw new Error('messaging has neither a Kafka nor an in-process transport');
-  return new KafkaChangelogReader(kafka.kafka('changelog'), messaging.serde, {
-    consumerConfig: (groupId) => kafka.consumerConfig(groupId, { maxWaitTimeInMs: 100 }),
-    groupPrefix: `${config.STATS_GROUP_ID}-restore`,
-    timeoutMs: config.STATE_RESTORE_TIMEOUT_MS,
-    partitions: config.KAFKA_TOPIC_PARTITIONS,
-    replicationFactor: config.KAFKA_REPLICATION_FACTOR,
-  });
-}
-
 /**
  * The agg-producer app as a module, without process concerns (HTTP server, health, metrics endpoint), so
  * the embedded mode can compose it with the other apps in one process. Expects the messaging module
@@ -60,11 +44,6 @@ export class AggProducerModule {
         { provide: TradeStatsProcessor, useFactory: () => new TradeStatsProcessor(tradeWindowRulesOf(config)) },
         { provide: AggProducerMetrics, useFactory: () => new AggProducerMetrics() },
         { provide: Clock, useClass: SystemClock },
-        {
-          provide: ChangelogReader,
-          inject: [MessagingRuntime],
-          useFactory: (messaging: MessagingRuntime) => changelogReaderOf(config, messaging),
-        },
         TradeStatsRunner,
       ],
       exports: [AggProducerConfig, TradeStatsRunner],

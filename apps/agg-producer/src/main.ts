@@ -1,6 +1,6 @@
 import { aggProducerConfigSchema, bootConfig } from '@lib/config';
 import { KafkaAvroModule } from '@lib/kafka-avro';
-import { PlatformModule, createHttpApp, listen } from '@lib/platform';
+import { PlatformModule, createHttpApp, listen, httpAppOptionsOf } from '@lib/platform';
 import { Module } from '@nestjs/common';
 import { AggProducerModule, aggProducerMessaging } from './agg-producer.module';
 
@@ -15,13 +15,7 @@ async function main(): Promise<void> {
   })
   class AggProducerAppModule {}
 
-  const options = {
-    name: 'agg-producer',
-    host: config.HOST,
-    port: config.PORT,
-    logLevel: config.LOG_LEVEL,
-    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-  };
+  const options = httpAppOptionsOf('agg-producer', config);
   const app = await createHttpApp(AggProducerAppModule, options);
   await listen(app, options);
 }

@@ -5,7 +5,7 @@ import { SchedulerRegistry } from '@nestjs/schedule';
 import { Registry } from 'prom-client';
 import {
   InMemoryBroker,
-  InMemoryChangelogReader,
+  InMemoryTopicReader,
   InMemoryTransactionalPublisher,
   ScriptedConsumer,
 } from '../../../test/agg-producer/support/in-memory-messaging';
@@ -40,7 +40,7 @@ function instance(broker: InMemoryBroker, clock = new FixedClock(T0)) {
     topics,
     consumer,
     new InMemoryTransactionalPublisher(broker),
-    new InMemoryChangelogReader(broker),
+    new InMemoryTopicReader(broker),
     clock,
     metrics,
     scheduler,

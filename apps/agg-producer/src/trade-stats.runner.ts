@@ -1,12 +1,17 @@
 import { AggProducerConfig } from '@lib/config';
 import { Clock, DeribitTrade } from '@lib/domain';
-import { ConsumedBatch, ConsumerHandle, MessageConsumer, TransactionalPublisher } from '@lib/kafka-avro/messaging';
-import { ReadinessRegistry } from '@lib/platform';
+import {
+  ConsumedBatch,
+  ConsumerHandle,
+  MessageConsumer,
+  TopicReader,
+  TransactionalPublisher,
+} from '@lib/kafka-avro/messaging';
+import { Backoff, ReadinessRegistry, sleep } from '@lib/platform';
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { AggProducerMetrics } from './agg-producer.metrics';
 import { AggProducerTopics } from './agg-producer.topics';
-import { ChangelogReader } from './state/changelog-reader.port';
 import { LateTrade, TradeStatsProcessor } from './trade-stats.processor';
 
 /** Runs async work one piece at a time, in call order; a failure does not block what follows. */
@@ -21,7 +26,7 @@ class SerialQueue {
 }
 
 const INTERVALS = { idle: 'agg-producer.idle-check', commit: 'agg-producer.commit' } as const;
-const RESTART_BACKOFF_MS = { first: 500, max: 15_000 };
+const RESTART_BACKOFF_MS = { firstMs: 500, maxMs: 15_000 };
 /**
  * Processing goes on while a transaction is in flight (the next one takes what accumulated meanwhile);
  * past this many trades processed and not yet in a transaction, a batch waits for the transactions to
@@ -65,7 +70,7 @@ export class TradeStatsRunner implements OnApplicationBootstrap, OnModuleDestroy
     private readonly topics: AggProducerTopics,
     private readonly consumer: MessageConsumer,
     private readonly publisher: TransactionalPublisher,
-    private readonly changelog: ChangelogReader,
+    private readonly reader: TopicReader,
     private readonly clock: Clock,
     private readonly metrics: AggProducerMetrics,
     private readonly scheduler: SchedulerRegistry,
@@ -198,7 +203,7 @@ export class TradeStatsRunner implements OnApplicationBootstrap, OnModuleDestroy
     const { records, resume, seconds } = await this.serial.run(async () => {
       await this.committing?.catch(() => undefined);
       const endTimer = this.metrics.restoreSeconds.startTimer();
-      const read = await this.changelog.readAll(this.topics.state);
+      const read = await this.reader.readToEnd(this.topics.state, { timeoutMs: this.config.STATE_RESTORE_TIMEOUT_MS });
       const resumeAt = this.processor.restore(read, partitions, this.clock.now());
       return { records: read, resume: resumeAt, seconds: endTimer() };
     });
@@ -213,13 +218,13 @@ export class TradeStatsRunner implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   private async startConsumer(): Promise<void> {
-    let backoff = RESTART_BACKOFF_MS.first;
+    const backoff = new Backoff(RESTART_BACKOFF_MS);
     while (!this.stopping) {
       try {
         // An empty transaction registers the transactional id. That fences a predecessor and lets its last
         // transaction finish (commit or abort) first, so the changelog's end is final before it is read.
         await this.publisher.inTransaction(async () => undefined);
-        await this.changelog.prepare(this.topics.state);
+        await this.reader.ensureTopic(this.topics.state, { compacted: true });
         this.handle = await this.consumer.start<DeribitTrade>({
           groupId: this.config.STATS_GROUP_ID,
           topic: this.topics.trades,
@@ -232,11 +237,9 @@ export class TradeStatsRunner implements OnApplicationBootstrap, OnModuleDestroy
         return;
       } catch (err) {
         this.metrics.failures.inc({ stage: 'consumer' });
-        this.log.error(
-          `could not start consuming ${this.topics.trades.name}, retrying in ${backoff} ms: ${String(err)}`,
-        );
-        await new Promise((resolve) => setTimeout(resolve, backoff));
-        backoff = Math.min(backoff * 2, RESTART_BACKOFF_MS.max);
+        const delay = backoff.next();
+        this.log.error(`could not start consuming ${this.topics.trades.name}, retrying in ${delay} ms: ${String(err)}`);
+        await sleep(delay);
       }
     }
   }

@@ -1,5 +1,5 @@
 import { configureGatewayHttp, setupGatewayOpenApi } from '../../gateway/src/gateway.module';
-import { createHttpApp, listen } from '@lib/platform';
+import { createHttpApp, listen, httpAppOptionsOf } from '@lib/platform';
 import { resolve } from 'node:path';
 import { bootEmbeddedConfig, EmbeddedConfig } from './embedded.config';
 import { embeddedAppModule, embeddedLogDir, openEmbeddedLog } from './embedded-app.module';
@@ -28,16 +28,11 @@ async function main(): Promise<void> {
   const config = bootEmbeddedConfig();
   const broker = await openEmbeddedLog(config);
   const gateway = config.gateway;
-  const options = {
-    name: 'embedded',
-    host: gateway.HOST,
-    port: gateway.PORT,
-    logLevel: gateway.LOG_LEVEL,
-    shutdownTimeoutMs: gateway.SHUTDOWN_TIMEOUT_MS,
+  const options = httpAppOptionsOf('embedded', gateway, {
     bodyLimitBytes: Math.max(gateway.BODY_LIMIT_BYTES, gateway.DEBUG_BODY_LIMIT_BYTES),
     // After every app has stopped and committed: nothing writes to the log any more.
     afterClose: async () => broker?.close(),
-  };
+  });
   try {
     const app = await createHttpApp(embeddedAppModule(config, broker), options);
     configureGatewayHttp(app, gateway);

@@ -1,16 +1,15 @@
 import { GatewayConfig } from '@lib/config';
-import { KafkaAvroModule, userTagsTopic } from '@lib/kafka-avro';
+import { KafkaAvroModule, userTagsTopic, userTagsTopicProvider } from '@lib/kafka-avro';
 import { PersistenceModule } from '@lib/persistence';
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AggregatesController } from './aggregates/aggregates.controller';
-import { DebugCompareService, debugComparisonsCounter } from './debug/debug-compare.service';
+import { DebugCompareService } from './debug/debug-compare.service';
 import { ApiExceptionFilter } from './http/api-exception.filter';
 import { installJsonBodyParser } from './http/json-body.parser';
 import { ProfilesController } from './profiles/profiles.controller';
 import { UserTagsController } from './user-tags/user-tags.controller';
-import { userTagsTopicProvider } from './user-tags/user-tags.topic';
 
 export { setupGatewayOpenApi } from './openapi/gateway.openapi';
 
@@ -34,9 +33,8 @@ export class GatewayModule {
       providers: [
         { provide: GatewayConfig, useValue: config },
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
-        userTagsTopicProvider,
+        userTagsTopicProvider(config),
         DebugCompareService,
-        debugComparisonsCounter,
       ],
       exports: [GatewayConfig],
     };

@@ -1,5 +1,5 @@
 import { bootConfig, gatewayConfigSchema } from '@lib/config';
-import { PlatformModule, createHttpApp, listen } from '@lib/platform';
+import { PlatformModule, createHttpApp, listen, httpAppOptionsOf } from '@lib/platform';
 import { Logger, Module } from '@nestjs/common';
 import { GatewayModule, configureGatewayHttp, setupGatewayOpenApi } from './gateway.module';
 
@@ -8,14 +8,9 @@ async function main(): Promise<void> {
   @Module({ imports: [PlatformModule.forRoot(), GatewayModule.register(config)] })
   class GatewayAppModule {}
 
-  const options = {
-    name: 'gateway',
-    host: config.HOST,
-    port: config.PORT,
-    logLevel: config.LOG_LEVEL,
-    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+  const options = httpAppOptionsOf('gateway', config, {
     bodyLimitBytes: Math.max(config.BODY_LIMIT_BYTES, config.DEBUG_BODY_LIMIT_BYTES),
-  };
+  });
   const app = await createHttpApp(GatewayAppModule, options);
   configureGatewayHttp(app, config);
   setupGatewayOpenApi(app);

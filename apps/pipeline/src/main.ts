@@ -1,5 +1,5 @@
 import { pipelineConfigSchema, bootConfig } from '@lib/config';
-import { PlatformModule, createHttpApp, listen } from '@lib/platform';
+import { PlatformModule, createHttpApp, listen, httpAppOptionsOf } from '@lib/platform';
 import { Module } from '@nestjs/common';
 import { PipelineModule } from './pipeline.module';
 
@@ -8,13 +8,7 @@ async function main(): Promise<void> {
   @Module({ imports: [PlatformModule.forRoot(), PipelineModule.register(config)] })
   class PipelineAppModule {}
 
-  const options = {
-    name: 'pipeline',
-    host: config.HOST,
-    port: config.PORT,
-    logLevel: config.LOG_LEVEL,
-    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-  };
+  const options = httpAppOptionsOf('pipeline', config);
   const app = await createHttpApp(PipelineAppModule, options);
   await listen(app, options);
 }

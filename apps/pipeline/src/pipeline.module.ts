@@ -1,13 +1,12 @@
 import { PipelineConfig } from '@lib/config';
-import { KafkaAvroModule, userTagsTopic } from '@lib/kafka-avro';
+import { KafkaAvroModule, userTagsTopic, userTagsTopicProvider } from '@lib/kafka-avro';
 import { PersistenceModule } from '@lib/persistence';
 import { DynamicModule, Module } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
-import { MinuteCubeAggregator, aggregatorMetrics } from './aggregates/minute-cube.aggregator';
-import { RetentionJob, retentionMetrics } from './aggregates/retention.job';
-import { ProfilesWriter, profileMetrics } from './profiles/profiles.writer';
+import { MinuteCubeAggregator } from './aggregates/minute-cube.aggregator';
+import { RetentionJob } from './aggregates/retention.job';
+import { ProfilesWriter } from './profiles/profiles.writer';
 import { UserTagsConsumer } from './user-tags.consumer';
-import { userTagsTopicProvider } from './user-tags.topic';
 
 /**
  * The pipeline as a module, without process concerns, so the embedded mode can compose it with the
@@ -28,14 +27,11 @@ export class PipelineModule {
       ],
       providers: [
         { provide: PipelineConfig, useValue: config },
-        userTagsTopicProvider,
+        userTagsTopicProvider(config),
         ProfilesWriter,
         MinuteCubeAggregator,
         UserTagsConsumer,
         RetentionJob,
-        ...profileMetrics,
-        ...aggregatorMetrics,
-        ...retentionMetrics,
       ],
       exports: [PipelineConfig],
     };

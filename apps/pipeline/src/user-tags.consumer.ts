@@ -5,7 +5,7 @@ import { ReadinessRegistry } from '@lib/platform';
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { MinuteCubeAggregator } from './aggregates/minute-cube.aggregator';
 import { ProfilesWriter } from './profiles/profiles.writer';
-import { USER_TAGS_TOPIC } from './user-tags.topic';
+import { USER_TAGS_TOPIC } from '@lib/kafka-avro';
 
 /**
  * The pipeline's one read of the user-tag stream: each batch is decoded once, appended to the

@@ -1,6 +1,6 @@
 import { bootConfig, rawProducerConfigSchema } from '@lib/config';
 import { deribitTradesTopic, KafkaAvroModule } from '@lib/kafka-avro';
-import { createHttpApp, listen } from '@lib/platform';
+import { createHttpApp, listen, httpAppOptionsOf } from '@lib/platform';
 import { rawProducerAppModule } from './raw-producer-app.module';
 
 async function main(): Promise<void> {
@@ -11,13 +11,7 @@ async function main(): Promise<void> {
     config,
     topics: [deribitTradesTopic(config.TOPIC_DERIBIT_TRADES)],
   });
-  const options = {
-    name: 'raw-producer',
-    host: config.HOST,
-    port: config.PORT,
-    logLevel: config.LOG_LEVEL,
-    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-  };
+  const options = httpAppOptionsOf('raw-producer', config);
   const app = await createHttpApp(rawProducerAppModule(config, messaging), options);
   await listen(app, options);
 }

@@ -1,32 +1,27 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { RawProducerConfig } from '@lib/config';
 import { PublishedTrades, TradeSource } from '@lib/domain';
-import { deribitTradesTopic, MessagePublisher, MessagingRuntime } from '@lib/kafka-avro';
+import { deribitTradesTopic, MessagePublisher, TopicReader } from '@lib/kafka-avro';
 import { TradeForwarder } from './forwarder/trade-forwarder.service';
 import { RawProducerMetrics } from './metrics/raw-producer.metrics';
 import { RawProducerReadiness } from './raw-producer.readiness';
-import { InProcessPublishedTrades } from './restore/in-process-published-trades';
-import { KafkaPublishedTrades } from './restore/kafka-published-trades';
+import { TopicPublishedTrades } from './restore/topic-published-trades';
 import { createTradeSource } from './trade-source.factory';
 
 /**
- * What the trades topic already holds is read back through the messaging transport: Kafka, or the
- * in-process broker. A composition without the messaging module (a test's own publisher) must provide a
- * PublishedTrades of its own.
+ * What the trades topic already holds is read back through the messaging module's TopicReader (Kafka or
+ * the in-process log). A composition without the messaging module (a test's own publisher) must provide
+ * a PublishedTrades of its own.
  */
-function publishedTradesOf(config: RawProducerConfig, messaging: MessagingRuntime | undefined): PublishedTrades {
-  if (messaging === undefined) {
+function publishedTradesOf(config: RawProducerConfig, reader: TopicReader | undefined): PublishedTrades {
+  if (reader === undefined) {
     throw new Error('raw-producer needs the messaging module (KafkaAvroModule.forRoot) or a PublishedTrades provider');
   }
-  const topic = deribitTradesTopic(config.TOPIC_DERIBIT_TRADES);
-  if (messaging.broker !== undefined) return new InProcessPublishedTrades(messaging.broker, messaging.serde, topic);
-  const kafka = messaging.kafkaOptions;
-  if (kafka === undefined) throw new Error('messaging has neither a Kafka nor an in-process transport');
-  return new KafkaPublishedTrades(kafka.kafka('restore'), messaging.serde, topic, {
-    consumerConfig: (groupId) => kafka.consumerConfig(groupId, { maxWaitTimeInMs: 100 }),
-    groupPrefix: `${config.KAFKA_CLIENT_ID ?? 'raw-producer'}-restore`,
-    timeoutMs: config.TRADE_RESTORE_TIMEOUT_MS,
-  });
+  return new TopicPublishedTrades(
+    reader,
+    deribitTradesTopic(config.TOPIC_DERIBIT_TRADES),
+    config.TRADE_RESTORE_TIMEOUT_MS,
+  );
 }
 
 /**
@@ -35,7 +30,7 @@ function publishedTradesOf(config: RawProducerConfig, messaging: MessagingRuntim
  *
  * It needs a MessagePublisher from the root (KafkaAvroModule, global: in embedded mode all apps talk
  * through one in-process transport), and reads the trades topic back at start-up through the same
- * module's MessagingRuntime (or a PublishedTrades the root provides instead). On bootstrap it starts the source; on shutdown (onModuleDestroy)
+ * module's TopicReader (or a PublishedTrades the root provides instead). On bootstrap it starts the source; on shutdown (onModuleDestroy)
  * it stops the source and writes what is buffered, before the messaging module closes the publisher
  * (onApplicationShutdown).
  */
@@ -55,14 +50,14 @@ export class RawProducerModule {
             MessagePublisher,
             RawProducerMetrics,
             { token: PublishedTrades, optional: true },
-            { token: MessagingRuntime, optional: true },
+            { token: TopicReader, optional: true },
           ],
           useFactory: (
             source: TradeSource,
             publisher: MessagePublisher,
             metrics: RawProducerMetrics,
             given: PublishedTrades | undefined,
-            messaging: MessagingRuntime | undefined,
+            reader: TopicReader | undefined,
           ) =>
             new TradeForwarder(
               source,
@@ -84,7 +79,7 @@ export class RawProducerModule {
                 restoreTailPerPartition: config.TRADE_RESTORE_TAIL,
                 restoreTimeoutMs: config.TRADE_RESTORE_TIMEOUT_MS,
               },
-              given ?? publishedTradesOf(config, messaging),
+              given ?? publishedTradesOf(config, reader),
             ),
         },
         RawProducerReadiness,

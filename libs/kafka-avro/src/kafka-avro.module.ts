@@ -1,11 +1,11 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { MessageConsumer, MessagePublisher, TransactionalPublisher } from './messaging';
+import { MessageConsumer, MessagePublisher, TopicReader, TransactionalPublisher } from './messaging';
 import { KAFKA_AVRO_OPTIONS, KafkaAvroModuleOptions, MessagingRuntime } from './messaging.runtime';
 import { SchemaCatalog } from './schemas/schema.catalog';
 import { AvroSerde } from './serde/avro.serde';
 
 /**
- * Messaging for an app: MessagePublisher, MessageConsumer and TransactionalPublisher (plus AvroSerde,
+ * Messaging for an app: MessagePublisher, MessageConsumer, TransactionalPublisher and TopicReader (plus AvroSerde,
  * SchemaCatalog and MessagingRuntime for Nest clients and servers) on the configured TRANSPORT,
  * Kafka or in-process. Global: import it once, in the root module.
  *
@@ -27,10 +27,19 @@ export class KafkaAvroModule {
           inject: [MessagingRuntime],
           useFactory: (r: MessagingRuntime) => r.transactional,
         },
+        { provide: TopicReader, inject: [MessagingRuntime], useFactory: (r: MessagingRuntime) => r.reader },
         { provide: AvroSerde, inject: [MessagingRuntime], useFactory: (r: MessagingRuntime) => r.serde },
         { provide: SchemaCatalog, inject: [MessagingRuntime], useFactory: (r: MessagingRuntime) => r.catalog },
       ],
-      exports: [MessagingRuntime, MessagePublisher, MessageConsumer, TransactionalPublisher, AvroSerde, SchemaCatalog],
+      exports: [
+        MessagingRuntime,
+        MessagePublisher,
+        MessageConsumer,
+        TransactionalPublisher,
+        TopicReader,
+        AvroSerde,
+        SchemaCatalog,
+      ],
     };
   }
 }

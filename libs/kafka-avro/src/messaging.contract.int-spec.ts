@@ -4,6 +4,7 @@
  */
 import type { UserTag } from '@lib/domain';
 import { context, ROOT_CONTEXT, trace, TraceFlags } from '@opentelemetry/api';
+import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
 import { createServer, Server, Socket } from 'node:net';
 import { register } from 'prom-client';
 import { testKafkaBrokers, uniqueName } from '../../../test/support/test-env';
@@ -13,6 +14,7 @@ import { KafkaOptionsFactory } from './kafka/kafka-options.factory';
 import { MessagingConfig } from './messaging.config';
 import { PublishError } from './messaging';
 import { sampleUserTag } from './testing/sample-values';
+import { userTagsTopic } from './topics';
 import {
   eventually,
   inProcessHarness,
@@ -270,6 +272,79 @@ describe.each([
     await resumed.until((m) => m.length >= 1);
     await resumed.handle.stop();
     expect(resumed.messages.map((m) => m.offset)).toEqual(['2']);
+  });
+
+  it('reads a topic back to its end: every committed value, or the last n offsets of each partition, in order', async () => {
+    const reader = h.reader();
+    expect(await reader.readToEnd(userTagsTopic(uniqueName('missing')), { timeoutMs: 30_000 })).toEqual([]);
+    const topic = await h.topic('read', 3);
+    expect(await reader.readToEnd(topic, { timeoutMs: 30_000 })).toEqual([]);
+
+    const publisher = await h.publisher();
+    const cookies = Array.from({ length: 6 }, (_, i) => `r${i}`);
+    for (let seq = 0; seq < 10; seq++)
+      await publisher.publish(
+        topic,
+        cookies.map((c) => tag(c, seq)),
+      );
+    // Committed, then aborted at the end: the aborted values are never read back.
+    const tx = h.transactional(uniqueName('tx'));
+    await tx.inTransaction((t) => t.publish(topic, [tag('r0', 10)]));
+    await expect(
+      tx.inTransaction(async (t) => {
+        await t.publish(
+          topic,
+          cookies.map((c) => tag(c, 999)),
+        );
+        throw new Error('aborted');
+      }),
+    ).rejects.toThrow('aborted');
+
+    const all = await reader.readToEnd(topic, { timeoutMs: 30_000 });
+    const seqsOf = (values: readonly UserTag[], cookie: string) =>
+      values.filter((v) => v.cookie === cookie).map((v) => v.product_info.price);
+    expect(all).toHaveLength(61);
+    for (const cookie of cookies)
+      expect(seqsOf(all, cookie)).toEqual(Array.from({ length: cookie === 'r0' ? 11 : 10 }, (_, i) => i));
+
+    // The last 4 offsets of each partition: a suffix of each cookie's values, never an aborted one
+    // (on Kafka its records and the markers take offsets of that tail, so fewer come back).
+    const tail = await reader.readToEnd(topic, { lastPerPartition: 4, timeoutMs: 30_000 });
+    expect(tail.length).toBeGreaterThan(0);
+    expect(tail.length).toBeLessThanOrEqual(12);
+    expect(tail.some((v) => v.product_info.price === 999)).toBe(false);
+    for (const cookie of cookies) {
+      const seqs = seqsOf(tail, cookie);
+      const last = cookie === 'r0' ? 10 : 9;
+      expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => last - seqs.length + 1 + i));
+    }
+    if (!h.kafka) expect(tail).toHaveLength(12); // nothing but values in the in-process log
+  });
+
+  it('creates a compacted topic once, or turns compaction on for an existing one', async () => {
+    const reader = h.reader();
+    const fresh = userTagsTopic(uniqueName('compacted'));
+    await reader.ensureTopic(fresh, { compacted: true });
+    await reader.ensureTopic(fresh, { compacted: true });
+    const existing = await h.topic('made-compacted', 1);
+    await reader.ensureTopic(existing, { compacted: true });
+    expect(await reader.readToEnd(fresh, { timeoutMs: 30_000 })).toEqual([]);
+    if (!h.kafka) return; // the in-process log keeps no topic settings: its changelogs are named at start-up
+    const admin = new Kafka({ brokers: testKafkaBrokers(), logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      const described = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [fresh, existing].map((t) => ({
+          type: ConfigResourceTypes.TOPIC,
+          name: t.name,
+          configNames: ['cleanup.policy'],
+        })),
+      });
+      expect(described.resources.map((r) => r.configEntries[0]?.configValue)).toEqual(['compact', 'compact']);
+    } finally {
+      await admin.disconnect();
+    }
   });
 
   it('sends a message that cannot be decoded to <topic>.dlq with its origin, counts it, and goes on', async () => {

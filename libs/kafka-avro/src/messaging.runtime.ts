@@ -6,14 +6,16 @@ import { DeadLetterSink } from './dead-letter/dead-letter';
 import { InMemoryBroker, sharedInMemoryBroker } from './in-process/in-memory.broker';
 import { InMemoryDeadLetterSink, InProcessMessageConsumer } from './in-process/in-process-message.consumer';
 import { InProcessMessagePublisher } from './in-process/in-process-message.publisher';
+import { InProcessTopicReader } from './in-process/in-process-topic.reader';
 import { InProcessTransactionalPublisher } from './in-process/in-process-transactional.publisher';
 import { KafkaDeadLetterSink } from './kafka/kafka-dead-letter.sink';
 import { KafkaMessageConsumer } from './kafka/kafka-message.consumer';
 import { KafkaMessagePublisher } from './kafka/kafka-message.publisher';
 import { KafkaOptionsFactory } from './kafka/kafka-options.factory';
 import { ensureTopics } from './kafka/kafka-topic.admin';
+import { KafkaTopicReader } from './kafka/kafka-topic.reader';
 import { KafkaTransactionalPublisher } from './kafka/kafka-transactional.publisher';
-import { MessageConsumer, MessagePublisher, TopicSpec, TransactionalPublisher } from './messaging';
+import { MessageConsumer, MessagePublisher, TopicReader, TopicSpec, TransactionalPublisher } from './messaging';
 import { MessagingConfig } from './messaging.config';
 import { InProcessClient } from './nest/in-process.client';
 import { InProcessTransport } from './nest/in-process.transport';
@@ -57,11 +59,13 @@ interface Transport {
   readonly publisher: MessagePublisher & { close(): unknown };
   readonly consumer: MessageConsumer & { close(): Promise<void> };
   readonly transactional: TransactionalPublisher;
+  readonly reader: TopicReader;
   readonly deadLetters: DeadLetterSink;
 }
 
 /**
- * Everything messaging for one app, for the configured TRANSPORT: the ports, the Nest transports
+ * Everything messaging for one app, for the configured TRANSPORT: the ports (publisher, consumer,
+ * transactional publisher, topic reader), the Nest transports
  * and their lifecycle. Start-up (Kafka): topics created, publisher connected, transactional id
  * registered if configured; failing that, the app does not start, with a message naming
  * KAFKA_BROKERS. Shutdown happens in onApplicationShutdown, after the HTTP server has closed, so
@@ -117,6 +121,10 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationShutdown {
 
   get transactional(): TransactionalPublisher {
     return this.transport.transactional;
+  }
+
+  get reader(): TopicReader {
+    return this.transport.reader;
   }
 
   get deadLetters(): DeadLetterSink {
@@ -211,6 +219,12 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationShutdown {
         this.serde,
         this.options.transactionalId ?? kafkaOptions.defaultTransactionalId(),
       ),
+      reader: new KafkaTopicReader(kafkaOptions.kafka('reader'), this.serde, {
+        consumerConfig: (groupId) => kafkaOptions.consumerConfig(groupId, { maxWaitTimeInMs: 100 }),
+        groupPrefix: `${kafkaOptions.clientId}-read`,
+        partitions: this.options.config.KAFKA_TOPIC_PARTITIONS,
+        replicationFactor: this.options.config.KAFKA_REPLICATION_FACTOR,
+      }),
       deadLetters,
     };
   }
@@ -221,6 +235,7 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationShutdown {
       publisher: new InProcessMessagePublisher(broker, this.serde),
       consumer: new InProcessMessageConsumer(broker, this.serde, deadLetters),
       transactional: new InProcessTransactionalPublisher(broker, this.serde),
+      reader: new InProcessTopicReader(broker, this.serde),
       deadLetters,
     };
   }

@@ -146,3 +146,33 @@ export abstract class TransactionalPublisher {
   /** Runs `work` in one transaction; aborts and rethrows if it throws or the commit fails. */
   abstract inTransaction(work: (tx: Transaction) => Promise<void>): Promise<void>;
 }
+
+/** What `TopicReader.readToEnd` reads. */
+export interface TopicReadOptions {
+  /** Per partition, only the last `n` offsets before its end; default: from its start. */
+  readonly lastPerPartition?: number;
+  /** A read that has not reached every partition's end by then rejects. */
+  readonly timeoutMs: number;
+}
+
+/**
+ * Reads a topic back once, to its end as of the call: state restored at start-up (a changelog, the tail
+ * of what an earlier run published). Both transports implement it; the same contract tests run on both.
+ * - Returns every committed value (read_committed: nothing of an aborted or open transaction) of each
+ *   partition, from its start (or `lastPerPartition` offsets before its end: markers and aborted records
+ *   take offsets too) up to its end when the read starts, in offset order within a partition;
+ *   partitions follow each other in no particular order. Null values (tombstones) are skipped; a
+ *   missing or empty topic reads as [].
+ * - Complete or rejected: a partition whose end is not reached within `timeoutMs` fails the read.
+ * - A writer's transactions must be settled for its end to be final: call it after the transactional
+ *   publisher that writes the topic has registered (fencing an older instance, aborting its open work).
+ */
+export abstract class TopicReader {
+  /**
+   * Creates the topic when missing; `compacted` makes sure log compaction is on (only the latest record
+   * of a key kept), also for a topic created otherwise. Idempotent.
+   */
+  abstract ensureTopic(topic: TopicSpec<unknown>, opts?: { readonly compacted?: boolean }): Promise<void>;
+
+  abstract readToEnd<T>(topic: TopicSpec<T>, opts: TopicReadOptions): Promise<T[]>;
+}

@@ -38,3 +38,14 @@ export function messagingTopics(config: TopicNames) {
 
 /** Where messages of `topic` that cannot be decoded go. */
 export const deadLetterTopicOf = (topic: string): string => `${topic}.dlq`;
+
+/** Injection token of the user-tags topic: the gateway writes it, the pipeline reads it. */
+export const USER_TAGS_TOPIC = Symbol('USER_TAGS_TOPIC');
+
+/** The Nest provider of {@link USER_TAGS_TOPIC}, named from the app's config. */
+export function userTagsTopicProvider(config: Pick<TopicNames, 'TOPIC_USER_TAGS'>): {
+  provide: symbol;
+  useValue: TopicSpec<UserTag>;
+} {
+  return { provide: USER_TAGS_TOPIC, useValue: userTagsTopic(config.TOPIC_USER_TAGS) };
+}

@@ -22,6 +22,30 @@ export interface HttpAppOptions {
   afterClose?: () => Promise<void>;
 }
 
+/** The settings of an app's config (libs/config) its HTTP process is started with. */
+export interface HttpServerConfig {
+  readonly HOST: string;
+  readonly PORT: number;
+  readonly LOG_LEVEL: HttpAppOptions['logLevel'];
+  readonly SHUTDOWN_TIMEOUT_MS: number;
+}
+
+/** The options every app's main.ts starts its HTTP process with, from its config; `extra` adds or overrides. */
+export function httpAppOptionsOf(
+  name: string,
+  config: HttpServerConfig,
+  extra: Partial<Omit<HttpAppOptions, 'name'>> = {},
+): HttpAppOptions {
+  return {
+    name,
+    host: config.HOST,
+    port: config.PORT,
+    logLevel: config.LOG_LEVEL,
+    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    ...extra,
+  };
+}
+
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
 export function logLevelsFrom(level: HttpAppOptions['logLevel']): LogLevel[] {

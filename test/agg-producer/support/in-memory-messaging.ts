@@ -1,7 +1,7 @@
 /**
  * Test doubles of the messaging ports for agg-producer's unit tests: one in-memory "broker" whose
  * transactions apply atomically or not at all (with injectable failures), a single-partition consumer
- * that delivers what the test appends, and a changelog reader over the same log.
+ * that delivers what the test appends, and a topic reader over the same log.
  */
 import {
   ConsumedBatch,
@@ -9,11 +9,12 @@ import {
   ConsumerOptions,
   MessageConsumer,
   TopicPartitionOffset,
+  TopicReader,
+  TopicReadOptions,
   TopicSpec,
   Transaction,
   TransactionalPublisher,
 } from '@lib/kafka-avro/messaging';
-import { ChangelogReader } from '../../../apps/agg-producer/src/state/changelog-reader.port';
 
 export interface StoredMessage {
   key: string;
@@ -76,15 +77,17 @@ export class InMemoryTransactionalPublisher extends TransactionalPublisher {
   }
 }
 
-export class InMemoryChangelogReader extends ChangelogReader {
+/** Reads the whole log of a topic (one partition); `lastPerPartition` keeps its tail. */
+export class InMemoryTopicReader extends TopicReader {
   constructor(private readonly broker: InMemoryBroker) {
     super();
   }
 
-  async prepare(): Promise<void> {}
+  async ensureTopic(): Promise<void> {}
 
-  async readAll<T>(topic: TopicSpec<T>): Promise<T[]> {
-    return this.broker.values<T>(topic.name).map((v) => structuredClone(v));
+  async readToEnd<T>(topic: TopicSpec<T>, opts: TopicReadOptions): Promise<T[]> {
+    const values = this.broker.values<T>(topic.name).map((v) => structuredClone(v));
+    return opts.lastPerPartition === undefined ? values : values.slice(-opts.lastPerPartition);
   }
 }
 

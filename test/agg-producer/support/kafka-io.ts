@@ -9,7 +9,7 @@ import { TopicSpec } from '@lib/kafka-avro/messaging';
 import { defaultSchemaCatalog } from '@lib/kafka-avro/schemas/schema.catalog';
 import { SingleObjectSerde } from '@lib/kafka-avro/serde/single-object.serde';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
-import { KafkaChangelogReader } from '../../../apps/agg-producer/src/state/kafka-changelog.reader';
+import { KafkaTopicReader } from '@lib/kafka-avro/kafka/kafka-topic.reader';
 import { uniqueName } from '../../support/test-env';
 
 export const serde = new SingleObjectSerde(defaultSchemaCatalog());
@@ -59,15 +59,17 @@ export async function produceTrades(
 /** Every committed statistics record of `topic`, from the beginning to its current end. */
 export async function readStats(kafka: Kafka, topic: string): Promise<TradeStats[]> {
   const spec: TopicSpec<TradeStats> = { name: topic, schemaName: 'market.TradeStats', key: (s) => s.instrument };
-  const reader = new KafkaChangelogReader(kafka, serde, {
+  const reader = new KafkaTopicReader(kafka, serde, {
     consumerConfig: (groupId) => ({ groupId, readUncommitted: false, maxWaitTimeInMs: 100 }),
     groupPrefix: uniqueName('stats-reader'),
-    timeoutMs: 30_000,
     partitions: 1,
     replicationFactor: 1,
   });
   // Plain objects: avsc decodes records into instances of generated classes.
-  return (await reader.readAll(spec)).map((s) => ({ ...s, ewma_params: { ...s.ewma_params } }));
+  return (await reader.readToEnd(spec, { timeoutMs: 30_000 })).map((s) => ({
+    ...s,
+    ewma_params: { ...s.ewma_params },
+  }));
 }
 
 /** The trades of a recording of Deribit notifications (one JSON-RPC frame per line), in order, each once. */

@@ -6,7 +6,8 @@ import ts from 'typescript';
 /**
  * The Prometheus metrics the apps register, read from their source with the TypeScript compiler:
  * every `new Counter|Gauge|Histogram|Summary({ name, labelNames })` and every
- * `make{Counter,Gauge,Histogram,Summary}Provider({ ... })` of @willsoto/nestjs-prometheus, with the
+ * `make{Counter,Gauge,Histogram,Summary}Provider({ ... })` of @willsoto/nestjs-prometheus and every
+ * `counter|gauge|histogram({ ... })` of libs/platform's helpers, with the
  * name and label names resolved when they are literals, constants of the same file, or parameters of
  * a helper whose calls in the file pass literals (raw-producer's `counter('name', ...)`). A
  * registration it cannot resolve is an error, so that a new pattern is taught here rather than missed.
@@ -31,6 +32,10 @@ const CONSTRUCTORS: Record<string, MetricType> = {
   makeGaugeProvider: 'gauge',
   makeHistogramProvider: 'histogram',
   makeSummaryProvider: 'summary',
+  // libs/platform's get-or-create helpers (metrics/metric.ts), the way the product registers them now.
+  counter: 'counter',
+  gauge: 'gauge',
+  histogram: 'histogram',
 };
 
 function sourceFiles(dir: string): string[] {
@@ -107,6 +112,9 @@ class FileScanner {
     };
     const nameExpr = property('name');
     const labelsExpr = property('labelNames');
+    // A helper passing its caller's options on (`new Counter({ ...config, registers })`): its calls are
+    // the registrations, scanned where they are made.
+    if (!nameExpr && options.properties.some((p) => ts.isSpreadAssignment(p))) return;
     if (!nameExpr) {
       this.unresolved.push(`${this.where(call)}: no name`);
       return;
@@ -197,7 +205,7 @@ export function registeredMetrics(root: string, dirs: readonly string[]): Map<st
   for (const dir of dirs) {
     for (const file of sourceFiles(join(root, dir))) {
       const text = readFileSync(file, 'utf8');
-      if (!/prom-client|nestjs-prometheus/.test(text)) continue;
+      if (!/prom-client|nestjs-prometheus|@lib\/platform|\/metric'/.test(text)) continue;
       const scanner = new FileScanner(
         ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true),
         relative(root, file),

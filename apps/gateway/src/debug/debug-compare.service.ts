@@ -1,16 +1,7 @@
 import { GatewayConfig } from '@lib/config';
 import { Injectable, Logger } from '@nestjs/common';
-import { InjectMetric, makeCounterProvider } from '@willsoto/nestjs-prometheus';
-import { Counter } from 'prom-client';
+import { counter } from '@lib/platform';
 import { firstDifference } from './json-diff';
-
-export const DEBUG_COMPARISONS = 'debug_comparisons_total';
-
-export const debugComparisonsCounter = makeCounterProvider({
-  name: DEBUG_COMPARISONS,
-  help: 'Debug-mode comparisons of query answers with the expected answer in the request body',
-  labelNames: ['endpoint', 'result'],
-});
 
 export type DebugEndpoint = 'user_profiles' | 'aggregates';
 
@@ -22,11 +13,13 @@ export type DebugEndpoint = 'user_profiles' | 'aggregates';
 @Injectable()
 export class DebugCompareService {
   private readonly logger = new Logger('debug-compare');
+  private readonly comparisons = counter<'endpoint' | 'result'>({
+    name: 'debug_comparisons_total',
+    help: 'Debug-mode comparisons of query answers with the expected answer in the request body',
+    labelNames: ['endpoint', 'result'],
+  });
 
-  constructor(
-    config: GatewayConfig,
-    @InjectMetric(DEBUG_COMPARISONS) private readonly comparisons: Counter<'endpoint' | 'result'>,
-  ) {
+  constructor(config: GatewayConfig) {
     this.enabled = config.DEBUG_COMPARE;
   }
 

@@ -3,7 +3,7 @@ import { UserTag, admissibleEventTime, userTagJsonSchema } from '@lib/domain';
 import { MessagePublisher, TopicSpec } from '@lib/kafka-avro/messaging';
 import { Body, Controller, HttpCode, Inject, Post } from '@nestjs/common';
 import { RouteSchema } from '@nestjs/platform-fastify';
-import { USER_TAGS_TOPIC } from './user-tags.topic';
+import { USER_TAGS_TOPIC } from '@lib/kafka-avro';
 
 // Fastify compiles the schema once per route; the `$id` is for the OpenAPI document only.
 const { $id: _id, ...bodySchema } = userTagJsonSchema;

@@ -1,38 +1,11 @@
 import { PipelineConfig } from '@lib/config';
 import { AggregateStore, DomainError, UserTag } from '@lib/domain';
 import { ConsumedBatch, ConsumerHandle, TopicSpec } from '@lib/kafka-avro/messaging';
-import { ReadinessRegistry } from '@lib/platform';
+import { counter, histogram, ReadinessRegistry } from '@lib/platform';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
-import { InjectMetric, makeCounterProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
-import { Counter, Histogram } from 'prom-client';
-import { USER_TAGS_TOPIC } from '../user-tags.topic';
+import { USER_TAGS_TOPIC } from '@lib/kafka-avro';
 import { MinuteCubeAccumulator } from './minute-cube.accumulator';
-
-export const FLUSH_DURATION = 'pipeline_aggregate_flush_duration_seconds';
-export const FLUSH_TAGS = 'pipeline_aggregate_flush_tags';
-export const ROWS_UPSERTED = 'pipeline_aggregate_rows_upserted_total';
-export const FLUSH_FAILURES = 'pipeline_aggregate_flush_failures_total';
-export const UNCOUNTABLE_TAGS = 'pipeline_aggregate_uncountable_tags_total';
-
-export const aggregatorMetrics = [
-  makeHistogramProvider({
-    name: FLUSH_DURATION,
-    help: 'Duration of one aggregate flush (one PostgreSQL transaction)',
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-  }),
-  makeHistogramProvider({
-    name: FLUSH_TAGS,
-    help: 'Tags written by one aggregate flush',
-    buckets: [1, 10, 100, 1_000, 5_000, 10_000, 50_000, 100_000, 500_000],
-  }),
-  makeCounterProvider({ name: ROWS_UPSERTED, help: 'Cube rows upserted by aggregate flushes' }),
-  makeCounterProvider({ name: FLUSH_FAILURES, help: 'Aggregate flushes that failed and will be retried' }),
-  makeCounterProvider({
-    name: UNCOUNTABLE_TAGS,
-    help: 'Decoded tags the aggregator could not count (impossible time); logged with their offset',
-  }),
-];
 
 const FLUSH_JOB = 'aggregate-flush';
 /** Above this many unflushed tags, consumption waits for a flush: memory stays bounded when PostgreSQL is slow or down. */
@@ -55,6 +28,28 @@ export class MinuteCubeAggregator {
   private handle: ConsumerHandle | undefined;
   private flushing: Promise<void> | undefined;
   private lastFlushOk = true;
+  private readonly flushDuration = histogram({
+    name: 'pipeline_aggregate_flush_duration_seconds',
+    help: 'Duration of one aggregate flush (one PostgreSQL transaction)',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  });
+  private readonly flushTags = histogram({
+    name: 'pipeline_aggregate_flush_tags',
+    help: 'Tags written by one aggregate flush',
+    buckets: [1, 10, 100, 1_000, 5_000, 10_000, 50_000, 100_000, 500_000],
+  });
+  private readonly rowsUpserted = counter({
+    name: 'pipeline_aggregate_rows_upserted_total',
+    help: 'Cube rows upserted by aggregate flushes',
+  });
+  private readonly flushFailures = counter({
+    name: 'pipeline_aggregate_flush_failures_total',
+    help: 'Aggregate flushes that failed and will be retried',
+  });
+  private readonly uncountable = counter({
+    name: 'pipeline_aggregate_uncountable_tags_total',
+    help: 'Decoded tags the aggregator could not count (impossible time); logged with their offset',
+  });
 
   constructor(
     private readonly config: PipelineConfig,
@@ -62,11 +57,6 @@ export class MinuteCubeAggregator {
     @Inject(USER_TAGS_TOPIC) private readonly topic: TopicSpec<UserTag>,
     private readonly readiness: ReadinessRegistry,
     private readonly scheduler: SchedulerRegistry,
-    @InjectMetric(FLUSH_DURATION) private readonly flushDuration: Histogram,
-    @InjectMetric(FLUSH_TAGS) private readonly flushTags: Histogram,
-    @InjectMetric(ROWS_UPSERTED) private readonly rowsUpserted: Counter,
-    @InjectMetric(FLUSH_FAILURES) private readonly flushFailures: Counter,
-    @InjectMetric(UNCOUNTABLE_TAGS) private readonly uncountable: Counter,
   ) {
     this.acc = new MinuteCubeAccumulator(config.AGGREGATES_GROUP_ID, config.TOPIC_USER_TAGS);
   }

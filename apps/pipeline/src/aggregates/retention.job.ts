@@ -2,14 +2,7 @@ import { PipelineConfig } from '@lib/config';
 import { AggregateStore, minuteBucketOf } from '@lib/domain';
 import { Injectable, Logger } from '@nestjs/common';
 import { Cron, CronExpression } from '@nestjs/schedule';
-import { InjectMetric, makeCounterProvider } from '@willsoto/nestjs-prometheus';
-import { Counter } from 'prom-client';
-
-export const RETENTION_DELETES = 'pipeline_aggregate_retention_deleted_rows_total';
-
-export const retentionMetrics = [
-  makeCounterProvider({ name: RETENTION_DELETES, help: 'Cube rows deleted by retention' }),
-];
+import { counter } from '@lib/platform';
 
 /**
  * Keeps RETENTION_HOURS of event time behind the newest bucket stored (event time, not the wall
@@ -19,11 +12,14 @@ export const retentionMetrics = [
 export class RetentionJob {
   private readonly logger = new Logger('retention');
   private running = false;
+  private readonly deleted = counter({
+    name: 'pipeline_aggregate_retention_deleted_rows_total',
+    help: 'Cube rows deleted by retention',
+  });
 
   constructor(
     private readonly config: PipelineConfig,
     private readonly store: AggregateStore,
-    @InjectMetric(RETENTION_DELETES) private readonly deleted: Counter,
   ) {}
 
   @Cron(CronExpression.EVERY_MINUTE, { name: 'aggregate-retention' })

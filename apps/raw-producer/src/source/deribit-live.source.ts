@@ -10,7 +10,7 @@ import {
   TradeSourceListener,
   TradeSourceState,
 } from '@lib/domain';
-import { fullJitterDelay, sleep } from './backoff';
+import { fullJitterDelay, sleep } from '@lib/platform';
 import { DeribitRpcConnection, DeribitRpcError } from './deribit-rpc.connection';
 
 export interface DeribitLiveOptions {

@@ -12,7 +12,7 @@ import {
   TradeSourceListener,
   TradeSourceState,
 } from '@lib/domain';
-import { sleep } from './backoff';
+import { sleep } from '@lib/platform';
 import { ReplayLoopShifter } from './replay-loop';
 
 export interface NdjsonReplayOptions {

@@ -1,3 +1,4 @@
+import { Backoff } from '@lib/platform/retry/backoff';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface RetryOptions {
@@ -28,13 +29,15 @@ export async function retryUntilDone<T>(
     whileWaiting?: () => Promise<void>;
   },
 ): Promise<T> {
-  let delay = opts.firstDelayMs;
+  const backoff = new Backoff({ firstMs: opts.firstDelayMs, maxMs: opts.maxDelayMs });
   for (let attemptNo = 1; ; attemptNo++) {
     if (opts.shouldStop()) throw new Stopped();
+    let delay: number;
     try {
       return await attempt();
     } catch (err) {
       if (err instanceof Stopped) throw err;
+      delay = backoff.next();
       opts.onFailure(err, attemptNo, delay);
     }
     const until = Date.now() + delay;
@@ -42,6 +45,5 @@ export async function retryUntilDone<T>(
       await sleep(Math.min(200, until - Date.now()));
       await opts.whileWaiting?.().catch(() => undefined);
     }
-    delay = Math.min(delay * 2, opts.maxDelayMs);
   }
 }

@@ -17,6 +17,7 @@ import { FileHandle, open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { RawMessage } from '../consuming/raw-message';
 import { decodeRecords, encodeRecord, LogRecord, StoredRecord } from './log-record.codec';
+import { takeProcessLock } from '@lib/platform/process/process-lock';
 
 export interface JournalOptions {
   /** Directory of the log (created when missing); one process at a time. */
@@ -176,7 +177,12 @@ export class DurableJournal {
     if (openInThisProcess.has(dir)) throw new Error(`the in-process log ${dir} is already open in this process`);
     mkdirSync(join(dir, 'topics'), { recursive: true });
     const lockFile = join(dir, 'LOCK');
-    takeLock(lockFile);
+    takeProcessLock(
+      lockFile,
+      (owner) =>
+        `The in-process log ${dir} is in use by process ${owner}. ` +
+        'Only one process may open it: stop the other one, or give this one its own DATA_DIR.',
+    );
     try {
       const { recovered, lastGroup } = recover(dir);
       openInThisProcess.add(dir);
@@ -637,32 +643,4 @@ function fsyncDir(dir: string): void {
 
 function fileSize(path: string): number {
   return existsSync(path) ? statSync(path).size : 0;
-}
-
-/** Claims the log for this process, or throws naming the live process that holds it. */
-function takeLock(lockFile: string): void {
-  try {
-    writeFileSync(lockFile, String(process.pid), { flag: 'wx' });
-    return;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  }
-  const owner = Number(readFileSync(lockFile, 'utf8').trim());
-  if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
-    throw new Error(
-      `The in-process log ${lockFile.replace(/[/\\]LOCK$/, '')} is in use by process ${owner}. ` +
-        'Only one process may open it: stop the other one, or give this one its own DATA_DIR.',
-    );
-  }
-  // Left behind by a process that died: take over.
-  writeFileSync(lockFile, String(process.pid));
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -1,3 +1,4 @@
+import { Backoff, sleep } from '@lib/platform/retry/backoff';
 import { Logger } from '@nestjs/common';
 import { Message, Producer, TopicMessages } from 'kafkajs';
 import { Headers, MessagePublisher, PublishError, TopicSpec } from '../messaging';
@@ -269,7 +270,7 @@ export class KafkaMessagePublisher extends MessagePublisher {
       return;
     }
     this.reconnecting = (async () => {
-      let delay = RECONNECT_BACKOFF.firstMs;
+      const backoff = new Backoff(RECONNECT_BACKOFF);
       for (let attempt = 1; (this.state as State) !== 'closed'; attempt++) {
         const producer = this.producerFactory();
         try {
@@ -299,8 +300,7 @@ export class KafkaMessagePublisher extends MessagePublisher {
             onFirstAttempt?.(err);
           }
         }
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, RECONNECT_BACKOFF.maxMs);
+        await sleep(backoff.next());
       }
     })().finally(() => {
       this.reconnecting = undefined;

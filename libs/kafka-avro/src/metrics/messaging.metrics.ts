@@ -1,76 +1,49 @@
-import { Counter, Gauge, Histogram, register } from 'prom-client';
+import { counter, gauge, histogram } from '@lib/platform/metrics/metric';
+import type { Counter, Gauge, Histogram } from 'prom-client';
 
 /**
- * The library's Prometheus metrics, in the default registry that /metrics serves. Get-or-create:
- * the embedded mode runs several apps, and tests several clients, in one process.
+ * The library's Prometheus metrics, in the default registry that /metrics serves (get-or-create, see
+ * libs/platform's metric helpers).
  */
-function metric<T>(name: string, create: () => T): T {
-  return (register.getSingleMetric(name) as T | undefined) ?? create();
-}
-
 export const dlqMessages = (): Counter<'topic'> =>
-  metric(
-    'kafka_dlq_messages_total',
-    () =>
-      new Counter({
-        name: 'kafka_dlq_messages_total',
-        help: 'Messages that could not be decoded and were sent to <topic>.dlq, by original topic',
-        labelNames: ['topic'],
-      }),
-  );
+  counter({
+    name: 'kafka_dlq_messages_total',
+    help: 'Messages that could not be decoded and were sent to <topic>.dlq, by original topic',
+    labelNames: ['topic'],
+  });
 
 export const consumerLag = (): Gauge<'group' | 'topic' | 'partition'> =>
-  metric(
-    'kafka_consumer_lag',
-    () =>
-      new Gauge({
-        name: 'kafka_consumer_lag',
-        help: 'Messages behind the end of the partition after the last batch handed to the consumer',
-        labelNames: ['group', 'topic', 'partition'],
-      }),
-  );
+  gauge({
+    name: 'kafka_consumer_lag',
+    help: 'Messages behind the end of the partition after the last batch handed to the consumer',
+    labelNames: ['group', 'topic', 'partition'],
+  });
 
 export const consumerBatchSize = (): Histogram<'group' | 'topic'> =>
-  metric(
-    'kafka_consumer_batch_messages',
-    () =>
-      new Histogram({
-        name: 'kafka_consumer_batch_messages',
-        help: 'Messages per batch handed to onBatch',
-        labelNames: ['group', 'topic'],
-        buckets: [1, 5, 10, 50, 100, 500, 1_000, 5_000, 10_000],
-      }),
-  );
+  histogram({
+    name: 'kafka_consumer_batch_messages',
+    help: 'Messages per batch handed to onBatch',
+    labelNames: ['group', 'topic'],
+    buckets: [1, 5, 10, 50, 100, 500, 1_000, 5_000, 10_000],
+  });
 
 export const consumerBatchFailures = (): Counter<'group' | 'topic'> =>
-  metric(
-    'kafka_consumer_batch_failures_total',
-    () =>
-      new Counter({
-        name: 'kafka_consumer_batch_failures_total',
-        help: 'onBatch calls that threw (the batch is retried with backoff)',
-        labelNames: ['group', 'topic'],
-      }),
-  );
+  counter({
+    name: 'kafka_consumer_batch_failures_total',
+    help: 'onBatch calls that threw (the batch is retried with backoff)',
+    labelNames: ['group', 'topic'],
+  });
 
 export const producerRequestSize = (): Histogram<never> =>
-  metric(
-    'kafka_producer_request_messages',
-    () =>
-      new Histogram({
-        name: 'kafka_producer_request_messages',
-        help: 'Messages per produce request of the coalescing publisher',
-        buckets: [1, 5, 10, 50, 100, 500, 1_000, 5_000, 10_000],
-      }),
-  );
+  histogram({
+    name: 'kafka_producer_request_messages',
+    help: 'Messages per produce request of the coalescing publisher',
+    buckets: [1, 5, 10, 50, 100, 500, 1_000, 5_000, 10_000],
+  });
 
 export const publishFailures = (): Counter<'reason'> =>
-  metric(
-    'kafka_publish_failures_total',
-    () =>
-      new Counter({
-        name: 'kafka_publish_failures_total',
-        help: 'publish calls rejected with PublishError, by reason (timeout, unavailable, rejected)',
-        labelNames: ['reason'],
-      }),
-  );
+  counter({
+    name: 'kafka_publish_failures_total',
+    help: 'publish calls rejected with PublishError, by reason (timeout, unavailable, rejected)',
+    labelNames: ['reason'],
+  });

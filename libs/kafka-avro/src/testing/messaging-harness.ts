@@ -4,12 +4,14 @@ import type { RawMessage } from '../consuming/raw-message';
 import { InMemoryBroker } from '../in-process/in-memory.broker';
 import { InMemoryDeadLetterSink, InProcessMessageConsumer } from '../in-process/in-process-message.consumer';
 import { InProcessMessagePublisher } from '../in-process/in-process-message.publisher';
+import { InProcessTopicReader } from '../in-process/in-process-topic.reader';
 import { InProcessTransactionalPublisher } from '../in-process/in-process-transactional.publisher';
 import { KafkaDeadLetterSink } from '../kafka/kafka-dead-letter.sink';
 import { KafkaMessageConsumer } from '../kafka/kafka-message.consumer';
 import { KafkaMessagePublisher, PublisherTuning } from '../kafka/kafka-message.publisher';
 import { KafkaOptionsFactory } from '../kafka/kafka-options.factory';
 import { ensureTopics } from '../kafka/kafka-topic.admin';
+import { KafkaTopicReader } from '../kafka/kafka-topic.reader';
 import { KafkaTransactionalPublisher } from '../kafka/kafka-transactional.publisher';
 import {
   ConsumedBatch,
@@ -18,6 +20,7 @@ import {
   ConsumerOptions,
   MessageConsumer,
   MessagePublisher,
+  TopicReader,
   TopicSpec,
   TransactionalPublisher,
 } from '../messaging';
@@ -33,6 +36,7 @@ export interface MessagingHarness {
   publisher(tuning?: Partial<PublisherTuning>): Promise<MessagePublisher>;
   consumer(): MessageConsumer;
   transactional(id: string): TransactionalPublisher;
+  reader(): TopicReader;
   /** A fresh user-tags-like topic with `partitions` partitions. */
   topic(prefix: string, partitions: number): Promise<TopicSpec<UserTag>>;
   /** Writes bytes as they are, bypassing the serde (poison). */
@@ -62,6 +66,7 @@ export function inProcessHarness(): MessagingHarness {
       return consumer;
     },
     transactional: () => new InProcessTransactionalPublisher(broker, serde),
+    reader: () => new InProcessTopicReader(broker, serde),
     topic: async (prefix, partitions) => {
       const name = `${prefix}-${++topics}`;
       broker.createTopic(name, partitions);
@@ -131,6 +136,13 @@ export function kafkaHarness(brokers: string[], uniqueName: (prefix: string) => 
       closers.push(() => tx.close());
       return tx;
     },
+    reader: () =>
+      new KafkaTopicReader(kafka, serde, {
+        consumerConfig: (groupId) => options.consumerConfig(groupId, { maxWaitTimeInMs: 100 }),
+        groupPrefix: uniqueName('reader'),
+        partitions: 3,
+        replicationFactor: 1,
+      }),
     topic: async (prefix, partitions) => {
       const name = uniqueName(prefix);
       await ensureTopics(kafka, [name], { partitions, replicationFactor: 1 });

@@ -1,6 +1,7 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { takeProcessLock } from '@lib/platform/process/process-lock';
 
 /**
  * PGlite (PostgreSQL compiled to WebAssembly) persisted under a directory and served on a loopback
@@ -141,7 +142,13 @@ async function releaseOne(dir: string, entry: Entry): Promise<void> {
 async function start(dir: string, onUnexpectedExit: () => void): Promise<Running> {
   mkdirSync(dir, { recursive: true });
   const lockFile = `${dir}.lock`;
-  takeDirectoryLock(lockFile);
+  takeProcessLock(
+    lockFile,
+    (owner) =>
+      `The embedded database ${dir} is in use by process ${owner}. ` +
+      'Only one process may open it: run the apps in one process (embedded mode), give each process its ' +
+      'own DATA_DIR, or set DATABASE_URL to a PostgreSQL server.',
+  );
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
     workerData: {
@@ -207,34 +214,5 @@ async function stopRunning(running: Running): Promise<void> {
   } finally {
     await worker.terminate();
     rmSync(running.lockFile, { force: true });
-  }
-}
-
-/** Claims `lockFile` for this process, or throws naming the live process that holds it. */
-function takeDirectoryLock(lockFile: string): void {
-  try {
-    writeFileSync(lockFile, String(process.pid), { flag: 'wx' });
-    return;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  }
-  const owner = Number(readFileSync(lockFile, 'utf8').trim());
-  if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
-    throw new Error(
-      `The embedded database ${lockFile.replace(/\.lock$/, '')} is in use by process ${owner}. ` +
-        'Only one process may open it: run the apps in one process (embedded mode), give each process its ' +
-        'own DATA_DIR, or set DATABASE_URL to a PostgreSQL server.',
-    );
-  }
-  // Left behind by a process that died (or by this one after a crash of its worker): take over.
-  writeFileSync(lockFile, String(process.pid));
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

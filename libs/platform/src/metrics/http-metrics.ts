@@ -1,5 +1,5 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Histogram, register as defaultRegistry } from 'prom-client';
+import { histogram } from './metric';
 
 export const HTTP_REQUEST_DURATION = 'http_request_duration_seconds';
 
@@ -11,20 +11,18 @@ export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
  * (cheaper than a Nest interceptor and it also sees 404s, 413s and validation failures).
  */
 export function instrumentHttp(app: NestFastifyApplication): void {
-  const histogram =
-    (defaultRegistry.getSingleMetric(HTTP_REQUEST_DURATION) as Histogram<string> | undefined) ??
-    new Histogram({
-      name: HTTP_REQUEST_DURATION,
-      help: 'HTTP request latency by method, route and status',
-      labelNames: ['method', 'route', 'status'],
-      buckets: LATENCY_BUCKETS,
-    });
+  const latency = histogram({
+    name: HTTP_REQUEST_DURATION,
+    help: 'HTTP request latency by method, route and status',
+    labelNames: ['method', 'route', 'status'],
+    buckets: LATENCY_BUCKETS,
+  });
   app
     .getHttpAdapter()
     .getInstance()
     .addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url ?? 'unmatched';
-      histogram.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+      latency.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
       done();
     });
 }

@@ -1,4 +1,4 @@
-import { exponentialBound, fullJitterDelay, sleep } from './backoff';
+import { Backoff, exponentialBound, fullJitterDelay, sleep } from './backoff';
 
 describe('exponentialBound', () => {
   it('doubles from the base and stops at the cap', () => {
@@ -38,5 +38,21 @@ describe('sleep', () => {
     controller.abort();
     await slept;
     expect(Date.now() - started).toBeLessThan(1_000);
+  });
+});
+
+describe('Backoff', () => {
+  it('steps through the exponential bounds without jitter, capped, and starts over after reset', () => {
+    const backoff = new Backoff({ firstMs: 100, maxMs: 1_000 });
+    expect(Array.from({ length: 6 }, () => backoff.next())).toEqual([100, 200, 400, 800, 1_000, 1_000]);
+    expect(backoff.attempts).toBe(6);
+    backoff.reset();
+    expect(backoff.next()).toBe(100);
+  });
+
+  it('with jitter draws each delay below its bound', () => {
+    const draws = [0.5, 0.999, 0];
+    const backoff = new Backoff({ firstMs: 100, maxMs: 1_000, jitter: true, random: () => draws.shift() ?? 0 });
+    expect([backoff.next(), backoff.next(), backoff.next()]).toEqual([50, 199, 0]);
   });
 });

@@ -1,0 +1,181 @@
+import { DeribitTrade, RecentIdSet, SequenceCheck, TradeSequenceTracker, TradeSource } from '@lib/domain';
+import { fullJitterDelay, sleep } from '@lib/platform';
+import { Logger } from '@nestjs/common';
+import { RawProducerMetrics } from '../metrics/raw-producer.metrics';
+import { TradeQueue } from './trade-queue';
+
+export interface TradeAdmissionOptions {
+  /** Recent trade_ids remembered to drop duplicates. */
+  readonly dedupeCapacity: number;
+  /** Fill trade_seq gaps with the source's fetchTrades (when it supports it). */
+  readonly backfillEnabled: boolean;
+  /** Largest gap back-filled; only its newest part is fetched when it is larger. */
+  readonly backfillMaxTrades: number;
+  /** Budget of one gap's back-fill, retries included. */
+  readonly backfillTimeoutMs: number;
+}
+
+/** Trades of one instrument waiting for the back-fill of the gap before the first of them. */
+interface Hold {
+  readonly from: number;
+  readonly to: number;
+  /** The trade that revealed the gap, then everything that came after it, in order. */
+  readonly pending: DeribitTrade[];
+}
+
+/**
+ * Which received trades go on to the queue, and in what order: a trade_id among the last
+ * `dedupeCapacity`, or a trade_seq not above the instrument's last, is a duplicate and dropped; a
+ * trade_seq gap holds the instrument's trades while the gap is back-filled from the source, then queues
+ * the fetched trades before the trade that revealed the gap, and the held ones after it (each checked
+ * in turn: one may reveal the next gap).
+ */
+export class TradeAdmission {
+  private readonly log = new Logger('TradeForwarder');
+  private readonly ids: RecentIdSet;
+  private readonly seqs = new TradeSequenceTracker();
+  private readonly holds = new Map<string, Hold>();
+  private readonly backfills = new Set<Promise<void>>();
+  private heldCount = 0;
+
+  constructor(
+    private readonly queue: TradeQueue,
+    private readonly source: TradeSource,
+    private readonly metrics: RawProducerMetrics,
+    private readonly opts: TradeAdmissionOptions,
+    /** Aborted at shutdown: no new back-fill starts, running ones stop retrying. */
+    private readonly stopping: AbortSignal,
+    /** Called when a back-fill queued trades. */
+    private readonly onQueued: () => void,
+  ) {
+    this.ids = new RecentIdSet(opts.dedupeCapacity);
+  }
+
+  /** Trades waiting for a back-fill. */
+  get held(): number {
+    return this.heldCount;
+  }
+
+  /**
+   * Makes what the topic already holds the starting point: each instrument's last trade_seq becomes its
+   * watermark and the trade_ids are remembered (oldest first, so the newest stay in the dedupe window).
+   * Returns how many instruments it knows.
+   */
+  restore(published: readonly DeribitTrade[]): number {
+    const byTime = [...published].sort((a, b) => a.timestamp - b.timestamp);
+    for (const t of byTime) {
+      this.ids.add(t.trade_id);
+      this.seqs.restore(t.instrument_name, t.trade_seq);
+    }
+    return this.seqs.instruments;
+  }
+
+  admit(t: DeribitTrade): void {
+    const hold = this.holds.get(t.instrument_name);
+    if (hold !== undefined) {
+      hold.pending.push(t);
+      this.heldCount++;
+      return;
+    }
+    // Remembered at once, whatever follows: a repeat of this trade_id is a duplicate in any case.
+    if (!this.ids.add(t.trade_id)) {
+      this.metrics.duplicates.inc({ by: 'trade_id' });
+      return;
+    }
+    const check = this.seqs.observe(t.instrument_name, t.trade_seq);
+    switch (check.kind) {
+      case 'first':
+      case 'next':
+        this.queue.push(t);
+        return;
+      case 'stale':
+        // A different trade_id with an old seq: a re-delivery whose id has left the dedupe window.
+        this.metrics.duplicates.inc({ by: 'trade_seq' });
+        this.log.debug(
+          `dropped ${t.instrument_name} trade ${t.trade_id}: trade_seq ${t.trade_seq} <= last ${check.last}`,
+        );
+        return;
+      case 'gap':
+        this.onGap(t, check);
+        return;
+    }
+  }
+
+  /** Resolves when every back-fill started so far has ended. */
+  async settled(): Promise<void> {
+    await Promise.all([...this.backfills]);
+  }
+
+  private onGap(t: DeribitTrade, gap: Extract<SequenceCheck, { kind: 'gap' }>): void {
+    this.metrics.gaps.inc();
+    this.metrics.missing.inc(gap.missing);
+    const what = `trade_seq gap on ${t.instrument_name}: ${gap.missing} trade(s) missing (${gap.from}..${gap.to}) before trade ${t.trade_id}`;
+    if (!this.opts.backfillEnabled || !this.source.supportsBackfill || this.stopping.aborted) {
+      this.log.warn(
+        `${what}; not back-filled (${this.opts.backfillEnabled ? 'the source cannot' : 'BACKFILL_ENABLED=false'})`,
+      );
+      this.metrics.unrecovered.inc(gap.missing);
+      this.queue.push(t);
+      return;
+    }
+    const from = Math.max(gap.from, gap.to - this.opts.backfillMaxTrades + 1);
+    if (from > gap.from) {
+      this.log.warn(`${what}; larger than BACKFILL_MAX_TRADES: ${gap.from}..${from - 1} are not fetched`);
+      this.metrics.unrecovered.inc(from - gap.from);
+    } else {
+      this.log.warn(`${what}; back-filling`);
+    }
+    const hold: Hold = { from, to: gap.to, pending: [t] };
+    this.holds.set(t.instrument_name, hold);
+    this.heldCount++;
+    const running = this.backfill(t.instrument_name, hold).finally(() => this.backfills.delete(running));
+    this.backfills.add(running);
+  }
+
+  /** Fetches a gap's trades (retrying within the budget), queues them, then releases the held trades. */
+  private async backfill(instrument: string, hold: Hold): Promise<void> {
+    const fetched = await this.fetchGap(instrument, hold);
+    this.holds.delete(instrument);
+    this.heldCount -= hold.pending.length;
+    let next = hold.from;
+    let filled = 0;
+    for (const t of fetched) {
+      if (t.instrument_name !== instrument || t.trade_seq < next || t.trade_seq > hold.to) continue;
+      if (!this.ids.add(t.trade_id)) continue;
+      this.queue.push(t);
+      next = t.trade_seq + 1;
+      filled++;
+    }
+    const expected = hold.to - hold.from + 1;
+    this.metrics.backfilled.inc(filled);
+    if (filled < expected) {
+      this.metrics.unrecovered.inc(expected - filled);
+      this.log.warn(`back-fill of ${instrument} ${hold.from}..${hold.to} recovered ${filled} of ${expected} trades`);
+    } else {
+      this.log.log(`back-fill of ${instrument} ${hold.from}..${hold.to} recovered all ${filled} trades`);
+    }
+    // The trade that revealed the gap was already checked; those after it go through the checks now,
+    // in order (one of them may reveal another gap and start a new hold for the rest).
+    const [revealing, ...later] = hold.pending;
+    this.queue.push(revealing);
+    for (const t of later) this.admit(t);
+    this.onQueued();
+  }
+
+  /** The source's trades of the gap, retried within `backfillTimeoutMs`; [] when that fails. */
+  private async fetchGap(instrument: string, hold: Hold): Promise<DeribitTrade[]> {
+    const deadline = Date.now() + this.opts.backfillTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.source.fetchTrades(instrument, hold.from, hold.to);
+      } catch (err) {
+        const delay = fullJitterDelay(attempt, 100, 2_000);
+        if (this.stopping.aborted || Date.now() + delay >= deadline) {
+          this.log.warn(`back-fill of ${instrument} ${hold.from}..${hold.to} failed: ${(err as Error).message}`);
+          return [];
+        }
+        await sleep(delay, this.stopping);
+      }
+    }
+  }
+}

@@ -1,0 +1,116 @@
+import { DeribitTrade } from '@lib/domain';
+import { MessagePublisher, PublishError, TopicSpec } from '@lib/kafka-avro';
+import { fullJitterDelay, sleep } from '@lib/platform';
+import { Logger } from '@nestjs/common';
+import { RawProducerMetrics } from '../metrics/raw-producer.metrics';
+import { TradeQueue } from './trade-queue';
+
+export interface TradePublishOptions {
+  /** Most trades per publish call. */
+  readonly publishBatchMax: number;
+  /**
+   * How long one publish may take before it counts as failed and is retried. Generous: a publish that
+   * timed out may still be written, and its retry then duplicates it in the topic.
+   */
+  readonly publishTimeoutMs: number;
+  readonly publishRetryBaseMs: number;
+  readonly publishRetryMaxMs: number;
+}
+
+/**
+ * Takes the queue's trades in order and publishes them, one call in flight at a time (so each
+ * instrument's trades reach the topic in order), retrying a failed call with capped, jittered backoff
+ * for as long as the app runs. `drain` ends it: what is queued is written until the deadline, and
+ * whatever is left then is logged as lost.
+ */
+export class TradePublishLoop {
+  private readonly log = new Logger('TradeForwarder');
+  private running: Promise<void> | undefined;
+  private drainDeadline: number | undefined;
+  private readonly draining = new AbortController();
+
+  constructor(
+    private readonly queue: TradeQueue,
+    private readonly publisher: MessagePublisher,
+    private readonly topic: TopicSpec<DeribitTrade>,
+    private readonly metrics: RawProducerMetrics,
+    private readonly opts: TradePublishOptions,
+    /** Called after each batch written. */
+    private readonly onWritten: () => void,
+  ) {}
+
+  start(): void {
+    this.running ??= this.loop();
+  }
+
+  /** Writes what is queued for at most `timeoutMs`, then ends the loop. Idempotent. */
+  async drain(timeoutMs: number): Promise<void> {
+    if (this.drainDeadline === undefined) {
+      this.drainDeadline = Date.now() + timeoutMs;
+      this.draining.abort();
+      this.queue.wake();
+    }
+    await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    for (;;) {
+      if (this.queue.size === 0) {
+        if (this.drainDeadline !== undefined) break;
+        await this.queue.nextArrival();
+        continue;
+      }
+      const batch = this.queue.take(this.opts.publishBatchMax);
+      if (!(await this.publishWithRetry(batch))) {
+        const lost = batch.length + this.queue.size;
+        this.log.error(`shutdown deadline passed: ${lost} received trades were not written to Kafka`);
+        break;
+      }
+      this.onWritten();
+    }
+  }
+
+  /** Retries until written; gives up (returns false) only after the shutdown deadline. */
+  private async publishWithRetry(batch: DeribitTrade[]): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.publisher.publish(this.topic, batch, { timeoutMs: this.opts.publishTimeoutMs });
+        this.metrics.produced.inc(batch.length);
+        const now = Date.now();
+        for (const t of batch) this.metrics.lag.observe((now - t.timestamp) / 1_000);
+        return true;
+      } catch (err) {
+        this.metrics.publishFailures.inc();
+        if (err instanceof PublishError && err.reason === 'rejected') return this.isolateRejected(batch, err);
+        const delay = fullJitterDelay(attempt, this.opts.publishRetryBaseMs, this.opts.publishRetryMaxMs);
+        if (this.drainDeadline !== undefined && Date.now() + delay >= this.drainDeadline) return false;
+        // The first failure and then every power of two: a long outage stays visible without flooding.
+        if ((attempt & (attempt + 1)) === 0) {
+          this.log.warn(
+            `publishing ${batch.length} trades failed (attempt ${attempt + 1}), retrying in ${delay} ms: ${(err as Error).message}`,
+          );
+        }
+        // Shutdown cuts a long wait short once, so the remaining attempts fit before the deadline.
+        await sleep(delay, this.drainDeadline === undefined ? this.draining.signal : undefined);
+      }
+    }
+  }
+
+  /**
+   * A rejected publish (a value the serde or broker refuses) fails the same way on every retry. Publishing
+   * the batch's trades one by one, in order, writes the good ones and singles out the bad: each is logged
+   * in full (so it can be replayed by hand) and counted, then skipped, instead of blocking every trade
+   * behind it forever. Parsing makes this a should-not-happen: it checks what the schema requires.
+   */
+  private async isolateRejected(batch: DeribitTrade[], err: PublishError): Promise<boolean> {
+    if (batch.length === 1) {
+      this.metrics.rejected.inc();
+      this.log.error(`trade rejected by the publisher, skipped: ${err.message}: ${JSON.stringify(batch[0])}`);
+      return true;
+    }
+    for (const t of batch) {
+      if (!(await this.publishWithRetry([t]))) return false;
+    }
+    return true;
+  }
+}

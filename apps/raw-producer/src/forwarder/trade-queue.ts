@@ -1,0 +1,59 @@
+import { DeribitTrade } from '@lib/domain';
+
+/**
+ * The trades ready for Kafka, in the order they were accepted, between the admission (which pushes) and
+ * the publish loop (which takes). It also carries the two hand-offs between them: the publish loop waits
+ * for an arrival when it is empty, and the source waits for space when it is full (backpressure).
+ */
+export class TradeQueue {
+  private items: DeribitTrade[] = [];
+  private head = 0;
+  private spaceWaiters: (() => void)[] = [];
+  private arrival: (() => void) | undefined;
+
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
+  push(trade: DeribitTrade): void {
+    this.items.push(trade);
+  }
+
+  /** The oldest `n` trades (fewer when there are not as many), removed from the queue. */
+  take(n: number): DeribitTrade[] {
+    const batch = this.items.slice(this.head, this.head + n);
+    this.head += batch.length;
+    // Compact once the consumed prefix dominates, so the array does not grow without bound.
+    if (this.head >= 4_096 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return batch;
+  }
+
+  /** Resolves at the next `wake` (for the one consumer, when it found the queue empty). */
+  nextArrival(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.arrival = () => {
+        this.arrival = undefined;
+        resolve();
+      };
+    });
+  }
+
+  /** Tells the consumer to look again: trades were pushed, or the queue is draining. */
+  wake(): void {
+    this.arrival?.();
+  }
+
+  /** Resolves once `releaseSpace` is called (for the producer, when the queue is full). */
+  waitForSpace(): Promise<void> {
+    return new Promise((resolve) => this.spaceWaiters.push(resolve));
+  }
+
+  releaseSpace(): void {
+    const waiters = this.spaceWaiters;
+    this.spaceWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
