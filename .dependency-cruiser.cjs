@@ -37,10 +37,21 @@ module.exports = {
     {
       name: 'apps-code-against-messaging-ports',
       comment:
-        'Apps use the messaging ports and the module (libs/kafka-avro: index, messaging.ts); which transport runs them, kafkajs or the in-process log, is chosen inside libs/kafka-avro. Tests beside the code may reach the adapters.',
+        'Apps use the messaging ports and the module (libs/kafka-avro: index, messaging.ts); which transport runs them, kafkajs or the in-process log, is chosen by the module from TRANSPORT. Tests beside the code may reach the adapters.',
       severity: 'error',
       from: { path: '^apps/', pathNot: '\\.(int-)?spec\\.ts$' },
-      to: { path: '^libs/kafka-avro/src/(kafka|in-process)/' },
+      to: { path: '^libs/kafka-avro/src/kafka/' },
+    },
+    {
+      name: 'in-process-log-is-the-embedded-modes',
+      comment:
+        "The in-process log (libs/in-process-log) is the embedded mode's transport: only apps/embedded, tests (test/, specs, libs/kafka-avro's testing helpers) and benches import it. Apps on their own run on Kafka; libs/kafka-avro reaches it only through the transport factory it is given.",
+      severity: 'error',
+      from: {
+        path: '^(apps|libs)/',
+        pathNot: '^(apps/embedded/|libs/in-process-log/|libs/kafka-avro/src/testing/)|\\.(int-)?spec\\.ts$',
+      },
+      to: { path: '^libs/in-process-log/' },
     },
     {
       name: 'no-product-to-tests',

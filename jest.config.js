@@ -25,8 +25,8 @@ const esmPackages = [
 ];
 
 const aliases = {
-  '^@lib/(domain|config|kafka-avro|platform|persistence)$': '<rootDir>/libs/$1/src',
-  '^@lib/(domain|config|kafka-avro|platform|persistence)/(.*)$': '<rootDir>/libs/$1/src/$2',
+  '^@lib/(domain|config|kafka-avro|in-process-log|platform|persistence)$': '<rootDir>/libs/$1/src',
+  '^@lib/(domain|config|kafka-avro|in-process-log|platform|persistence)/(.*)$': '<rootDir>/libs/$1/src/$2',
 };
 
 const common = {

@@ -18,14 +18,15 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { aggProducerConfigSchema, loadConfig } from '@lib/config';
 import { DeribitTrade } from '@lib/domain';
-import { InMemoryBroker, KafkaAvroModule, SingleObjectSerde, defaultSchemaCatalog } from '@lib/kafka-avro';
+import { KafkaAvroModule, SingleObjectSerde, defaultSchemaCatalog } from '@lib/kafka-avro';
+import { InMemoryBroker, inProcessTransport } from '../../libs/in-process-log/src';
 import { Logger, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { Counter, Histogram, register } from 'prom-client';
 import { AggProducerModule, aggProducerMessaging } from '../../apps/agg-producer/src/agg-producer.module';
 import { aggProducerTopics } from '../../apps/agg-producer/src/agg-producer.topics';
-import { InProcessMessagePublisher } from '../../libs/kafka-avro/src/in-process/in-process-message.publisher';
+import { InProcessMessagePublisher } from '../../libs/in-process-log/src/in-process-message.publisher';
 import { KafkaServer } from '../../scripts/servers/kafka-server';
 import { tradeStream } from '../../test/agg-producer/support/trades';
 
@@ -75,7 +76,10 @@ function stream(): DeribitTrade[] {
 async function run(leg: string, env: Record<string, string>, broker?: InMemoryBroker): Promise<void> {
   const config = loadConfig('agg-producer', aggProducerConfigSchema, { LOG_LEVEL: 'warn', ...env });
   @Module({
-    imports: [KafkaAvroModule.forRoot({ ...aggProducerMessaging(config), broker }), AggProducerModule.register(config)],
+    imports: [
+      KafkaAvroModule.forRoot({ ...aggProducerMessaging(config), inProcess: inProcessTransport(broker) }),
+      AggProducerModule.register(config),
+    ],
   })
   class BenchAggProducer {}
 

@@ -63,26 +63,46 @@ describe('architecture boundaries (dependency-cruiser)', () => {
     expect(output).toContain('no-app-to-app');
   });
 
-  it.each(['kafka/kafka-topic.reader', 'in-process/in-memory.broker'])(
-    'fails when an app imports the messaging adapter libs/kafka-avro/src/%s, not from its tests',
-    (adapter) => {
-      const files = {
-        ...clean,
-        [`libs/kafka-avro/src/${adapter}.ts`]: 'export const adapter = 1;\n',
-        'libs/kafka-avro/src/index.ts': `export { adapter } from './${adapter}';\n`,
-        'apps/raw-producer/src/ok.ts':
-          "import { adapter } from '../../../libs/kafka-avro/src';\nexport const a = adapter;\n",
-        'apps/raw-producer/src/ok.spec.ts': `import { adapter } from '../../../libs/kafka-avro/src/${adapter}';\nexport const b = adapter;\n`,
-      };
-      expect(cruise(files)).toMatchObject({ status: 0 });
-      const { status, output } = cruise({
-        ...files,
-        'apps/raw-producer/src/bad.ts': `import { adapter } from '../../../libs/kafka-avro/src/${adapter}';\nexport const c = adapter;\n`,
-      });
-      expect(status).not.toBe(0);
-      expect(output).toContain('apps-code-against-messaging-ports');
-    },
-  );
+  it('fails when an app imports the Kafka adapter of libs/kafka-avro, not from its tests', () => {
+    const files = {
+      ...clean,
+      'libs/kafka-avro/src/kafka/kafka-topic.reader.ts': 'export const adapter = 1;\n',
+      'libs/kafka-avro/src/index.ts': "export { adapter } from './kafka/kafka-topic.reader';\n",
+      'apps/raw-producer/src/ok.ts':
+        "import { adapter } from '../../../libs/kafka-avro/src';\nexport const a = adapter;\n",
+      'apps/raw-producer/src/ok.spec.ts':
+        "import { adapter } from '../../../libs/kafka-avro/src/kafka/kafka-topic.reader';\nexport const b = adapter;\n",
+    };
+    expect(cruise(files)).toMatchObject({ status: 0 });
+    const { status, output } = cruise({
+      ...files,
+      'apps/raw-producer/src/bad.ts':
+        "import { adapter } from '../../../libs/kafka-avro/src/kafka/kafka-topic.reader';\nexport const c = adapter;\n",
+    });
+    expect(status).not.toBe(0);
+    expect(output).toContain('apps-code-against-messaging-ports');
+  });
+
+  it('lets only the embedded mode, tests and benches import the in-process log', () => {
+    const use = (depth: number) =>
+      `import { log } from '${'../'.repeat(depth)}libs/in-process-log/src';\nexport const used = log;\n`;
+    const files = {
+      ...clean,
+      'libs/in-process-log/src/index.ts': 'export const log = 1;\n',
+      'apps/embedded/src/root.ts': use(3),
+      'apps/gateway/src/ok.spec.ts': use(3),
+      'bench/log.bench.ts': use(1),
+    };
+    expect(cruise(files)).toMatchObject({ status: 0 });
+    for (const [path, depth] of [
+      ['apps/gateway/src/bad.ts', 3],
+      ['libs/kafka-avro/src/bad.ts', 3],
+    ] as const) {
+      const { status, output } = cruise({ ...files, [path]: use(depth) });
+      expect([path, status === 0]).toEqual([path, false]);
+      expect(output).toContain('in-process-log-is-the-embedded-modes');
+    }
+  });
 
   it('fails when the loadgen imports product code', () => {
     const { status, output } = cruise({

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { InMemoryBroker } from '../../libs/kafka-avro/src/in-process/in-memory.broker';
+import { InMemoryBroker } from '../../libs/in-process-log/src/in-memory.broker';
 import { killWithParent, sleep, waitForExit } from '../../scripts/servers/process-utils';
 import { CRASH_LOG_OPTIONS } from './support/durable-log.options';
 

@@ -1,6 +1,7 @@
 import { aggProducerConfigSchema, loadConfig } from '@lib/config';
 import { DeribitTrade, TradeStats } from '@lib/domain';
-import { AvroSerde, InMemoryBroker, KafkaAvroModule, MessagePublisher } from '@lib/kafka-avro';
+import { inProcessTransport, InMemoryBroker } from '@lib/in-process-log';
+import { AvroSerde, KafkaAvroModule, MessagePublisher } from '@lib/kafka-avro';
 import { INestApplicationContext, Logger, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { expectedStats, sortStats, tradeStream } from '../../../test/agg-producer/support/trades';
@@ -22,7 +23,10 @@ const topics = aggProducerTopics(config);
 /** The app's module as the embedded mode composes it: in-process transport on a given broker. */
 async function embedded(broker: InMemoryBroker): Promise<INestApplicationContext> {
   @Module({
-    imports: [KafkaAvroModule.forRoot({ ...aggProducerMessaging(config), broker }), AggProducerModule.register(config)],
+    imports: [
+      KafkaAvroModule.forRoot({ ...aggProducerMessaging(config), inProcess: inProcessTransport(broker) }),
+      AggProducerModule.register(config),
+    ],
   })
   class EmbeddedAggProducer {}
   const app = await NestFactory.createApplicationContext(EmbeddedAggProducer, { logger: false });

@@ -6,7 +6,8 @@ import {
   rawProducerConfigSchema,
 } from '@lib/config';
 import { AggregateStore, ProfileStore } from '@lib/domain';
-import { InMemoryBroker, MessagingRuntime } from '@lib/kafka-avro';
+import { InMemoryBroker, InProcessMessagingTransport } from '@lib/in-process-log';
+import { MessagingRuntime } from '@lib/kafka-avro';
 import { PersistenceLifecycle } from '@lib/persistence/persistence.readiness';
 import { ModulesContainer } from '@nestjs/core';
 import { Test, TestingModule } from '@nestjs/testing';
@@ -73,7 +74,7 @@ describe('embedded composition root', () => {
   });
 
   it('gives every app the one in-process transport, on the broker the root opened', () => {
-    expect(moduleRef.get(MessagingRuntime).broker).toBe(broker);
+    expect((moduleRef.get(MessagingRuntime).transport as InProcessMessagingTransport).broker).toBe(broker);
   });
 
   it("declares every topic any app uses, once, with agg-producer's changelog schema and transactional id", () => {

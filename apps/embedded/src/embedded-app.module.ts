@@ -2,14 +2,8 @@ import { AggProducerModule, aggProducerMessaging } from '../../agg-producer/src/
 import { GatewayModule } from '../../gateway/src/gateway.module';
 import { PipelineModule } from '../../pipeline/src/pipeline.module';
 import { RawProducerModule } from '../../raw-producer/src/raw-producer.module';
-import {
-  deribitTradesTopic,
-  InMemoryBroker,
-  KafkaAvroModule,
-  KafkaAvroModuleOptions,
-  TopicSpec,
-  userTagsTopic,
-} from '@lib/kafka-avro';
+import { deribitTradesTopic, KafkaAvroModule, KafkaAvroModuleOptions, TopicSpec, userTagsTopic } from '@lib/kafka-avro';
+import { InMemoryBroker, inProcessTransport } from '@lib/in-process-log';
 import { PlatformModule } from '@lib/platform';
 import { DynamicModule, Module, Type } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
@@ -47,7 +41,13 @@ export function embeddedMessaging(config: EmbeddedConfig, broker: InMemoryBroker
   ] as TopicSpec<never>[]) {
     topics.set(topic.name, topic);
   }
-  return { ...agg, app: 'embedded', config: config.gateway, topics: [...topics.values()], broker };
+  return {
+    ...agg,
+    app: 'embedded',
+    config: config.gateway,
+    topics: [...topics.values()],
+    inProcess: inProcessTransport(broker),
+  };
 }
 
 /**

@@ -1,5 +1,11 @@
 export * from './messaging';
 export * from './messaging.config';
+export type {
+  MessagingTransport,
+  MessagingTransportContext,
+  MessagingTransportFactory,
+  NestEventClient,
+} from './messaging.transport';
 export * from './topics';
 export * from './kafka-avro.module';
 export { KAFKA_AVRO_OPTIONS, MessagingRuntime } from './messaging.runtime';
@@ -15,14 +21,11 @@ export { ConfluentSerde } from './serde/confluent.serde';
 export type { SchemaRegistryClient } from './serde/confluent.serde';
 export * from './nest/avro-kafka.serializer';
 export * from './nest/avro-kafka.deserializer';
-export * from './nest/in-process.transport';
-export * from './nest/in-process.client';
 export { restoreTraceContext } from './nest/trace-context.hook';
 export * from './tracing/trace-context';
 export { setupTracing } from './tracing/tracing.setup';
 export { DLQ_HEADERS, DeadLetterSink } from './dead-letter/dead-letter';
 export type { DeadLetter, PoisonMessage } from './dead-letter/dead-letter';
-export { InMemoryBroker, sharedInMemoryBroker } from './in-process/in-memory.broker';
 export { KafkaOptionsFactory } from './kafka/kafka-options.factory';
 export { KafkaMessagePublisher } from './kafka/kafka-message.publisher';
 export { KafkaMessageConsumer } from './kafka/kafka-message.consumer';

@@ -8,7 +8,7 @@ import { BeforeApplicationShutdown, Global, INestApplicationContext, Injectable,
 import { Test } from '@nestjs/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import { testKafkaBrokers, uniqueName } from '../../../test/support/test-env';
-import { InMemoryBroker } from './in-process/in-memory.broker';
+import { InMemoryBroker, inProcessTransport } from '@lib/in-process-log';
 import { KafkaAvroModule } from './kafka-avro.module';
 import { MessageConsumer, MessagePublisher, PublishError } from './messaging';
 import { MessagingConfig } from './messaging.config';
@@ -64,7 +64,11 @@ describe.each(['kafka', 'in-process'] as const)('KafkaAvroModule (%s)', (transpo
     const moduleRef = await Test.createTestingModule({
       imports: [
         ReadinessModule,
-        KafkaAvroModule.forRoot({ app: 'module-test', config: config(transport, topicName), broker }),
+        KafkaAvroModule.forRoot({
+          app: 'module-test',
+          config: config(transport, topicName),
+          inProcess: inProcessTransport(broker),
+        }),
       ],
       providers: [LateRequest],
     }).compile();

@@ -1,25 +1,12 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit, Optional } from '@nestjs/common';
-import { ClientKafka, CustomTransportStrategy, ServerKafka } from '@nestjs/microservices';
+import { CustomTransportStrategy } from '@nestjs/microservices';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { ReadinessRegistry } from '@lib/platform/health/readiness.registry';
 import { DeadLetterSink } from './dead-letter/dead-letter';
-import { InMemoryBroker, sharedInMemoryBroker } from './in-process/in-memory.broker';
-import { InMemoryDeadLetterSink, InProcessMessageConsumer } from './in-process/in-process-message.consumer';
-import { InProcessMessagePublisher } from './in-process/in-process-message.publisher';
-import { InProcessTopicReader } from './in-process/in-process-topic.reader';
-import { InProcessTransactionalPublisher } from './in-process/in-process-transactional.publisher';
-import { KafkaDeadLetterSink } from './kafka/kafka-dead-letter.sink';
-import { KafkaMessageConsumer } from './kafka/kafka-message.consumer';
-import { KafkaMessagePublisher } from './kafka/kafka-message.publisher';
-import { KafkaOptionsFactory } from './kafka/kafka-options.factory';
-import { ensureTopics } from './kafka/kafka-topic.admin';
-import { KafkaTopicReader } from './kafka/kafka-topic.reader';
-import { KafkaTransactionalPublisher } from './kafka/kafka-transactional.publisher';
+import { kafkaTransport } from './kafka/kafka.transport';
 import { MessageConsumer, MessagePublisher, TopicReader, TopicSpec, TransactionalPublisher } from './messaging';
 import { MessagingConfig } from './messaging.config';
-import { InProcessClient } from './nest/in-process.client';
-import { InProcessTransport } from './nest/in-process.transport';
-import { restoreTraceContext } from './nest/trace-context.hook';
+import { MessagingTransport, MessagingTransportFactory, NestEventClient } from './messaging.transport';
 import type { AvroRecordSchema } from './schemas/avro-schema.types';
 import { deribitTradeSchemaV1 } from './schemas/deribit-trade.schema';
 import { SchemaCatalog } from './schemas/schema.catalog';
@@ -49,19 +36,15 @@ export interface KafkaAvroModuleOptions {
    * `<client id>-tx`, registered on first use. Replicas need distinct ids.
    */
   readonly transactionalId?: string;
-  /** In-process transport: the broker to use; default the process-wide one. */
-  readonly broker?: InMemoryBroker;
+  /**
+   * The transport when TRANSPORT=in-process: `inProcessTransport(broker?)` of `@lib/in-process-log`,
+   * which only the embedded mode, tests and benches import. Without it, TRANSPORT=in-process does not
+   * start (a standalone app's log would reach no other process).
+   */
+  readonly inProcess?: MessagingTransportFactory;
 }
 
 export const KAFKA_AVRO_OPTIONS = Symbol('KAFKA_AVRO_OPTIONS');
-
-interface Transport {
-  readonly publisher: MessagePublisher & { close(): unknown };
-  readonly consumer: MessageConsumer & { close(): Promise<void> };
-  readonly transactional: TransactionalPublisher;
-  readonly reader: TopicReader;
-  readonly deadLetters: DeadLetterSink;
-}
 
 /**
  * Everything messaging for one app, for the configured TRANSPORT: the ports (publisher, consumer,
@@ -77,11 +60,8 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationShutdown {
   readonly catalog: SchemaCatalog;
   readonly serde: AvroSerde;
   readonly topics: readonly TopicSpec<unknown>[];
-  /** Kafka only. */
-  readonly kafkaOptions: KafkaOptionsFactory | undefined;
-  /** In-process only. */
-  readonly broker: InMemoryBroker | undefined;
-  private readonly transport: Transport;
+  /** The transport TRANSPORT chose, Kafka or the in-process log. */
+  readonly transport: MessagingTransport;
   private started = false;
 
   constructor(
@@ -100,14 +80,22 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationShutdown {
         : new ConfluentSerde(new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL }), this.catalog);
     this.topics =
       (options.topics as readonly TopicSpec<unknown>[] | undefined) ?? Object.values(messagingTopics(config));
+    const context = {
+      app: options.app,
+      config,
+      serde: this.serde,
+      topics: this.topics,
+      transactionalId: options.transactionalId,
+    };
     if (config.TRANSPORT === 'kafka') {
-      this.kafkaOptions = new KafkaOptionsFactory(config, options.app);
-      this.broker = undefined;
-      this.transport = this.kafkaTransport(this.kafkaOptions);
+      this.transport = kafkaTransport(context);
+    } else if (options.inProcess !== undefined) {
+      this.transport = options.inProcess(context);
     } else {
-      this.kafkaOptions = undefined;
-      this.broker = options.broker ?? sharedInMemoryBroker(config.KAFKA_TOPIC_PARTITIONS);
-      this.transport = this.inProcessTransport(this.broker);
+      throw new Error(
+        `${options.app}: TRANSPORT=in-process is the embedded mode's (npm start runs every app in one process); ` +
+          'an app on its own needs TRANSPORT=kafka and KAFKA_BROKERS',
+      );
     }
   }
 
@@ -134,39 +122,14 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationShutdown {
   async onModuleInit(): Promise<void> {
     this.readiness?.register(`messaging:${this.options.app}`, () => {
       if (!this.started) throw new Error('messaging is starting');
-      if (!this.transport.publisher.isReady())
-        throw new Error(`not connected to Kafka (${this.options.config.KAFKA_BROKERS.join(',')})`);
+      this.transport.checkReady();
     });
-    const names = this.topics.map((t) => t.name);
-    if (this.broker !== undefined) {
-      for (const name of names) this.broker.createTopic(name, this.options.config.KAFKA_TOPIC_PARTITIONS);
-    } else {
-      const kafkaOptions = this.kafkaOptions as KafkaOptionsFactory;
-      try {
-        await ensureTopics(kafkaOptions.kafka('admin'), names, {
-          partitions: this.options.config.KAFKA_TOPIC_PARTITIONS,
-          replicationFactor: this.options.config.KAFKA_REPLICATION_FACTOR,
-        });
-        await (this.transport.publisher as KafkaMessagePublisher).connect();
-        if (this.options.transactionalId !== undefined) {
-          await (this.transport.transactional as KafkaTransactionalPublisher).connect();
-        }
-      } catch (err) {
-        throw new Error(
-          `Kafka at ${this.options.config.KAFKA_BROKERS.join(',')} (KAFKA_BROKERS) is not usable: ${(err as Error).message}`,
-          { cause: err },
-        );
-      }
-    }
+    await this.transport.start();
     this.started = true;
   }
 
   async onApplicationShutdown(): Promise<void> {
-    const t = this.transport;
-    await t.consumer.close();
-    await t.publisher.close();
-    await (t.transactional as Partial<{ close(): Promise<void> }>).close?.();
-    await (t.deadLetters as Partial<{ close(): Promise<void> }>).close?.();
+    await this.transport.close();
     this.log.log('messaging closed');
   }
 
@@ -177,66 +140,11 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationShutdown {
    * committed offset starts at the beginning unless `fromBeginning` is false.
    */
   nestServer(groupId: string, opts: { fromBeginning?: boolean } = {}): CustomTransportStrategy {
-    const fromBeginning = opts.fromBeginning ?? true;
-    if (this.broker !== undefined) {
-      return new InProcessTransport({
-        broker: this.broker,
-        groupId,
-        serde: this.serde,
-        topics: this.topics,
-        deadLetters: this.deadLetters,
-        fromBeginning,
-      });
-    }
-    const server = new ServerKafka(
-      (this.kafkaOptions as KafkaOptionsFactory).nestServerOptions(
-        groupId,
-        this.serde,
-        this.topics,
-        this.deadLetters,
-        fromBeginning,
-      ),
-    );
-    server.setOnProcessingStartHook(restoreTraceContext);
-    return server;
+    return this.transport.nestServer(groupId, { fromBeginning: opts.fromBeginning ?? true });
   }
 
   /** A Nest client emitting Avro events to this app's topics: ClientKafka, or the in-process client. */
-  nestClient(): ClientKafka | InProcessClient {
-    if (this.broker !== undefined) return new InProcessClient(this.broker, this.serde, this.topics);
-    return new ClientKafka((this.kafkaOptions as KafkaOptionsFactory).nestClientOptions(this.serde, this.topics));
-  }
-
-  private kafkaTransport(kafkaOptions: KafkaOptionsFactory): Transport {
-    const kafka = kafkaOptions.kafka('consumer');
-    const deadLetters = new KafkaDeadLetterSink(kafkaOptions.kafka('dlq'), kafkaOptions);
-    return {
-      publisher: KafkaMessagePublisher.fromOptions(kafkaOptions, this.serde),
-      consumer: new KafkaMessageConsumer(kafka, kafkaOptions, this.serde, deadLetters),
-      transactional: new KafkaTransactionalPublisher(
-        kafkaOptions.kafka('tx'),
-        kafkaOptions,
-        this.serde,
-        this.options.transactionalId ?? kafkaOptions.defaultTransactionalId(),
-      ),
-      reader: new KafkaTopicReader(kafkaOptions.kafka('reader'), this.serde, {
-        consumerConfig: (groupId) => kafkaOptions.consumerConfig(groupId, { maxWaitTimeInMs: 100 }),
-        groupPrefix: `${kafkaOptions.clientId}-read`,
-        partitions: this.options.config.KAFKA_TOPIC_PARTITIONS,
-        replicationFactor: this.options.config.KAFKA_REPLICATION_FACTOR,
-      }),
-      deadLetters,
-    };
-  }
-
-  private inProcessTransport(broker: InMemoryBroker): Transport {
-    const deadLetters = new InMemoryDeadLetterSink(broker);
-    return {
-      publisher: new InProcessMessagePublisher(broker, this.serde),
-      consumer: new InProcessMessageConsumer(broker, this.serde, deadLetters),
-      transactional: new InProcessTransactionalPublisher(broker, this.serde),
-      reader: new InProcessTopicReader(broker, this.serde),
-      deadLetters,
-    };
+  nestClient(): NestEventClient {
+    return this.transport.nestClient();
   }
 }

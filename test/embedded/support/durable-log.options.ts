@@ -1,4 +1,4 @@
-import type { DurableBrokerOptions } from '../../../libs/kafka-avro/src/in-process/in-memory.broker';
+import type { DurableBrokerOptions } from '../../../libs/in-process-log/src/in-memory.broker';
 
 /** Small segments and offsets file, so a short run rolls, compacts and rewrites many times. */
 export const CRASH_LOG_OPTIONS: Omit<DurableBrokerOptions, 'dir'> = {

@@ -8,7 +8,7 @@
  * - `T <n>`: a transaction resolved: `n` to topic `out`, `n` to the compacted topic `state` (key
  *   `s<n % 5>`), and group `tx` committed offset `n` on events/0, all in one append.
  */
-import { InMemoryBroker } from '../../../libs/kafka-avro/src/in-process/in-memory.broker';
+import { InMemoryBroker } from '../../../libs/in-process-log/src/in-memory.broker';
 import { CRASH_LOG_OPTIONS } from './durable-log.options';
 
 async function main(): Promise<void> {

@@ -127,6 +127,12 @@ function truth(tags: UserTag[]): Map<string, { count: number; sum: bigint }> {
   return out;
 }
 
+/** Every aggregator a test started: stopped afterwards, so no flush timer outlives its test. */
+const started: MinuteCubeAggregator[] = [];
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((a) => a.stop()));
+});
+
 function setup(store = new MemoryStore()) {
   const config = {
     AGGREGATES_GROUP_ID: GROUP,
@@ -138,6 +144,7 @@ function setup(store = new MemoryStore()) {
   const aggregator = new MinuteCubeAggregator(config, store, userTagsTopic(TOPIC), readiness, scheduler);
   const handle = new RecordingHandle();
   aggregator.start(handle);
+  started.push(aggregator);
   const ready = async (): Promise<boolean> => {
     for (const [, check] of readiness.entries()) {
       try {

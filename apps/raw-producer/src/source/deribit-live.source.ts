@@ -66,6 +66,9 @@ interface AuthResult {
  * `maxPendingDeliveries` wait, the socket is paused, so TCP pushes back on the server. A long pause makes
  * Deribit drop the connection (heartbeats go unanswered); trades missed meanwhile show up as a trade_seq
  * gap after the reconnect, which the listener can back-fill.
+ *
+ * Over 300 lines on purpose: connection, subscription, authentication refresh and reconnection are one
+ * state machine over one socket; the JSON-RPC framing is deribit-rpc.connection.ts.
  */
 export class DeribitLiveSource extends TradeSource {
   readonly supportsBackfill = true;

@@ -23,7 +23,7 @@ export const httpPort = (defaultPort: number) => ({
 /** Kafka, or the in-process transport of the embedded mode. */
 export const transportVars = {
   TRANSPORT: doc(
-    'Message transport: in-process (embedded mode, one process) or kafka',
+    'Message transport: in-process (the embedded mode, npm start, only; an app started on its own needs kafka) or kafka',
     oneOf(['in-process', 'kafka'] as const, 'in-process'),
   ),
   KAFKA_BROKERS: doc('Kafka bootstrap brokers (TRANSPORT=kafka)', hostPortList('127.0.0.1:9092')),

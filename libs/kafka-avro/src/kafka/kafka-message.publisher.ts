@@ -55,6 +55,9 @@ function classify(err: unknown): PublishError['reason'] {
  * - after a failed request the producer is replaced (a new producer id: bounded retries leave the
  *   old one's sequence numbers in doubt). While Kafka cannot be reached, publishes fail at once with
  *   `unavailable`, and a background loop reconnects, so the publisher recovers by itself.
+ *
+ * Over 300 lines on purpose: the queue, the one request in flight, timeouts and the producer's
+ * replacement after a failure share their state and must change together.
  */
 export class KafkaMessagePublisher extends MessagePublisher {
   private readonly log = new Logger('KafkaPublisher');

@@ -5,21 +5,21 @@
  */
 import type { DeribitTrade, TradeStats, UserTag } from '@lib/domain';
 import { Controller, INestMicroservice } from '@nestjs/common';
-import { ClientKafka, Ctx, EventPattern, KafkaContext, Payload } from '@nestjs/microservices';
+import { Ctx, EventPattern, KafkaContext, Payload } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
 import { context, ROOT_CONTEXT, trace, TraceFlags } from '@opentelemetry/api';
 import { Kafka, logLevel } from 'kafkajs';
 import { lastValueFrom } from 'rxjs';
 import { testKafkaBrokers, uniqueName } from '../../../../test/support/test-env';
 import { DLQ_HEADERS } from '../dead-letter/dead-letter';
-import { InMemoryBroker } from '../in-process/in-memory.broker';
+import { InMemoryBroker, inProcessTransport } from '@lib/in-process-log';
 import { KafkaAvroModule } from '../kafka-avro.module';
 import { MessagingConfig } from '../messaging.config';
 import { MessagingRuntime } from '../messaging.runtime';
 import { sampleOptionTrade, sampleTrade, sampleTradeStats, sampleUserTag } from '../testing/sample-values';
 import { eventually } from '../testing/messaging-harness';
 import { deadLetterTopicOf, messagingTopics } from '../topics';
-import { InProcessClient } from './in-process.client';
+import { NestEventClient } from '../messaging.transport';
 
 jest.setTimeout(90_000);
 
@@ -105,11 +105,17 @@ describe.each(['kafka', 'in-process'] as const)('Nest event handlers on the %s t
   const broker = new InMemoryBroker({ partitions: 2 });
   let microservice: INestMicroservice;
   let runtime: MessagingRuntime;
-  let client: ClientKafka | InProcessClient;
+  let client: NestEventClient;
 
   beforeAll(async () => {
     const moduleRef = await Test.createTestingModule({
-      imports: [KafkaAvroModule.forRoot({ app: uniqueName('nest-app'), config: config(transport, topics), broker })],
+      imports: [
+        KafkaAvroModule.forRoot({
+          app: uniqueName('nest-app'),
+          config: config(transport, topics),
+          inProcess: inProcessTransport(broker),
+        }),
+      ],
       controllers: [tradesController(topics, received)],
     }).compile();
     runtime = moduleRef.get(MessagingRuntime);

@@ -1,11 +1,11 @@
 import type { UserTag } from '@lib/domain';
 import { Kafka, logLevel } from 'kafkajs';
 import type { RawMessage } from '../consuming/raw-message';
-import { InMemoryBroker } from '../in-process/in-memory.broker';
-import { InMemoryDeadLetterSink, InProcessMessageConsumer } from '../in-process/in-process-message.consumer';
-import { InProcessMessagePublisher } from '../in-process/in-process-message.publisher';
-import { InProcessTopicReader } from '../in-process/in-process-topic.reader';
-import { InProcessTransactionalPublisher } from '../in-process/in-process-transactional.publisher';
+import { InMemoryBroker } from '@lib/in-process-log/in-memory.broker';
+import { InMemoryDeadLetterSink, InProcessMessageConsumer } from '@lib/in-process-log/in-process-message.consumer';
+import { InProcessMessagePublisher } from '@lib/in-process-log/in-process-message.publisher';
+import { InProcessTopicReader } from '@lib/in-process-log/in-process-topic.reader';
+import { InProcessTransactionalPublisher } from '@lib/in-process-log/in-process-transactional.publisher';
 import { KafkaDeadLetterSink } from '../kafka/kafka-dead-letter.sink';
 import { KafkaMessageConsumer } from '../kafka/kafka-message.consumer';
 import { KafkaMessagePublisher, PublisherTuning } from '../kafka/kafka-message.publisher';

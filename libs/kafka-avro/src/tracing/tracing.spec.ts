@@ -1,9 +1,9 @@
 import type { UserTag } from '@lib/domain';
 import { context, ROOT_CONTEXT, SpanKind, trace, TraceFlags } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { InMemoryBroker } from '../in-process/in-memory.broker';
-import { InMemoryDeadLetterSink, InProcessMessageConsumer } from '../in-process/in-process-message.consumer';
-import { InProcessMessagePublisher } from '../in-process/in-process-message.publisher';
+import { InMemoryBroker } from '@lib/in-process-log/in-memory.broker';
+import { InMemoryDeadLetterSink, InProcessMessageConsumer } from '@lib/in-process-log/in-process-message.consumer';
+import { InProcessMessagePublisher } from '@lib/in-process-log/in-process-message.publisher';
 import { defaultSchemaCatalog } from '../schemas/schema.catalog';
 import { SingleObjectSerde } from '../serde/single-object.serde';
 import { sampleUserTag } from '../testing/sample-values';

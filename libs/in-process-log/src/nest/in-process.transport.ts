@@ -1,14 +1,14 @@
 import { CustomTransportStrategy, KafkaContext, Server, Transport } from '@nestjs/microservices';
 import { finalize, isObservable, lastValueFrom } from 'rxjs';
 import type { BaseRpcContext, ReadPacket } from '@nestjs/microservices';
-import { RawMessage } from '../consuming/raw-message';
-import { DeadLetterSink } from '../dead-letter/dead-letter';
-import { InMemoryBroker } from '../in-process/in-memory.broker';
-import { InMemorySubscription } from '../in-process/in-memory.subscription';
-import type { TopicSpec } from '../messaging';
-import { AvroSerde } from '../serde/avro.serde';
-import { AvroKafkaDeserializer, DEAD_LETTERED } from './avro-kafka.deserializer';
-import { restoreTraceContext } from './trace-context.hook';
+import { RawMessage } from '@lib/kafka-avro/consuming/raw-message';
+import { DeadLetterSink } from '@lib/kafka-avro/dead-letter/dead-letter';
+import { InMemoryBroker } from '../in-memory.broker';
+import { InMemorySubscription } from '../in-memory.subscription';
+import type { TopicSpec } from '@lib/kafka-avro/messaging';
+import { AvroSerde } from '@lib/kafka-avro/serde/avro.serde';
+import { AvroKafkaDeserializer, DEAD_LETTERED } from '@lib/kafka-avro/nest/avro-kafka.deserializer';
+import { restoreTraceContext } from '@lib/kafka-avro/nest/trace-context.hook';
 
 export interface InProcessTransportOptions {
   readonly broker: InMemoryBroker;

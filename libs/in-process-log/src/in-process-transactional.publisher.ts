@@ -1,8 +1,8 @@
-import { TopicPartitionOffset, TopicSpec, Transaction, TransactionalPublisher } from '../messaging';
-import { AvroSerde } from '../serde/avro.serde';
+import { TopicPartitionOffset, TopicSpec, Transaction, TransactionalPublisher } from '@lib/kafka-avro/messaging';
+import { AvroSerde } from '@lib/kafka-avro/serde/avro.serde';
 import { CommittedOffset, InMemoryBroker, OutgoingRecord } from './in-memory.broker';
 import { encodeRecords } from './in-process-message.publisher';
-import { injectTraceContext } from '../tracing/trace-context';
+import { injectTraceContext } from '@lib/kafka-avro/tracing/trace-context';
 
 /**
  * Transactions of the embedded mode: what `work` publishes and the offsets it commits are buffered

@@ -1,4 +1,4 @@
-import type { RawMessage } from '../consuming/raw-message';
+import type { RawMessage } from '@lib/kafka-avro/consuming/raw-message';
 
 /**
  * One partition's records in memory, in offset order.

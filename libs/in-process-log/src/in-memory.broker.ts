@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type { RawMessage } from '../consuming/raw-message';
+import type { RawMessage } from '@lib/kafka-avro/consuming/raw-message';
 import { DurableJournal, JournalEntry, JournalView, Recovered } from './durable.journal';
 import { PartitionLog } from './partition-log';
 
@@ -88,6 +88,10 @@ const tp = (topic: string, partition: number): string => `${topic}:${partition}`
  * written to files under `dir` and read back on start, so offsets continue across restarts. An
  * `append` resolves once its records are on disk, and only then do consumers see them: a consumer never
  * acts on a record that a crash could take back.
+ *
+ * Over 300 lines on purpose: the log's state (partitions, groups, assignments, offsets) and every operation
+ * on it live together so each operation's invariants are checked in one place; the disk side is
+ * durable.journal.ts, subscriptions in-memory.subscription.ts.
  */
 export class InMemoryBroker {
   private readonly log = new Logger('InMemoryBroker');
@@ -392,7 +396,8 @@ let shared: InMemoryBroker | undefined;
 /**
  * The process-wide broker of the embedded mode: every app's messaging module in one process uses it,
  * so the gateway's publishes reach the pipeline's consumers. Not durable; a composition root that
- * wants durability opens one with `InMemoryBroker.open` and hands it to KafkaAvroModule (`broker`).
+ * wants durability opens one with `InMemoryBroker.open` and hands it to KafkaAvroModule
+ * (`inProcess: inProcessTransport(broker)`).
  */
 export function sharedInMemoryBroker(partitions: number): InMemoryBroker {
   shared ??= new InMemoryBroker({ partitions });

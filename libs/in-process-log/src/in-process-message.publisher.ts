@@ -1,6 +1,6 @@
-import { Headers, MessagePublisher, PublishError, TopicSpec } from '../messaging';
-import { AvroSerde, EncodeError } from '../serde/avro.serde';
-import { inPublishSpan } from '../tracing/tracing.setup';
+import { Headers, MessagePublisher, PublishError, TopicSpec } from '@lib/kafka-avro/messaging';
+import { AvroSerde, EncodeError } from '@lib/kafka-avro/serde/avro.serde';
+import { inPublishSpan } from '@lib/kafka-avro/tracing/tracing.setup';
 import { InMemoryBroker, OutgoingRecord } from './in-memory.broker';
 
 /** Encodes values as the Kafka publisher does, so the embedded mode exercises the same serde. */

@@ -1,8 +1,8 @@
 import { ClientProxy, ReadPacket, WritePacket } from '@nestjs/microservices';
-import { InMemoryBroker } from '../in-process/in-memory.broker';
-import type { TopicSpec } from '../messaging';
-import { AvroSerde } from '../serde/avro.serde';
-import { AvroKafkaSerializer } from './avro-kafka.serializer';
+import { InMemoryBroker } from '../in-memory.broker';
+import type { TopicSpec } from '@lib/kafka-avro/messaging';
+import { AvroSerde } from '@lib/kafka-avro/serde/avro.serde';
+import { AvroKafkaSerializer } from '@lib/kafka-avro/nest/avro-kafka.serializer';
 
 /**
  * The embedded mode's stand-in for `ClientKafka`: `emit(topic, value)` encodes with the same

@@ -1,5 +1,5 @@
-import { TopicReader, TopicReadOptions, TopicSpec } from '../messaging';
-import { AvroSerde } from '../serde/avro.serde';
+import { TopicReader, TopicReadOptions, TopicSpec } from '@lib/kafka-avro/messaging';
+import { AvroSerde } from '@lib/kafka-avro/serde/avro.serde';
 import { InMemoryBroker } from './in-memory.broker';
 
 /**

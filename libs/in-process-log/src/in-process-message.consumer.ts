@@ -1,10 +1,10 @@
 import { Logger } from '@nestjs/common';
-import { decodeBatch } from '../consuming/batch-decoder';
-import { DeadLetter, DeadLetterSink } from '../dead-letter/dead-letter';
-import { ConsumedBatch, ConsumerHandle, ConsumerOptions, MessageConsumer } from '../messaging';
-import { consumerBatchFailures, consumerBatchSize, consumerLag } from '../metrics/messaging.metrics';
-import { AvroSerde } from '../serde/avro.serde';
-import { inBatchSpan } from '../tracing/tracing.setup';
+import { decodeBatch } from '@lib/kafka-avro/consuming/batch-decoder';
+import { DeadLetter, DeadLetterSink } from '@lib/kafka-avro/dead-letter/dead-letter';
+import { ConsumedBatch, ConsumerHandle, ConsumerOptions, MessageConsumer } from '@lib/kafka-avro/messaging';
+import { consumerBatchFailures, consumerBatchSize, consumerLag } from '@lib/kafka-avro/metrics/messaging.metrics';
+import { AvroSerde } from '@lib/kafka-avro/serde/avro.serde';
+import { inBatchSpan } from '@lib/kafka-avro/tracing/tracing.setup';
 import { InMemoryBroker } from './in-memory.broker';
 import { InMemorySubscription } from './in-memory.subscription';
 

@@ -1,4 +1,4 @@
-import type { RawMessage } from '../consuming/raw-message';
+import type { RawMessage } from '@lib/kafka-avro/consuming/raw-message';
 import { InMemoryBroker } from './in-memory.broker';
 import { InMemorySubscription } from './in-memory.subscription';
 

@@ -10,7 +10,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { RawMessage } from '../consuming/raw-message';
+import type { RawMessage } from '@lib/kafka-avro/consuming/raw-message';
 import { DurableBrokerOptions, InMemoryBroker } from './in-memory.broker';
 import { InMemorySubscription } from './in-memory.subscription';
 

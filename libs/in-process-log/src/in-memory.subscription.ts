@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import type { RawMessage } from '../consuming/raw-message';
-import { DEFAULT_RETRY, retryUntilDone, RetryOptions, Stopped } from '../consuming/retry';
-import type { TopicPartitionOffset } from '../messaging';
+import type { RawMessage } from '@lib/kafka-avro/consuming/raw-message';
+import { DEFAULT_RETRY, retryUntilDone, RetryOptions, Stopped } from '@lib/kafka-avro/consuming/retry';
+import type { TopicPartitionOffset } from '@lib/kafka-avro/messaging';
 import { Assignment, GroupMember, InMemoryBroker } from './in-memory.broker';
 
 export interface InMemorySubscriptionOptions {
