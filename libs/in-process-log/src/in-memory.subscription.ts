@@ -24,6 +24,8 @@ interface Position {
   readonly topic: string;
   readonly partition: number;
   next: number;
+  /** Moved by each rewind: a batch read before it does not advance `next` when it finishes. */
+  rewinds: number;
 }
 
 const tp = (topic: string, partition: number): string => `${topic}:${partition}`;
@@ -84,6 +86,15 @@ export class InMemorySubscription implements GroupMember {
     for (const o of offsets) this.broker.commit(this.opts.groupId, o.topic, o.partition, Number(o.offset));
   }
 
+  /** Reads `partition` again from `offset` once the batch in progress finishes (see ConsumerHandle.rewind). */
+  rewind(topic: string, partition: number, offset: number): void {
+    const position = this.positions.get(tp(topic, partition));
+    if (position === undefined) return;
+    position.next = offset;
+    position.rewinds += 1;
+    this.broker.wake();
+  }
+
   private async run(): Promise<void> {
     while (!this.stopping) {
       if (this.pending !== undefined) await this.applyPendingAssignment();
@@ -104,7 +115,7 @@ export class InMemorySubscription implements GroupMember {
           if (position.next >= high) continue;
           const batch = this.broker.read(position.topic, position.partition, position.next, this.opts.maxBatchMessages);
           worked = true;
-          round.push(this.process(position, batch, high));
+          round.push(this.process(position, batch, high, position.rewinds));
         }
         // Every batch of the round settles before the first error (if any) is thrown.
         const settled = await Promise.allSettled(round);
@@ -118,7 +129,12 @@ export class InMemorySubscription implements GroupMember {
     }
   }
 
-  private async process(position: Position, batch: readonly RawMessage[], high: number): Promise<void> {
+  private async process(
+    position: Position,
+    batch: readonly RawMessage[],
+    high: number,
+    rewinds: number,
+  ): Promise<void> {
     const { topic, partition } = position;
     const next = Number(batch[batch.length - 1].offset) + 1;
     const work = retryUntilDone(() => this.opts.handle(topic, partition, batch, high - next), {
@@ -138,6 +154,7 @@ export class InMemorySubscription implements GroupMember {
       if (err instanceof Stopped) return;
       throw err;
     }
+    if (position.rewinds !== rewinds) return; // rewound meanwhile: `next` is where it was sent
     position.next = next;
     if (this.opts.resumeFrom === undefined) this.broker.commit(this.opts.groupId, topic, partition, next);
   }
@@ -174,6 +191,7 @@ export class InMemorySubscription implements GroupMember {
             topic,
             partition,
             next: this.startOffset(topic, partition, resume),
+            rewinds: 0,
           });
         }
       }

@@ -90,6 +90,7 @@ export class InProcessMessageConsumer extends MessageConsumer {
       },
       isRunning: () => subscription.isRunning(),
       commit: (offsets) => subscription.commit(offsets),
+      rewind: (partition, offset) => subscription.rewind(opts.topic.name, partition, Number(offset)),
     };
   }
 

@@ -126,6 +126,13 @@ export interface ConsumerHandle {
   isRunning(): boolean;
   /** With external offsets: record offsets in the broker too (for lag monitoring only). */
   commit(offsets: readonly TopicPartitionOffset[]): Promise<void>;
+  /**
+   * Delivers an assigned partition again from `offset` (with external offsets: where the app's store says
+   * it resumes, after its state of the partition was dropped). The batch in progress finishes; batches
+   * after it start at `offset`, and nothing fetched before the rewind is delivered after it. Ignored for a
+   * partition this consumer no longer owns.
+   */
+  rewind(partition: number, offset: string): void;
 }
 
 export abstract class MessageConsumer {

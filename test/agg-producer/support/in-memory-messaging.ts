@@ -118,6 +118,7 @@ export class ScriptedConsumer extends MessageConsumer {
       },
       isRunning: () => running,
       commit: async () => undefined,
+      rewind: () => undefined,
     };
   }
 

@@ -29,6 +29,8 @@ class MemoryStore extends AggregateStore {
   readonly offsets = new Map<number, string>();
   readonly totals = new Map<string, { count: number; sum: bigint }>();
   failNext = 0;
+  /** Flushes that are stored and then reported as failed (a COMMIT whose answer was lost). */
+  ambiguousNext = 0;
   flushes = 0;
 
   async flush(batch: AggregateFlush): Promise<FlushResult> {
@@ -37,6 +39,15 @@ class MemoryStore extends AggregateStore {
       this.failNext -= 1;
       throw new Error('connection lost');
     }
+    if (this.ambiguousNext > 0) {
+      this.ambiguousNext -= 1;
+      this.apply(batch);
+      throw new Error('connection lost after COMMIT');
+    }
+    return this.apply(batch);
+  }
+
+  private apply(batch: AggregateFlush): FlushResult {
     const applied: number[] = [];
     const fenced: number[] = [];
     for (const p of batch.partitions) {
@@ -75,6 +86,10 @@ class MemoryStore extends AggregateStore {
 
 class RecordingHandle implements ConsumerHandle {
   readonly commits: TopicPartitionOffset[][] = [];
+  readonly rewinds: [number, string][] = [];
+  rewind(partition: number, offset: string): void {
+    this.rewinds.push([partition, offset]);
+  }
   async stop(): Promise<void> {}
   isRunning(): boolean {
     return true;
@@ -192,7 +207,7 @@ describe('MinuteCubeAggregator', () => {
     expect(store.totals).toEqual(truth([...tags, ...more]));
   });
 
-  it('resumes from the stored offsets and drops the deltas of a partition another consumer now owns', async () => {
+  it('resumes from the stored offsets; a partition fenced by the store is dropped and read again from its stored offset', async () => {
     const store = new MemoryStore();
     store.offsets.set(0, '100');
     const { aggregator, handle } = setup(store);
@@ -209,10 +224,37 @@ describe('MinuteCubeAggregator', () => {
     expect(store.offsets.get(0)).toBe('150');
     expect(handle.commits).toEqual([[{ topic: TOPIC, partition: 1, offset: '7' }]]);
 
-    // The fenced partition's deltas are gone, not retried.
+    // The fenced partition's deltas are gone, not retried; it is read again from the store's offset.
+    expect(handle.rewinds).toEqual([[0, '150']]);
     const flushes = store.flushes;
     await aggregator.flush();
     expect(store.flushes).toBe(flushes);
+  });
+
+  it('after a COMMIT that landed but reported failure, counts the partition again from the stored offset, once', async () => {
+    const { store, aggregator, handle } = setup();
+    await aggregator.resume([0]);
+    const tags = Array.from({ length: 25 }, (_, i) => tag(i));
+    await aggregator.accumulate(batch(0, 0, tags.slice(0, 10)));
+    store.ambiguousNext = 1;
+    await aggregator.flush(); // stored (offset 10), reported failed: the deltas go back to memory
+    expect(store.offsets.get(0)).toBe('10');
+    await aggregator.accumulate(batch(0, 10, tags.slice(10, 20)));
+    await aggregator.flush(); // expects no offset, finds 10: fenced, dropped, rewound to 10
+    expect(store.totals).toEqual(truth(tags.slice(0, 10)));
+    expect(handle.rewinds).toEqual([[0, '10']]);
+
+    // The batch that was in progress arrives after the rewind: skipped, and the rewind asked again.
+    await aggregator.accumulate(batch(0, 20, tags.slice(20, 25)));
+    expect(handle.rewinds).toEqual([
+      [0, '10'],
+      [0, '10'],
+    ]);
+    // Delivered again from the stored offset: counted from there, exactly once.
+    await aggregator.accumulate(batch(0, 10, tags.slice(10, 25)));
+    await aggregator.flush();
+    expect(store.totals).toEqual(truth(tags));
+    expect(store.offsets.get(0)).toBe('25');
   });
 
   it('skips a tag it cannot count, still moving the offset past it', async () => {

@@ -28,6 +28,12 @@ export class MinuteCubeAggregator {
   private handle: ConsumerHandle | undefined;
   private flushing: Promise<void> | undefined;
   private lastFlushOk = true;
+  /** Partitions the consumer assigned to this instance (resume adds, revoke removes). */
+  private readonly assigned = new Set<number>();
+  /** Fenced while still assigned: to be rewound to the store's offset at the next flush. */
+  private readonly toRewind = new Set<number>();
+  /** Rewound, waiting for the first batch from the store's offset (see accumulate). */
+  private readonly rewinding = new Map<number, { offset: string; skipped: boolean }>();
   private readonly flushDuration = histogram({
     name: 'pipeline_aggregate_flush_duration_seconds',
     help: 'Duration of one aggregate flush (one PostgreSQL transaction)',
@@ -76,15 +82,26 @@ export class MinuteCubeAggregator {
   /** The consumer's `resumeFrom`: where each assigned partition continues, from PostgreSQL. */
   async resume(partitions: readonly number[]): Promise<ReadonlyMap<number, string>> {
     const stored = await this.store.storedOffsets(this.config.AGGREGATES_GROUP_ID, this.topic.name);
-    for (const p of partitions) this.acc.assign(p, stored.get(p) ?? null);
+    for (const p of partitions) {
+      this.acc.assign(p, stored.get(p) ?? null);
+      this.assigned.add(p);
+      this.toRewind.delete(p);
+      this.rewinding.delete(p);
+    }
     return stored;
   }
 
   revoke(partitions: readonly number[]): void {
-    partitions.forEach((p) => this.acc.revoke(p));
+    for (const p of partitions) {
+      this.acc.revoke(p);
+      this.assigned.delete(p);
+      this.toRewind.delete(p);
+      this.rewinding.delete(p);
+    }
   }
 
   async accumulate(batch: ConsumedBatch<UserTag>): Promise<void> {
+    if (!this.resynced(batch)) return;
     for (const m of batch.messages) {
       try {
         this.acc.add(m.partition, m.offset, m.value);
@@ -100,6 +117,50 @@ export class MinuteCubeAggregator {
     while (this.acc.pendingTags() >= MAX_PENDING_TAGS) await this.flush();
   }
 
+  /**
+   * After a rewind, whether this batch counts. The batch that was in progress when the partition was
+   * rewound may still arrive, starting past the store's offset: it is skipped (the consumer delivers it
+   * again from the offset) and the rewind asked once more. The first batch starting at or before the
+   * store's offset, or any batch after one was skipped (the offset's records may be gone from the log),
+   * re-assigns the partition at that offset; records below it are ignored as already counted.
+   */
+  private resynced(batch: ConsumedBatch<UserTag>): boolean {
+    const pending = this.rewinding.get(batch.partition);
+    if (pending === undefined || batch.messages.length === 0) return true;
+    if (BigInt(batch.messages[0].offset) > BigInt(pending.offset) && !pending.skipped) {
+      pending.skipped = true;
+      this.handle?.rewind(batch.partition, pending.offset);
+      return false;
+    }
+    this.rewinding.delete(batch.partition);
+    this.acc.assign(batch.partition, pending.offset);
+    return true;
+  }
+
+  /**
+   * Partitions fenced while still assigned to this consumer (a commit that succeeded but reported an
+   * error, retried and then refused, or a race with a rebalance): their counts were dropped, so they
+   * are read again from the offset the store holds, instead of being fetched and never counted.
+   */
+  private async rewindFenced(): Promise<void> {
+    if (this.toRewind.size === 0) return;
+    const stored = await this.store.storedOffsets(this.config.AGGREGATES_GROUP_ID, this.topic.name);
+    for (const p of [...this.toRewind]) {
+      this.toRewind.delete(p);
+      const offset = stored.get(p);
+      if (!this.assigned.has(p)) continue;
+      if (offset === undefined) {
+        this.logger.error(
+          `partition ${p} was fenced but the store holds no offset for it; not counted until reassigned`,
+        );
+        continue;
+      }
+      this.rewinding.set(p, { offset, skipped: false });
+      this.handle?.rewind(p, offset);
+      this.logger.warn(`partition ${p}: counting again from the stored offset ${offset}`);
+    }
+  }
+
   /** One flush at a time; a call while one runs waits for it and then flushes what came meanwhile. */
   flush(): Promise<void> {
     const run = (this.flushing ?? Promise.resolve()).then(() => this.flushOnce());
@@ -110,6 +171,9 @@ export class MinuteCubeAggregator {
   }
 
   private async flushOnce(): Promise<void> {
+    await this.rewindFenced().catch((err: unknown) =>
+      this.logger.error(`could not read stored offsets to rewind fenced partitions: ${(err as Error).message}`),
+    );
     const snapshot = this.acc.take();
     if (!snapshot) return;
     const stop = this.flushDuration.startTimer();
@@ -129,7 +193,11 @@ export class MinuteCubeAggregator {
     this.lastFlushOk = true;
     if (result.fenced.length > 0) {
       this.acc.fence(snapshot, result.fenced);
-      this.logger.warn(`partitions ${result.fenced.join(',')} moved to another consumer; dropped their deltas`);
+      this.logger.warn(`partitions ${result.fenced.join(',')} were fenced by the store; dropped their deltas`);
+      for (const p of result.fenced) if (this.assigned.has(p)) this.toRewind.add(p);
+      await this.rewindFenced().catch((err: unknown) =>
+        this.logger.error(`could not read stored offsets to rewind fenced partitions: ${(err as Error).message}`),
+      );
     }
     const applied = snapshot.flush.partitions.filter((p) => result.applied.includes(p.partition));
     this.flushTags.observe(applied.reduce((n, p) => n + (snapshot.taken.get(p.partition)?.tags ?? 0), 0));

@@ -1,23 +1,12 @@
 import { DeribitTrade } from '@lib/domain';
 import { deribitTradesTopic, TopicReader, TopicReadOptions, TopicSpec } from '@lib/kafka-avro';
+import { sampleTrade } from '@lib/kafka-avro/testing/sample-values';
 import { TopicPublishedTrades } from './topic-published-trades';
 
 const topic = deribitTradesTopic('deribit-trades');
 
-function trade(instrument: string, seq: number): DeribitTrade {
-  return {
-    trade_seq: seq,
-    trade_id: `${instrument}-${seq}`,
-    timestamp: 1_700_000_000_000 + seq,
-    tick_direction: 0,
-    price: 100,
-    mark_price: 100,
-    index_price: 100,
-    instrument_name: instrument,
-    direction: 'buy',
-    amount: 1,
-  };
-}
+const trade = (instrument: string, seq: number): DeribitTrade =>
+  sampleTrade(seq, { instrument_name: instrument, trade_id: `${instrument}-${seq}` });
 
 /** Answers with what it was given, as Avro decodes it (absent optional fields as null), and records the asks. */
 class RecordingReader extends TopicReader {

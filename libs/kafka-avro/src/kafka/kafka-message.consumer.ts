@@ -67,6 +67,7 @@ export class KafkaMessageConsumer extends MessageConsumer {
       },
       isRunning: () => run.isRunning(),
       commit: (offsets) => run.commit(offsets),
+      rewind: (partition, offset) => run.rewind(partition, offset),
     };
     this.handles.add(handle);
     return handle;
@@ -89,6 +90,8 @@ class ConsumerRun<T> {
   private joined = false;
   private stopping = false;
   private admin: Admin | undefined;
+  /** Rewinds per partition: a batch fetched before one stops delivering its remaining chunks. */
+  private readonly rewinds = new Map<number, number>();
   /** eachBatch calls not yet settled. */
   private readonly inFlight = new Set<Promise<void>>();
 
@@ -164,6 +167,19 @@ class ConsumerRun<T> {
     );
   }
 
+  rewind(partition: number, offset: string): void {
+    if (!this.owned.has(partition)) return;
+    this.rewinds.set(partition, (this.rewinds.get(partition) ?? 0) + 1);
+    const topic = this.opts.topic.name;
+    // A resume point like an assignment's: eachBatch drops what lies below it and seeks back once if a
+    // batch fetched before the seek starts above it.
+    this.assignment = this.assignment.then((points) =>
+      new Map(points).set(partition, { offset: BigInt(offset), verified: false, soughtBack: false }),
+    );
+    this.consumer.seek({ topic, partition, offset });
+    this.log.warn(`${topic}/${partition}: rewound to ${offset}`);
+  }
+
   private onAssignment(partitions: readonly number[]): void {
     const now = new Set(partitions);
     const revoked = [...this.owned].filter((p) => !now.has(p));
@@ -203,10 +219,11 @@ class ConsumerRun<T> {
 
   private async eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
-    const resumePoints = this.opts.resumeFrom === undefined ? undefined : await this.assignment;
+    // The assignment's resume points (external offsets), and any rewind's.
+    const resumePoints = await this.assignment;
     if (payload.isStale() || batch.messages.length === 0) return;
     let messages = batch.messages;
-    const point = resumePoints?.get(batch.partition);
+    const point = resumePoints.get(batch.partition);
     if (point !== undefined && !point.verified) {
       const first = BigInt(messages[0].offset);
       if (first > point.offset && !point.soughtBack) {
@@ -223,8 +240,10 @@ class ConsumerRun<T> {
       point.verified = true;
     }
     const max = this.opts.maxBatchMessages ?? Number.POSITIVE_INFINITY;
+    const rewinds = this.rewinds.get(batch.partition) ?? 0;
     for (let start = 0; start < messages.length; start += max) {
       if (!payload.isRunning() || payload.isStale() || this.stopping) return;
+      if ((this.rewinds.get(batch.partition) ?? 0) !== rewinds) return;
       const chunk = messages.slice(start, start + max);
       try {
         await this.process(payload, batch, chunk);
