@@ -7,7 +7,8 @@
  * Build: the context is what .dockerignore lets through; each stage gets its own root directory;
  * COPY, WORKDIR, ENV and ARG act on it; RUN executes the instruction's own text with /bin/sh in a
  * chroot of that root, inside a private mount namespace where the host's /usr and /etc stand in for
- * the base image (read-only; this Debian 12 with its Node is what node:24-bookworm-slim is, with more
+ * the base image (read-only; this Debian 12 with its /usr/bin/node is what node:24-bookworm-slim is, when
+ * that node is 24 (the aerospike addon is kept for the build stages' ABI), with more
  * packages: a RUN needing a tool slim lacks would pass here and fail there) and each
  * `--mount=type=cache` is a directory kept between runs. Stages whose instructions and parents are
  * the same are built once, as BuildKit's cache would. A RUN that installs Debian packages is not run:

@@ -23,6 +23,7 @@ class FakeConsumer {
   readonly commits: { partition: number; offset: string }[] = [];
   eachBatch: ((p: EachBatchPayload) => Promise<void>) | undefined;
   running = true;
+  runs = 0;
 
   on(event: string, fn: (e: { payload: unknown }) => void) {
     this.listeners.set(event, fn);
@@ -31,6 +32,12 @@ class FakeConsumer {
   async subscribe() {}
   async run(config: { eachBatch: (p: EachBatchPayload) => Promise<void> }) {
     this.eachBatch = config.eachBatch;
+    this.runs += 1;
+    this.running = true;
+  }
+  crash(restart: boolean) {
+    this.running = false;
+    this.listeners.get('crash')?.({ payload: { error: new Error('Failed to find group coordinator'), restart } });
   }
   async disconnect() {
     this.running = false;
@@ -107,6 +114,45 @@ async function start(
 }
 
 describe('KafkaMessageConsumer', () => {
+  it('starts a new consumer when kafkajs crashes without restarting, and resumes like after a rebalance', async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+    try {
+      const resumed: number[][] = [];
+      const { fake, handle } = await start(
+        {
+          resumeFrom: async (partitions) => {
+            resumed.push([...partitions]);
+            return new Map(partitions.map((p) => [p, '7'] as const));
+          },
+        },
+        async () => undefined,
+      );
+      fake.join([0]);
+      expect(fake.runs).toBe(1);
+      fake.crash(true); // kafkajs restarts this one itself
+      await jest.advanceTimersByTimeAsync(60_000);
+      expect(fake.runs).toBe(1);
+      fake.crash(false); // kafkajs gives up: the consumer starts a new one after a backoff
+      await jest.advanceTimersByTimeAsync(999);
+      expect(fake.runs).toBe(1);
+      await jest.advanceTimersByTimeAsync(1);
+      expect(fake.runs).toBe(2);
+      expect(handle.isRunning()).toBe(false); // not a member until it joins again
+      fake.join([0]);
+      await jest.advanceTimersByTimeAsync(0);
+      expect(handle.isRunning()).toBe(true);
+      expect(resumed).toEqual([[0], [0]]);
+      expect(fake.seeks.slice(-1)).toEqual([{ partition: 0, offset: '7' }]);
+      // Stopped: a crash then starts nothing.
+      await handle.stop();
+      fake.crash(false);
+      await jest.advanceTimersByTimeAsync(60_000);
+      expect(fake.runs).toBe(2);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('commits each chunk after onBatch, in chunks of maxBatchMessages, and resolves what it handled', async () => {
     const batches: ConsumedBatch<UserTag>[] = [];
     const { fake } = await start({ maxBatchMessages: 2 }, async (b) => {

@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { Backoff } from '@lib/platform/retry/backoff';
 import { Admin, Batch, Consumer, ConsumerConfig, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { decodeBatch } from '../consuming/batch-decoder';
 import { RawMessage } from '../consuming/raw-message';
@@ -82,7 +83,11 @@ export class KafkaMessageConsumer extends MessageConsumer {
 /** One started consumer: a kafkajs consumer in its group, and the state of its assignment. */
 class ConsumerRun<T> {
   private readonly log: Logger;
-  private readonly consumer: Consumer;
+  private consumer: Consumer;
+  private readonly consumerConfig: ConsumerConfig;
+  /** After a crash kafkajs does not restart from (a non-retriable error): our own restarts. */
+  private readonly restartBackoff = new Backoff({ firstMs: 1_000, maxMs: 30_000 });
+  private restartTimer: NodeJS.Timeout | undefined;
   private readonly labels: { group: string; topic: string };
   private owned = new Set<number>();
   /** Settles once the current assignment's resume points are known (external offsets). */
@@ -109,11 +114,13 @@ class ConsumerRun<T> {
       minBytes: opts.fetchBatching.minBytes,
       maxWaitTimeInMs: opts.fetchBatching.maxWaitMs,
     };
-    this.consumer = kafka.consumer(options.consumerConfig(opts.groupId, { ...batching, ...tuning.consumer }));
+    this.consumerConfig = options.consumerConfig(opts.groupId, { ...batching, ...tuning.consumer });
+    this.consumer = kafka.consumer(this.consumerConfig);
   }
 
   async start(): Promise<void> {
     const { GROUP_JOIN, CRASH, STOP, DISCONNECT } = this.consumer.events;
+    const consumer = this.consumer;
     this.consumer.on(GROUP_JOIN, ({ payload }) => {
       this.joined = true;
       this.onAssignment(payload.memberAssignment[this.opts.topic.name] ?? []);
@@ -121,6 +128,9 @@ class ConsumerRun<T> {
     this.consumer.on(CRASH, ({ payload }) => {
       this.joined = false;
       this.log.error(`consumer crashed (restart: ${payload.restart}): ${payload.error.message}`);
+      // kafkajs gives up on an error it deems non-retriable (e.g. no group coordinator found after a long
+      // broker outage) and leaves the consumer disconnected: the partitions would never be read again.
+      if (!payload.restart && !this.stopping && consumer === this.consumer) this.scheduleRestart();
     });
     this.consumer.on(STOP, () => (this.joined = false));
     this.consumer.on(DISCONNECT, () => (this.joined = false));
@@ -144,8 +154,31 @@ class ConsumerRun<T> {
     return this.joined && !this.stopping;
   }
 
+  private scheduleRestart(): void {
+    const delay = this.restartBackoff.next();
+    this.log.warn(`starting a new consumer in ${delay} ms`);
+    this.restartTimer = setTimeout(() => void this.restart(), delay);
+  }
+
+  /** A new kafkajs consumer in the group: the assignment that follows resumes as after any rebalance. */
+  private async restart(): Promise<void> {
+    this.restartTimer = undefined;
+    if (this.stopping) return;
+    this.consumer = this.kafka.consumer(this.consumerConfig);
+    try {
+      await this.start();
+      this.restartBackoff.reset();
+      this.log.log('consumer started again');
+    } catch (err) {
+      this.log.error(`could not start the consumer again: ${(err as Error).message}`);
+      await this.consumer.disconnect().catch(() => undefined);
+      if (!this.stopping) this.scheduleRestart();
+    }
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
+    clearTimeout(this.restartTimer);
     if (this.opts.onStopping) {
       // No new batch starts; the ones in progress finish (and commit); then the app's last word,
       // while this consumer is still a member of its group and may commit.
