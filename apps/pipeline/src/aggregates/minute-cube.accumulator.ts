@@ -153,10 +153,17 @@ export class MinuteCubeAccumulator {
     }
   }
 
-  /** The store refused these partitions of a flush (another consumer owns them): drop them. */
-  fence(snapshot: FlushSnapshot, partitions: readonly number[]): void {
+  /**
+   * The store refused these partitions of a flush (their stored offset moved on): drop them. Returns the
+   * partitions dropped; one reassigned since the snapshot keeps its new state and is not among them.
+   */
+  fence(snapshot: FlushSnapshot, partitions: readonly number[]): number[] {
+    const dropped: number[] = [];
     for (const p of partitions) {
-      if (this.partitions.get(p) === snapshot.taken.get(p)?.live) this.partitions.delete(p);
+      if (this.partitions.get(p) !== snapshot.taken.get(p)?.live) continue;
+      this.partitions.delete(p);
+      dropped.push(p);
     }
+    return dropped;
   }
 }

@@ -192,9 +192,10 @@ export class MinuteCubeAggregator {
     stop();
     this.lastFlushOk = true;
     if (result.fenced.length > 0) {
-      this.acc.fence(snapshot, result.fenced);
+      const dropped = this.acc.fence(snapshot, result.fenced);
       this.logger.warn(`partitions ${result.fenced.join(',')} were fenced by the store; dropped their deltas`);
-      for (const p of result.fenced) if (this.assigned.has(p)) this.toRewind.add(p);
+      // A partition reassigned meanwhile (resume) already counts from the store's offset.
+      for (const p of dropped) if (this.assigned.has(p)) this.toRewind.add(p);
       await this.rewindFenced().catch((err: unknown) =>
         this.logger.error(`could not read stored offsets to rewind fenced partitions: ${(err as Error).message}`),
       );
