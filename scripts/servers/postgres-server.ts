@@ -7,6 +7,8 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
+  readdirSync,
+  readFileSync,
   rmSync,
   statSync,
 } from 'node:fs';
@@ -135,6 +137,36 @@ export class PostgresServer {
       throw err;
     }
     return server;
+  }
+
+  /**
+   * Freezes (SIGSTOP) or thaws (SIGCONT) the whole server: the postmaster and every process it forked
+   * (backends, checkpointer, WAL writer...). Frozen, it accepts TCP connections (the kernel does) and
+   * answers nothing: a hung database, not a down one. Answers how many processes were signalled.
+   */
+  signalAll(signal: 'SIGSTOP' | 'SIGCONT'): number {
+    const pid = this.child.pid;
+    if (pid === undefined || !isRunning(this.child)) throw new Error('PostgreSQL is not running');
+    const childrenOf = (parent: number): number[] =>
+      readdirSync('/proc')
+        .filter((entry) => /^\d+$/.test(entry))
+        .filter((entry) => {
+          try {
+            // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces: split after the last ')'.
+            const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+            return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent;
+          } catch {
+            return false; // exited meanwhile
+          }
+        })
+        .map(Number);
+    // The postmaster first when freezing (it forks nothing more), last when thawing.
+    if (signal === 'SIGSTOP') process.kill(pid, signal);
+    const children = childrenOf(pid);
+    for (const child of children) process.kill(child, signal);
+    if (signal === 'SIGCONT') process.kill(pid, signal);
+    const order = [pid, ...children];
+    return order.length;
   }
 
   /** Fast shutdown (SIGINT), then immediate (SIGQUIT), then SIGKILL; removes what start() created. */

@@ -28,7 +28,9 @@ import { Figures } from './support/figures';
 import { PacedTags, TagShape, tagAt, tagIndex } from './support/paced-tags';
 import { readTopic } from './support/topic.reader';
 import { FULL, size } from './support/sizes';
-import { sql, UserTagsStack } from './support/user-tags-stack';
+import { Poll, poller, postQuery, readiness, statusCount } from './support/polls';
+import { checkStores } from './support/store-check';
+import { UserTagsStack } from './support/user-tags-stack';
 
 const RATE = size('DB_OUTAGE_RATE', 200, 500);
 const BEFORE_S = size('DB_OUTAGE_BEFORE_SECONDS', 8, 20);
@@ -44,13 +46,6 @@ const SHAPE: TagShape = { prefix: 'dbo', cookies: 400, stepMs: 50 };
 
 jest.setTimeout((BEFORE_S + OUTAGE_S + AFTER_S) * 1000 + CONVERGE_MS + 240_000);
 
-interface Poll {
-  at: number;
-  status: number;
-  ms: number;
-  what: string;
-}
-
 /** Sum of the topic's end offsets, and of what `group` has committed in Kafka. */
 async function kafkaOffsets(admin: Admin, group: string, topic: string): Promise<{ end: number; committed: number }> {
   const [ends, [committed]] = await Promise.all([
@@ -63,43 +58,8 @@ async function kafkaOffsets(admin: Admin, group: string, topic: string): Promise
   };
 }
 
-/** Polls `fetchOne` every `everyMs` until stopped, recording each answer. */
-function poller(everyMs: number, fetchOne: () => Promise<Omit<Poll, 'at' | 'ms'>>) {
-  const polls: Poll[] = [];
-  let running = true;
-  const done = (async () => {
-    while (running) {
-      const at = Date.now();
-      const r = await fetchOne().catch((err: unknown) => ({ status: 0, what: (err as Error).message }));
-      polls.push({ at, ms: Date.now() - at, ...r });
-      await sleep(Math.max(0, at + everyMs - Date.now()));
-    }
-  })();
-  return {
-    polls,
-    stop: async () => {
-      running = false;
-      await done;
-      return polls;
-    },
-  };
-}
-
-async function post(url: string): Promise<{ status: number; what: string }> {
-  const res = await fetch(url, { method: 'POST', signal: AbortSignal.timeout(QUERY_TIMEOUT_MS) });
-  const body = await res.text();
-  try {
-    return { status: res.status, what: (JSON.parse(body) as { code?: string }).code ?? '' };
-  } catch {
-    return { status: res.status, what: 'NOT_JSON' };
-  }
-}
-
-async function ready(url: string): Promise<{ status: number; what: string }> {
-  const res = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(QUERY_TIMEOUT_MS) });
-  const body = (await res.json().catch(() => ({}))) as { error?: Record<string, unknown> };
-  return { status: res.status, what: Object.keys(body.error ?? {}).join(',') };
-}
+const post = (url: string) => postQuery(url, QUERY_TIMEOUT_MS);
+const ready = (url: string) => readiness(url, QUERY_TIMEOUT_MS);
 
 describe('database outage: PostgreSQL stopped for 10 s during ingest', () => {
   const figures = new Figures(
@@ -208,55 +168,7 @@ describe('database outage: PostgreSQL stopped for 10 s during ingest', () => {
     const okMissing = ok.filter((o) => !copies.has(o.i));
     const duplicated = [...copies].filter(([, n]) => n > 1);
     const inTopic = [...copies.keys()].filter((i) => i >= 0).map((i) => tagAt(i, SHAPE));
-    const perAction = new Map<string, number>();
-    const perBucket = new Map<string, number>();
-    const perList = new Map<string, Set<number>>();
-    for (const t of inTopic) {
-      const ms = Date.parse(t.time);
-      perAction.set(t.action, (perAction.get(t.action) ?? 0) + 1);
-      const bucket = `${t.action} ${ms - (ms % 60_000)}`;
-      perBucket.set(bucket, (perBucket.get(bucket) ?? 0) + 1);
-      const list = `${t.cookie} ${t.action}`;
-      if (!perList.has(list)) perList.set(list, new Set());
-      perList.get(list)?.add(ms);
-    }
-    const [byBucket, rows] = await Promise.all([
-      sql<{ action: string; bucket_ms: string; n: string }>(
-        dbUrl,
-        'SELECT action, bucket_ms, sum(count) AS n FROM minute_cube WHERE dims = 0 GROUP BY action, bucket_ms',
-      ),
-      sql<{ cookie: string; action: string; time_ms: string }>(
-        dbUrl,
-        'SELECT cookie, action, time_ms FROM profile_entry',
-      ),
-    ]);
-    const countedPerAction = new Map<string, number>();
-    const bucketDiffs: string[] = [];
-    const seenBuckets = new Set<string>();
-    for (const r of byBucket) {
-      const key = `${r.action} ${r.bucket_ms}`;
-      seenBuckets.add(key);
-      countedPerAction.set(r.action, (countedPerAction.get(r.action) ?? 0) + Number(r.n));
-      if (Number(r.n) !== (perBucket.get(key) ?? 0))
-        bucketDiffs.push(`${key}: ${r.n} counted, ${perBucket.get(key) ?? 0} sent`);
-    }
-    for (const [key, n] of perBucket) if (!seenBuckets.has(key)) bucketDiffs.push(`${key}: 0 counted, ${n} sent`);
-    const stored = new Map<string, number[]>();
-    for (const r of rows) {
-      const list = `${r.cookie} ${r.action}`;
-      if (!stored.has(list)) stored.set(list, []);
-      stored.get(list)?.push(Number(r.time_ms));
-    }
-    const listDiffs: string[] = [];
-    for (const [list, times] of perList) {
-      const got = stored.get(list) ?? [];
-      const unexpected = got.filter((t) => !times.has(t)).length;
-      if (got.length !== times.size || unexpected > 0 || new Set(got).size !== got.length) {
-        listDiffs.push(`${list}: ${got.length} rows (${unexpected} not sent), ${times.size} tags sent`);
-      }
-    }
-    for (const list of stored.keys()) if (!perList.has(list)) listDiffs.push(`${list}: stored, never sent`);
-    const countedTotal = [...countedPerAction.values()].reduce((s, n) => s + n, 0);
+    const stores = await checkStores(dbUrl, inTopic);
 
     // Readiness and queries, by when they were asked.
     const downAfterStop = pReady.find((p) => p.at >= stopAt && p.status !== 200);
@@ -269,15 +181,6 @@ describe('database outage: PostgreSQL stopped for 10 s during ingest', () => {
     const afterQ = queries.filter((p) => p.at >= readyAt + 2_000);
     const badQ = queries.filter((p) => p.status !== 200 && p.status !== 503);
     const slowQ = duringQ.filter((p) => p.ms > QUERY_BOUND_MS);
-    const statusCount = (ps: Poll[]) => {
-      const m = new Map<string, number>();
-      for (const p of ps) {
-        const key = p.status === 200 || p.what === '' ? String(p.status) : `${p.status} ${p.what}`;
-        m.set(key, (m.get(key) ?? 0) + 1);
-      }
-      return [...m].map(([k, n]) => `${k}: ${n}`).join(', ');
-    };
-
     const s = (ms: number) => (ms / 1000).toFixed(1);
     figures.add('tags sent', outcomes.length);
     figures.add('answered 204', ok.length);
@@ -316,11 +219,11 @@ describe('database outage: PostgreSQL stopped for 10 s during ingest', () => {
     figures.add('converged after sending ended, s', s(convergedAt - sendEnd));
     figures.add(
       'counted in aggregates (unfiltered cube) / tags in the topic',
-      `${countedTotal} / ${inTopic.length} (VIEW ${countedPerAction.get('VIEW') ?? 0}, BUY ${countedPerAction.get('BUY') ?? 0})`,
+      `${stores.countedTotal} / ${inTopic.length} (VIEW ${stores.countedPerAction.VIEW ?? 0}, BUY ${stores.countedPerAction.BUY ?? 0})`,
     );
-    figures.add('minute buckets × action checked / wrong', `${perBucket.size} / ${bucketDiffs.length}`);
-    figures.add('profile rows / tags in the topic', `${rows.length} / ${inTopic.length}`);
-    figures.add('cookie × action lists checked / wrong', `${perList.size} / ${listDiffs.length}`);
+    figures.add('minute buckets × action checked / wrong', `${stores.buckets} / ${stores.bucketDiffs.length}`);
+    figures.add('profile rows / tags in the topic', `${stores.profileRows} / ${inTopic.length}`);
+    figures.add('cookie × action lists checked / wrong', `${stores.lists} / ${stores.listDiffs.length}`);
     figures.add('total run, s', s(sendEnd - t0));
 
     expect(
@@ -344,10 +247,10 @@ describe('database outage: PostgreSQL stopped for 10 s during ingest', () => {
     expect(duringQ.filter((p) => p.status !== 503).map((p) => `${p.status} ${p.what}`)).toEqual([]);
     expect(slowQ.map((p) => `${p.status} after ${p.ms} ms`)).toEqual([]);
     expect(afterQ.filter((p) => p.status !== 200).map((p) => `${p.status} ${p.what}`)).toEqual([]);
-    expect(bucketDiffs.slice(0, 10)).toEqual([]);
-    expect(Object.fromEntries(countedPerAction)).toEqual(Object.fromEntries(perAction));
-    expect(listDiffs.slice(0, 10)).toEqual([]);
-    expect(rows.length).toBe(inTopic.length);
+    expect(stores.bucketDiffs.slice(0, 10)).toEqual([]);
+    expect(stores.countedPerAction).toEqual(stores.sentPerAction);
+    expect(stores.listDiffs.slice(0, 10)).toEqual([]);
+    expect(stores.profileRows).toBe(inTopic.length);
     passed = true;
   });
 });

@@ -94,13 +94,14 @@ export class AppProcess {
     this.disarm();
   }
 
-  /** SIGTERM, then SIGKILL if it does not exit in time. */
-  async stop(timeoutMs = 15_000): Promise<void> {
+  /** SIGTERM, then SIGKILL if it does not exit in time; answers its exit code (null: killed or not running). */
+  async stop(timeoutMs = 15_000): Promise<number | null> {
     if (this.running) {
       this.child.kill('SIGTERM');
       if (!(await waitForExit(this.child, timeoutMs))) this.child.kill('SIGKILL');
     }
     this.disarm();
+    return this.child.exitCode;
   }
 
   log(lines = 40): string {

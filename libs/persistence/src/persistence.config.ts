@@ -6,6 +6,10 @@ export interface DatabaseConfig {
   /** A PostgreSQL server; when unset, PGlite persisted under DATA_DIR serves the same SQL. */
   readonly DATABASE_URL?: string;
   readonly DATABASE_POOL_SIZE: number;
+  /** Server only: a read's (and a pool wait's) bound; default 5,000. Not on the embedded PGlite. */
+  readonly DATABASE_QUERY_TIMEOUT_MS?: number;
+  /** Server only: a write statement's bound; default 60,000. Not on the embedded PGlite. */
+  readonly DATABASE_WRITE_TIMEOUT_MS?: number;
   readonly DATA_DIR: string;
 }
 

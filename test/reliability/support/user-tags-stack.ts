@@ -51,8 +51,12 @@ export class UserTagsStack {
   readonly env: Record<string, string>;
   pipeline!: AppProcess;
   gateway!: AppProcess;
-  /** Pipeline processes started after the first. */
+  /** Pipeline processes started after the first by killAndRestartPipeline. */
   restarts = 0;
+  /** Pipeline processes started beside `pipeline` (addPipeline), running or not. */
+  readonly others: AppProcess[] = [];
+  /** Pipeline processes started so far: names each one's log. */
+  private launched = 0;
   private readonly kafka: Kafka;
 
   private constructor(private readonly o: UserTagsStackOptions) {
@@ -96,7 +100,7 @@ export class UserTagsStack {
   }
 
   private async startPipeline(): Promise<AppProcess> {
-    const p = await AppProcess.start('pipeline', uniqueName(`${this.o.label}-pipeline-${this.restarts}`), {
+    const p = await AppProcess.start('pipeline', uniqueName(`${this.o.label}-pipeline-${this.launched++}`), {
       ...this.env,
       ...this.o.pipelineEnv,
     });
@@ -111,29 +115,50 @@ export class UserTagsStack {
     this.pipeline = await this.startPipeline();
   }
 
-  async stop(): Promise<void> {
-    await Promise.allSettled([this.gateway?.stop(), this.pipeline?.stop()]);
+  /** Starts one more pipeline process in the same consumer group, ready; it joins and the group rebalances. */
+  async addPipeline(): Promise<AppProcess> {
+    const p = await this.startPipeline();
+    this.others.push(p);
+    return p;
   }
 
-  async progress(): Promise<Progress> {
+  async stop(): Promise<void> {
+    await Promise.allSettled([this.gateway?.stop(), this.pipeline?.stop(), ...this.others.map((p) => p.stop())]);
+  }
+
+  /**
+   * Per partition: the topic's end offset, the pipeline group's offset recorded in Kafka (profiles are
+   * written before a batch's offsets are) and the aggregates' stored offset (PostgreSQL).
+   */
+  async partitions(): Promise<{ partition: number; end: number; profiles: number; aggregates: number }[]> {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
       const ends = await admin.fetchTopicOffsets(this.topic);
       const [committed] = await admin.fetchOffsets({ groupId: this.groups.aggregates, topics: [this.topic] });
-      const stored = await sql<{ n: string | null }>(
+      const stored = await sql<{ partition: number; next_offset: string }>(
         this.o.databaseUrl,
-        'SELECT sum(next_offset) AS n FROM consumer_offset WHERE group_id = $1 AND topic = $2',
+        'SELECT partition, next_offset FROM consumer_offset WHERE group_id = $1 AND topic = $2',
         [this.groups.aggregates, this.topic],
       );
-      return {
-        end: ends.reduce((n, p) => n + Number(p.high), 0),
-        profiles: (committed?.partitions ?? []).reduce((n, p) => n + Math.max(0, Number(p.offset)), 0),
-        aggregates: Number(stored[0]?.n ?? 0),
-      };
+      return ends
+        .map((e) => ({
+          partition: e.partition,
+          end: Number(e.high),
+          profiles: Math.max(0, Number(committed?.partitions.find((c) => c.partition === e.partition)?.offset ?? 0)),
+          aggregates: Number(stored.find((r) => r.partition === e.partition)?.next_offset ?? 0),
+        }))
+        .sort((a, b) => a.partition - b.partition);
     } finally {
       await admin.disconnect();
     }
+  }
+
+  async progress(): Promise<Progress> {
+    const sum = (key: 'end' | 'profiles' | 'aggregates', ps: { [k in typeof key]: number }[]) =>
+      ps.reduce((n, p) => n + p[key], 0);
+    const ps = await this.partitions();
+    return { end: sum('end', ps), profiles: sum('profiles', ps), aggregates: sum('aggregates', ps) };
   }
 
   /** Waits until both stores hold the whole topic as it is; returns when (epoch ms). */

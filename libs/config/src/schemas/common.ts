@@ -81,6 +81,14 @@ export const databaseVars = {
     secret(optionalUrl(['postgres', 'postgresql'])),
   ),
   DATABASE_POOL_SIZE: doc('Connections in the PostgreSQL pool', int(10, { min: 1, max: 500 })),
+  DATABASE_QUERY_TIMEOUT_MS: doc(
+    'PostgreSQL server: longest wait for a read (and for a pooled connection) before it fails; the gateway then answers 503',
+    int(5_000, { min: 100, max: 600_000 }),
+  ),
+  DATABASE_WRITE_TIMEOUT_MS: doc(
+    "PostgreSQL server: longest wait for one of the pipeline's write statements (a cube flush, profile lists) before it fails and is retried",
+    int(60_000, { min: 100, max: 3_600_000 }),
+  ),
   DATA_DIR: doc(
     "Directory of the embedded mode's data: its durable in-process log (log/) and PGlite database (pglite/)",
     str('./.data', { expects: 'a directory path' }),

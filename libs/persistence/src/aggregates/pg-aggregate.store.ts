@@ -11,8 +11,8 @@ import {
 import { Pool, QueryConfig } from 'pg';
 import { DataSource } from 'typeorm';
 import { keyText } from '../key-text';
-import { isEmbedded } from '../connection/data-source.factory';
-import { hotQuery, inTransaction, poolOf } from '../connection/sql-pool';
+import { isEmbedded, sqlTimeoutsOf } from '../connection/data-source.factory';
+import { bounded, hotQuery, inTransaction, poolOf, SqlTimeouts } from '../connection/sql-pool';
 import { toColumns } from './cube-rows';
 
 export interface PgAggregateStoreOptions {
@@ -87,11 +87,13 @@ export class PgAggregateStore extends AggregateStore {
   private readonly pool: Pool;
   private readonly deleteChunk: number;
   private readonly sliceQuery: (values: unknown[]) => QueryConfig;
+  private readonly timeouts: SqlTimeouts;
 
   constructor(dataSource: DataSource, options: PgAggregateStoreOptions = {}) {
     super();
     this.pool = poolOf(dataSource);
-    this.sliceQuery = hotQuery('cube_slice', QUERY_SQL, !isEmbedded(dataSource));
+    this.timeouts = sqlTimeoutsOf(dataSource);
+    this.sliceQuery = hotQuery('cube_slice', QUERY_SQL, !isEmbedded(dataSource), this.timeouts.readMs);
     this.deleteChunk = options.deleteChunk ?? 50_000;
   }
 
@@ -104,26 +106,34 @@ export class PgAggregateStore extends AggregateStore {
       }
     }
     const c = toColumns(partitions);
+    const { writeMs } = this.timeouts;
     const { rows } = await inTransaction(
       this.pool,
       (client) =>
-        client.query<{ partition: number }>(FLUSH_SQL, [
-          batch.groupId,
-          batch.topic,
-          partitions.map((p) => p.partition),
-          partitions.map((p) => p.nextOffset),
-          partitions.map((p) => p.expectedOffset),
-          c.partition,
-          c.bucketMs,
-          c.action,
-          c.dims,
-          c.origin,
-          c.brandId,
-          c.categoryId,
-          c.count,
-          c.sumPrice,
-        ]),
+        client.query<{ partition: number }>(
+          bounded(
+            FLUSH_SQL,
+            [
+              batch.groupId,
+              batch.topic,
+              partitions.map((p) => p.partition),
+              partitions.map((p) => p.nextOffset),
+              partitions.map((p) => p.expectedOffset),
+              c.partition,
+              c.bucketMs,
+              c.action,
+              c.dims,
+              c.origin,
+              c.brandId,
+              c.categoryId,
+              c.count,
+              c.sumPrice,
+            ],
+            writeMs,
+          ),
+        ),
       FLUSH_SETTINGS,
+      writeMs,
     );
     const applied = new Set(rows.map((r) => r.partition));
     const ids = partitions.map((p) => p.partition);
@@ -132,8 +142,11 @@ export class PgAggregateStore extends AggregateStore {
 
   async storedOffsets(groupId: string, topic: string): Promise<ReadonlyMap<number, string>> {
     const { rows } = await this.pool.query<{ partition: number; next_offset: string }>(
-      'SELECT partition, next_offset FROM consumer_offset WHERE group_id = $1 AND topic = $2',
-      [groupId, topic],
+      bounded(
+        'SELECT partition, next_offset FROM consumer_offset WHERE group_id = $1 AND topic = $2',
+        [groupId, topic],
+        this.timeouts.writeMs,
+      ),
     );
     return new Map(rows.map((r) => [r.partition, r.next_offset]));
   }
@@ -155,7 +168,7 @@ export class PgAggregateStore extends AggregateStore {
   }
 
   async newestBucket(): Promise<number | undefined> {
-    const { rows } = await this.pool.query<{ newest: string | null }>(NEWEST_SQL);
+    const { rows } = await this.pool.query<{ newest: string | null }>(bounded(NEWEST_SQL, [], this.timeouts.writeMs));
     const newest = rows[0]?.newest;
     return newest === null || newest === undefined ? undefined : Number(newest);
   }
@@ -166,7 +179,9 @@ export class PgAggregateStore extends AggregateStore {
     const beforeMinute = Math.ceil(bucketMs / MS_PER_MINUTE);
     let total = 0;
     for (;;) {
-      const { rowCount } = await this.pool.query(DELETE_SQL, [beforeMinute, this.deleteChunk]);
+      const { rowCount } = await this.pool.query(
+        bounded(DELETE_SQL, [beforeMinute, this.deleteChunk], this.timeouts.writeMs),
+      );
       total += rowCount ?? 0;
       if ((rowCount ?? 0) < this.deleteChunk) return total;
     }

@@ -2,6 +2,7 @@ import { DataSource, MigrationExecutor } from 'typeorm';
 import { MIGRATIONS } from '../migrations';
 import { DatabaseConfig } from '../persistence.config';
 import { acquireEmbeddedPostgres, embeddedDataDir, EmbeddedPostgresLease } from './embedded-postgres';
+import type { SqlTimeouts } from './sql-pool';
 
 export interface DataSourceOptions {
   /** Shown in pg_stat_activity; default `streaming-analytics`. */
@@ -23,6 +24,13 @@ interface SharedEmbedded {
   readonly lease: Promise<EmbeddedPostgresLease>;
 }
 
+/** The default bounds of a server's statements (DATABASE_QUERY_TIMEOUT_MS, DATABASE_WRITE_TIMEOUT_MS). */
+const READ_TIMEOUT_MS = 5_000;
+const WRITE_TIMEOUT_MS = 60_000;
+
+/** The bounds of each server DataSource's statements; the embedded one has none. */
+const timeouts = new WeakMap<DataSource, SqlTimeouts>();
+
 const embedded = new Map<string, SharedEmbedded>();
 /** Shared DataSources, to find their entry on close. */
 const sharedBy = new WeakMap<DataSource, SharedEmbedded>();
@@ -31,7 +39,9 @@ const sharedBy = new WeakMap<DataSource, SharedEmbedded>();
  * An initialised TypeORM DataSource on `pg`, with every migration applied (never `synchronize`).
  *
  * DATABASE_URL set: a new DataSource on that server, whose pool holds at most DATABASE_POOL_SIZE
- * connections.
+ * connections. Waiting for a connection is bounded by DATABASE_QUERY_TIMEOUT_MS, and so are the
+ * stores' reads; their writes by DATABASE_WRITE_TIMEOUT_MS (sqlTimeoutsOf). Migrations are not bounded:
+ * a migration of a large table may take minutes.
  *
  * Unset: PGlite persisted under DATA_DIR/pglite, served on a loopback port (embedded-postgres.ts).
  * PGlite is ONE backend session, and pglite-socket multiplexes every client connection onto it
@@ -47,9 +57,16 @@ const sharedBy = new WeakMap<DataSource, SharedEmbedded>();
  */
 export async function createDataSource(config: DatabaseConfig, options: DataSourceOptions = {}): Promise<DataSource> {
   if (!config.DATABASE_URL) return openEmbedded(embeddedDataDir(config.DATA_DIR), options);
-  const dataSource = newDataSource({ url: config.DATABASE_URL }, config.DATABASE_POOL_SIZE, 5_000, options);
+  const readMs = config.DATABASE_QUERY_TIMEOUT_MS ?? READ_TIMEOUT_MS;
+  const dataSource = newDataSource({ url: config.DATABASE_URL }, config.DATABASE_POOL_SIZE, readMs, options);
   await initialise(dataSource, config.DATABASE_URL);
+  timeouts.set(dataSource, { readMs, writeMs: config.DATABASE_WRITE_TIMEOUT_MS ?? WRITE_TIMEOUT_MS });
   return dataSource;
+}
+
+/** How long the stores' statements on `dataSource` may take (none on the embedded PGlite). */
+export function sqlTimeoutsOf(dataSource: DataSource): SqlTimeouts {
+  return timeouts.get(dataSource) ?? {};
 }
 
 /** True when the DataSource runs on the embedded PGlite (one shared backend session). */

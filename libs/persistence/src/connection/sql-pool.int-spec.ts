@@ -6,7 +6,7 @@
  */
 import { Pool } from 'pg';
 import { createTestDatabase, TestDatabase } from '../../../../test/support/test-env';
-import { inTransaction } from './sql-pool';
+import { bounded, inTransaction, isQueryTimeout } from './sql-pool';
 
 describe('inTransaction when the server ends the session mid-transaction', () => {
   let db: TestDatabase;
@@ -48,6 +48,30 @@ describe('inTransaction when the server ends the session mid-transaction', () =>
     expect(outcome).toMatch(/^failed: /);
     expect(uncaught).toEqual([]);
     // The ended connection went away instead of back to the pool: the next transaction gets a live one.
+    const next = await inTransaction(pool, (client) => client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid'));
+    expect(next.rows[0]!.pid).not.toBe(pid);
+  });
+
+  it('a statement past its bound fails at the bound, without waiting for a ROLLBACK; the connection is discarded', async () => {
+    let pid = 0;
+    const started = Date.now();
+    const err = await inTransaction(
+      pool,
+      async (client) => {
+        pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+        return client.query(bounded('SELECT pg_sleep(3)', [], 300));
+      },
+      undefined,
+      300,
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const tookMs = Date.now() - started;
+
+    expect(isQueryTimeout(err)).toBe(true);
+    // Well under the 3 s statement: neither the statement nor a ROLLBACK queued behind it was awaited.
+    expect(tookMs).toBeLessThan(2_500);
     const next = await inTransaction(pool, (client) => client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid'));
     expect(next.rows[0]!.pid).not.toBe(pid);
   });

@@ -17,14 +17,46 @@ export function poolOf(dataSource: DataSource): Pool {
 }
 
 /**
+ * How long the stores' statements may take on a PostgreSQL server, in ms; undefined: unbounded (the
+ * embedded PGlite, whose one session must never be abandoned mid-statement). Each bound is pg's
+ * client-side `query_timeout`: it holds when the server is frozen or the network silent (a server-side
+ * statement_timeout would not), and a connection that timed out is discarded, never reused.
+ */
+export interface SqlTimeouts {
+  readonly readMs?: number;
+  readonly writeMs?: number;
+}
+
+/** pg reads `query_timeout` from a query's config too; @types/pg leaves it out of QueryConfig. */
+type BoundedQueryConfig = QueryConfig & { query_timeout?: number };
+
+/** pg's message for a statement that outlived its query_timeout. */
+const QUERY_TIMEOUT_MESSAGE = 'Query read timeout';
+
+/** True for the error of a statement that outlived its bound (the server may still run it, or have run it). */
+export function isQueryTimeout(err: unknown): boolean {
+  return err instanceof Error && err.message === QUERY_TIMEOUT_MESSAGE;
+}
+
+/** A statement with its bound (none when `timeoutMs` is undefined). */
+export function bounded(text: string, values: unknown[], timeoutMs: number | undefined): QueryConfig {
+  const config: BoundedQueryConfig = { text, values, query_timeout: timeoutMs };
+  return config;
+}
+
+/**
  * Runs `fn` in one transaction on one connection: COMMIT when it resolves, ROLLBACK when it throws.
  * A connection whose ROLLBACK fails is discarded rather than returned to the pool. `settings`
- * (parameterless `SET LOCAL ...` statements) go with the BEGIN, in the same round trip.
+ * (parameterless `SET LOCAL ...` statements) go with the BEGIN, in the same round trip. With
+ * `timeoutMs`, BEGIN, COMMIT and ROLLBACK are bounded by it (`fn` bounds its own statements); after a
+ * timeout the connection is discarded without a ROLLBACK, which would only queue behind the statement
+ * still outstanding (the server rolls back a transaction whose session ends).
  */
 export async function inTransaction<T>(
   pool: Pool,
   fn: (client: PoolClient) => Promise<T>,
   settings?: string,
+  timeoutMs?: number,
 ): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
@@ -37,14 +69,18 @@ export async function inTransaction<T>(
   client.on('error', onError);
   try {
     // Without parameters pg uses the simple protocol, which takes several statements at once.
-    await client.query(settings ? `BEGIN; ${settings}` : 'BEGIN');
+    await client.query(bounded(settings ? `BEGIN; ${settings}` : 'BEGIN', [], timeoutMs));
     const result = await fn(client);
-    await client.query('COMMIT');
+    await client.query(bounded('COMMIT', [], timeoutMs));
     return result;
   } catch (err) {
-    await client.query('ROLLBACK').catch((rollbackError: Error) => {
-      broken = rollbackError;
-    });
+    if (isQueryTimeout(err)) {
+      broken ??= err as Error;
+    } else {
+      await client.query(bounded('ROLLBACK', [], timeoutMs)).catch((rollbackError: Error) => {
+        broken = rollbackError;
+      });
+    }
     throw err;
   } finally {
     client.off('error', onError);
@@ -57,6 +93,13 @@ export async function inTransaction<T>(
  * parses and plans it once instead of on every call. Not on the embedded PGlite, whose one session
  * outlives its connections (a new connection preparing the same name again would fail).
  */
-export function hotQuery(name: string, text: string, named: boolean): (values: unknown[]) => QueryConfig {
-  return named ? (values) => ({ name, text, values }) : (values) => ({ text, values });
+export function hotQuery(
+  name: string,
+  text: string,
+  named: boolean,
+  timeoutMs?: number,
+): (values: unknown[]) => QueryConfig {
+  return named
+    ? (values): BoundedQueryConfig => ({ name, text, values, query_timeout: timeoutMs })
+    : (values): BoundedQueryConfig => ({ text, values, query_timeout: timeoutMs });
 }

@@ -10,7 +10,7 @@ import {
 import { Pool, QueryConfig } from 'pg';
 import { DataSource } from 'typeorm';
 import { keyText } from '../key-text';
-import { isEmbedded } from '../connection/data-source.factory';
+import { isEmbedded, sqlTimeoutsOf } from '../connection/data-source.factory';
 import { hotQuery, poolOf } from '../connection/sql-pool';
 import {
   ListEntry,
@@ -120,10 +120,12 @@ export class PgProfileStore extends ProfileStore {
     super();
     this.pool = poolOf(dataSource);
     const named = !isEmbedded(dataSource);
-    this.readQuery = hotQuery('profile_read', READ_SQL, named);
-    this.readHeadsQuery = hotQuery('profile_read_heads', READ_HEADS_SQL, named);
-    this.readBodiesQuery = hotQuery('profile_read_bodies', READ_BODIES_SQL, named);
-    this.writeQuery = hotQuery('profile_write', WRITE_SQL, named);
+    const { readMs, writeMs } = sqlTimeoutsOf(dataSource);
+    this.readQuery = hotQuery('profile_read', READ_SQL, named, readMs);
+    // The pipeline's merge reads belong to its writes, and share their bound.
+    this.readHeadsQuery = hotQuery('profile_read_heads', READ_HEADS_SQL, named, writeMs);
+    this.readBodiesQuery = hotQuery('profile_read_bodies', READ_BODIES_SQL, named, writeMs);
+    this.writeQuery = hotQuery('profile_write', WRITE_SQL, named, writeMs);
   }
 
   async append(tags: readonly UserTag[]): Promise<void> {
