@@ -15,7 +15,7 @@
  */
 import { cpus } from 'node:os';
 import { Action, CubeFilters } from '@lib/domain';
-import { closeDataSource, createDataSource, PgAggregateStore } from '@lib/persistence';
+import { closeDataSource, createDataSource, PgAggregateStore, WATERMARK_SQL } from '@lib/persistence';
 import { PostgresServer } from '../../scripts/servers/postgres-server';
 
 function option(name: string, fallback: number): number {
@@ -112,7 +112,7 @@ async function main(): Promise<void> {
       return { range: { fromMs, toMs: fromMs + 10 * MINUTE }, action, filters };
     };
 
-    // Plans of a query at the newest edge (beyond the statistics), of retention and of newestBucket.
+    // Plans of a query at the newest edge (beyond the statistics), of retention and of its watermark.
     const explain = async (sql: string, params: unknown[]): Promise<string[]> =>
       (await dataSource.query<{ 'QUERY PLAN': string }[]>(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`, params)).map(
         (p) => p['QUERY PLAN'],
@@ -125,7 +125,7 @@ async function main(): Promise<void> {
            AND bucket_ms >= $1 AND bucket_ms < $2 ORDER BY bucket_ms`,
         [edge, edge + 10 * MINUTE],
       ),
-      newestBucket: await explain('SELECT max(bucket_ms / 60000) * 60000 AS newest FROM minute_cube', []),
+      watermarkBucket: await explain(WATERMARK_SQL, [1_000]),
       retentionProbe: await explain('SELECT ctid FROM minute_cube WHERE bucket_ms / 60000 < $1 LIMIT 50000', [
         START / MINUTE + 1,
       ]),

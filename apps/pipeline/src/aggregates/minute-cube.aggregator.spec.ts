@@ -75,7 +75,7 @@ class MemoryStore extends AggregateStore {
     return [];
   }
 
-  async newestBucket(): Promise<number | undefined> {
+  async watermarkBucket(): Promise<number | undefined> {
     return undefined;
   }
 

@@ -5,8 +5,13 @@ import { Cron, CronExpression } from '@nestjs/schedule';
 import { counter } from '@lib/platform';
 
 /**
- * Keeps RETENTION_HOURS of event time behind the newest bucket stored (event time, not the wall
- * clock: a replay of 2022 data is kept while it is the newest), deleting whole older buckets.
+ * Keeps RETENTION_HOURS of event time behind the retention watermark, deleting whole older buckets.
+ * The watermark is event time, not the wall clock (a replay of 2022 data is kept while it is the
+ * newest): the newest minute with at least RETENTION_WATERMARK_TAGS tags counted at or after it. One
+ * tag dated far ahead (the gateway refuses them, but a topic can be written by other producers) used
+ * to be the newest bucket and deleted the whole cube; it now has to be joined by
+ * RETENTION_WATERMARK_TAGS - 1 others before the watermark moves. A tag far in the past never moves
+ * it: it is counted, and its bucket goes at the next run when it is older than the window.
  */
 @Injectable()
 export class RetentionJob {
@@ -27,9 +32,9 @@ export class RetentionJob {
     if (this.running) return 0;
     this.running = true;
     try {
-      const newest = await this.store.newestBucket();
-      if (newest === undefined) return 0;
-      const cutoff = minuteBucketOf(newest - this.config.RETENTION_HOURS * 3_600_000);
+      const watermark = await this.store.watermarkBucket(this.config.RETENTION_WATERMARK_TAGS);
+      if (watermark === undefined) return 0;
+      const cutoff = minuteBucketOf(watermark - this.config.RETENTION_HOURS * 3_600_000);
       const rows = await this.store.deleteBucketsBefore(cutoff);
       if (rows > 0) {
         this.deleted.inc(rows);

@@ -33,8 +33,12 @@ export const pipelineConfigSchema = z
       int(1_000, { min: 10, max: 60_000 }),
     ),
     RETENTION_HOURS: doc(
-      'Hours of event time, behind the newest tag, for which minute aggregates are kept',
+      'Hours of event time, behind the retention watermark, for which minute aggregates are kept',
       int(24, { min: 1, max: 24 * 365 }),
+    ),
+    RETENTION_WATERMARK_TAGS: doc(
+      'Retention counts RETENTION_HOURS back from the newest minute with at least this many tags at or after it: fewer outlying tags cannot move it',
+      int(1_000, { min: 1, max: 100_000_000 }),
     ),
   })
   .superRefine((c, ctx) => checkProfileStore(c, (issue) => ctx.addIssue(issue)));

@@ -65,7 +65,12 @@ export abstract class AggregateStore {
   abstract flush(batch: AggregateFlush): Promise<FlushResult>;
   abstract storedOffsets(groupId: string, topic: string): Promise<ReadonlyMap<number, string>>;
   abstract query(query: AggregateQuery): Promise<AggregateRow[]>;
-  /** Newest bucket start stored, or undefined when empty: retention counts back from it. */
-  abstract newestBucket(): Promise<number | undefined>;
+  /**
+   * Retention's watermark: the newest bucket start at or after which at least `minTags` tags are
+   * counted (the unfiltered cube, both actions), or undefined when fewer are counted in all. With
+   * `minTags` above 1, fewer than `minTags` outlying tags (a far-future time that got past the
+   * gateway's bound) cannot move it; with 1 it is the newest bucket stored.
+   */
+  abstract watermarkBucket(minTags: number): Promise<number | undefined>;
   abstract deleteBucketsBefore(bucketMs: number): Promise<number>;
 }

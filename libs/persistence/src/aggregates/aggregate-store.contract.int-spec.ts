@@ -374,10 +374,10 @@ for (const target of targets) {
 
     it('deletes whole buckets older than a bucket start and reports the newest bucket', async () => {
       const g = freshGroup();
-      expect(await store.newestBucket()).toBeUndefined();
+      expect(await store.watermarkBucket(1)).toBeUndefined();
       const tags = randomTags(300, 9, B0, 10);
       await store.flush({ ...g, partitions: [partition(0, null, '1', tags)] });
-      expect(await store.newestBucket()).toBe(Math.max(...tags.map((t) => t.bucketMs)));
+      expect(await store.watermarkBucket(1)).toBe(Math.max(...tags.map((t) => t.bucketMs)));
       const cut = B0 + 4 * MINUTE;
       const cellsBefore = new Set(deltasOf(tags.filter((t) => t.bucketMs < cut)).map((d) => JSON.stringify(d.key)))
         .size;
@@ -389,7 +389,36 @@ for (const target of targets) {
         expected(tags, 'VIEW', {}, cut, range.toMs),
       );
       expect(await store.deleteBucketsBefore(cut)).toBe(0);
-      expect(await store.newestBucket()).toBe(Math.max(...tags.map((t) => t.bucketMs)));
+      expect(await store.watermarkBucket(1)).toBe(Math.max(...tags.map((t) => t.bucketMs)));
+    });
+
+    it('a watermark of n tags: the newest bucket with n tags at or after it, which fewer outliers cannot move', async () => {
+      const g = freshGroup();
+      const tag = (bucketMs: number, action: 'VIEW' | 'BUY'): Tag => ({
+        bucketMs,
+        action,
+        origin: 'o',
+        brand: 'b',
+        category: 'k',
+        price: 1,
+      });
+      // Newer than every other case's buckets (the cube is shared by the cases), so only these count below.
+      const b1 = B0 + 50 * 365 * 24 * 60 * MINUTE;
+      const far = b1 + 30 * 365 * 24 * 60 * MINUTE;
+      const tags = [
+        ...Array.from({ length: 6 }, () => tag(b1, 'VIEW')),
+        ...Array.from({ length: 3 }, () => tag(b1 + MINUTE, 'BUY')),
+        tag(b1 + 2 * MINUTE, 'VIEW'),
+        tag(far, 'BUY'),
+      ];
+      await store.flush({ ...g, partitions: [partition(0, null, '1', tags)] });
+      // Newest first: far (1 tag), b1+2 (2 in all), b1+1 (5: both actions count), b1 (11).
+      expect(await store.watermarkBucket(1)).toBe(far);
+      expect(await store.watermarkBucket(2)).toBe(b1 + 2 * MINUTE);
+      expect(await store.watermarkBucket(3)).toBe(b1 + MINUTE);
+      expect(await store.watermarkBucket(5)).toBe(b1 + MINUTE);
+      expect(await store.watermarkBucket(6)).toBe(b1);
+      expect(await store.watermarkBucket(11)).toBe(b1);
     });
 
     it('never double-applies when two flushers race on the same partitions', async () => {

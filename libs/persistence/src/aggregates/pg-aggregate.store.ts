@@ -74,7 +74,16 @@ const DELETE_SQL = `
   DELETE FROM minute_cube WHERE ctid = ANY(ARRAY(
     SELECT ctid FROM minute_cube WHERE bucket_ms / 60000 < $1 LIMIT $2))`;
 
-const NEWEST_SQL = 'SELECT max(bucket_ms / 60000) * 60000 AS newest FROM minute_cube';
+/**
+ * The newest bucket with at least $1 tags at or after it: the unfiltered cells (dims 0, one per bucket
+ * and action, two primary-key range scans), summed per bucket, then from the newest back.
+ */
+export const WATERMARK_SQL = `
+  SELECT bucket_ms AS watermark FROM (
+    SELECT bucket_ms, sum(sum(count)) OVER (ORDER BY bucket_ms DESC) AS tags
+    FROM minute_cube WHERE dims = 0 AND action IN ('VIEW', 'BUY') GROUP BY bucket_ms
+  ) newest_first
+  WHERE tags >= $1 ORDER BY bucket_ms DESC LIMIT 1`;
 
 /**
  * AggregateStore on PostgreSQL: tables minute_cube and consumer_offset, see their migrations.
@@ -167,10 +176,11 @@ export class PgAggregateStore extends AggregateStore {
     return rows.map((r) => ({ bucketMs: Number(r.bucket_ms), count: BigInt(r.count), sumPrice: BigInt(r.sum_price) }));
   }
 
-  async newestBucket(): Promise<number | undefined> {
-    const { rows } = await this.pool.query<{ newest: string | null }>(bounded(NEWEST_SQL, [], this.timeouts.writeMs));
-    const newest = rows[0]?.newest;
-    return newest === null || newest === undefined ? undefined : Number(newest);
+  async watermarkBucket(minTags: number): Promise<number | undefined> {
+    const { rows } = await this.pool.query<{ watermark: string }>(
+      bounded(WATERMARK_SQL, [Math.max(1, Math.floor(minTags))], this.timeouts.writeMs),
+    );
+    return rows.length === 0 ? undefined : Number(rows[0].watermark);
   }
 
   /** Deletes in chunks, each its own statement (autocommit): a long backlog never holds one huge transaction. */

@@ -12,8 +12,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * - Primary key (action, dims, origin, brand_id, category_id, bucket_ms): the slice first, then time.
  *   A query fixes the slice and ranges over buckets, so it is one index range scan that reads
  *   exactly the range's stored buckets, whatever else the cube holds. The flush upserts on it.
- * - Index on the minute number (bucket_ms / 60000): retention deletes old buckets by range of it and
- *   newestBucket() is its max, both without a table scan; new buckets arrive at its right edge, so
+ * - Index on the minute number (bucket_ms / 60000): retention deletes old buckets by range of it
+ *   without a table scan; new buckets arrive at its right edge, so
  *   it is cheap to maintain. It is an expression index on purpose: a query never names that
  *   expression, so the planner cannot pick it over the primary key. A plain index on bucket_ms
  *   would look best for a range at the newest edge (beyond the statistics, estimated empty) and turn
