@@ -10,6 +10,7 @@ export const DomainErrorCode = {
   TimeRangeNotWholeMinutes: 'TIME_RANGE_NOT_WHOLE_MINUTES',
   TimeRangeTooLong: 'TIME_RANGE_TOO_LONG',
   InvalidUserTag: 'INVALID_USER_TAG',
+  TagTooLarge: 'TAG_TOO_LARGE',
   InvalidQuery: 'INVALID_QUERY',
 } as const;
 

@@ -426,6 +426,25 @@ describe.each([
     expect(await dlqCount()).toBe(1);
   });
 
+  it("sends a message that decodes but breaks the topic's rules to <topic>.dlq, and goes on", async () => {
+    const topic = await h.topic('rules', 1);
+    const publisher = await h.publisher();
+    // The publisher does not check the rules (another producer might not either); the consumer does.
+    const tooLong = { ...tag('k', 2), cookie: 'k'.repeat(300) };
+    await publisher.publish(topic, [tag('k', 1), tooLong, tag('k', 3)]);
+
+    const rec = await record<UserTag>(h.consumer(), { groupId: uniqueName('rules'), topic, fromBeginning: true });
+    await rec.until((m) => m.length >= 2);
+    await rec.handle.stop();
+    expect(rec.messages.map(priceOf)).toEqual([1, 3]);
+
+    const [letter] = await h.deadLetters(topic.name, 1);
+    expect(letter.headers).toMatchObject({
+      [DLQ_HEADERS.offset]: '1',
+      [DLQ_HEADERS.error]: expect.stringContaining('cookie must be 1 to 256 characters long, got 300'),
+    });
+  });
+
   it('carries the W3C trace context of the publisher to the consumer', async () => {
     const topic = await h.topic('trace', 1);
     const publisher = await h.publisher();

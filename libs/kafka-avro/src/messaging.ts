@@ -12,6 +12,12 @@ export interface TopicSpec<T> {
   readonly schemaName: string;
   /** The message key: it decides the partition, so all events of one key stay in order. */
   key(value: T): string;
+  /**
+   * Rules beyond the schema that a consumed value must meet (a topic can be written by producers
+   * that do not check them); throws when one is broken. Such a message is poison: consumers send it
+   * to the dead-letter topic and move on, as with one that does not decode.
+   */
+  validate?(value: T): void;
 }
 
 /** W3C trace context and any other string headers. */

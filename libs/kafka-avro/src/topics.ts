@@ -1,10 +1,14 @@
-import type { DeribitTrade, TradeStats, UserTag } from '@lib/domain';
+import { checkUserTag, type DeribitTrade, type TradeStats, type UserTag } from '@lib/domain';
 import type { TopicSpec } from './messaging';
 import { SCHEMAS } from './schemas/schema.catalog';
 
-/** Keyed by cookie: one user's tags stay in order on one partition. */
+/**
+ * Keyed by cookie: one user's tags stay in order on one partition. A consumed tag must meet the
+ * rules of ingest (lengths, time, size; checkUserTag): one written by a producer that skipped them
+ * goes to the dead-letter topic rather than into a profile record it could overflow.
+ */
 export function userTagsTopic(name: string): TopicSpec<UserTag> {
-  return { name, schemaName: SCHEMAS.userTag, key: (tag) => tag.cookie };
+  return { name, schemaName: SCHEMAS.userTag, key: (tag) => tag.cookie, validate: checkUserTag };
 }
 
 /** Keyed by instrument: one instrument's trades stay in trade_seq order. */

@@ -1,5 +1,5 @@
 import { GatewayConfig } from '@lib/config';
-import { UserTag, admissibleEventTime, userTagJsonSchema } from '@lib/domain';
+import { UserTag, admissibleEventTime, assertTagSize, userTagJsonSchema } from '@lib/domain';
 import { MessagePublisher, TopicSpec } from '@lib/kafka-avro/messaging';
 import { Body, Controller, HttpCode, Inject, Post } from '@nestjs/common';
 import { RouteSchema } from '@nestjs/platform-fastify';
@@ -19,13 +19,15 @@ export class UserTagsController {
   /**
    * 204 once the tag is durably in Kafka (acks=all), keyed by cookie. A tag that fails validation
    * is never published; a tag Kafka does not acknowledge in time gets 503, never 204. A tag dated
-   * more than EVENT_TIME_MAX_FUTURE_MS ahead of the clock is refused (400 TIME_IN_FUTURE).
+   * more than EVENT_TIME_MAX_FUTURE_MS ahead of the clock is refused (400 TIME_IN_FUTURE), and one
+   * whose JSON is over MAX_TAG_JSON_BYTES (400 TAG_TOO_LARGE): a profile record must hold 400 of them.
    */
   @Post('user_tags')
   @HttpCode(204)
   @RouteSchema({ body: bodySchema })
   async ingest(@Body() tag: UserTag): Promise<void> {
     admissibleEventTime(tag, Date.now(), this.config.EVENT_TIME_MAX_FUTURE_MS);
+    assertTagSize(tag);
     await this.publisher.publish(this.topic, [tag]);
   }
 }

@@ -35,6 +35,9 @@ export interface UserTag {
 
 const text = { type: 'string', minLength: 1, maxLength: MAX_TEXT_LENGTH } as const;
 
+/** The form of a tag's `time`: the JSON schema's pattern, and checkUserTag's. */
+export const TIME_PATTERN_SOURCE = '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?Z$';
+
 /**
  * JSON Schema (draft-07) of a user tag. The gateway compiles it once for request validation and
  * publishes it in the OpenAPI document, so the docs and the checks cannot drift. The calendar check
@@ -48,7 +51,7 @@ export const userTagJsonSchema = {
   properties: {
     time: {
       type: 'string',
-      pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?Z$',
+      pattern: TIME_PATTERN_SOURCE,
       description: 'ISO-8601 UTC with Z, e.g. 2022-03-22T12:15:00.000Z; returned exactly as sent',
     },
     cookie: text,

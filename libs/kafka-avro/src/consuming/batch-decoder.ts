@@ -5,8 +5,9 @@ import { keyToString, RawMessage } from './raw-message';
 
 /**
  * Decodes the messages of one partition batch. A message that is not valid Avro of the topic's
- * schema goes to the dead-letter topic and is left out; any other failure (a dead-letter write, a
- * schema registry that does not answer) rejects, so the caller retries the batch instead of skipping.
+ * schema, or whose value breaks the topic's rules (`TopicSpec.validate`), goes to the dead-letter
+ * topic and is left out; any other failure (a dead-letter write, a schema registry that does not
+ * answer) rejects, so the caller retries the batch instead of skipping.
  */
 export async function decodeBatch<T>(
   serde: AvroSerde,
@@ -21,6 +22,7 @@ export async function decodeBatch<T>(
     try {
       if (message.value === null) throw new DecodeError('message without a value (tombstone)');
       value = await serde.decode<T>(topic.name, topic.schemaName, message.value);
+      validated(topic, value);
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err;
       await deadLetters.send({ topic: topic.name, partition, ...message, error: err });
@@ -37,4 +39,16 @@ export async function decodeBatch<T>(
     });
   }
   return decoded;
+}
+
+function validated<T>(topic: TopicSpec<T>, value: T): void {
+  if (topic.validate === undefined) return;
+  try {
+    topic.validate(value);
+  } catch (err) {
+    throw new DecodeError(
+      `breaks the rules of ${topic.name}: ${err instanceof Error ? err.message : String(err)}`,
+      err,
+    );
+  }
 }

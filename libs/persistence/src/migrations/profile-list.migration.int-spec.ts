@@ -3,12 +3,12 @@
  * saw: the newest PROFILE_CAPACITY tags per list, tags byte for byte, ties in the same order; a tag
  * replayed after the move is still recognised as stored; and `down` gives the per-tag table back.
  */
-import { PROFILE_CAPACITY, UserTag, userTagEventTime } from '@lib/domain';
+import { canonicalTagJson, PROFILE_CAPACITY, UserTag, userTagEventTime } from '@lib/domain';
 import { DataSource } from 'typeorm';
 import { createTestDatabase } from '../../../../test/support/test-env';
 import { closeDataSource, createDataSource } from '../connection/data-source.factory';
 import { PgProfileStore } from '../profiles/pg-profile.store';
-import { canonicalTagJson, tagDigestHex } from '../profiles/tag-identity';
+import { tagDigestHex } from '../profiles/tag-identity';
 import { MIGRATIONS } from '.';
 
 jest.setTimeout(60_000);

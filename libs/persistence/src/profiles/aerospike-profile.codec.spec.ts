@@ -1,4 +1,11 @@
-import { UserTag, userTagEventTime } from '@lib/domain';
+import {
+  assertTagSize,
+  canonicalTagJson,
+  MAX_TAG_JSON_BYTES,
+  PROFILE_CAPACITY,
+  UserTag,
+  userTagEventTime,
+} from '@lib/domain';
 import { maps } from 'aerospike';
 import {
   appendOperations,
@@ -11,8 +18,12 @@ import {
   readOperations,
   timeKey,
   timeOfMapKey,
+  ENTRY_OVERHEAD_BYTES,
+  maxEntryBytes,
+  RECORD_LIMIT_BYTES,
+  RECORD_OVERHEAD_BYTES,
 } from './aerospike-profile.codec';
-import { canonicalTagJson, tagDigestHex } from './tag-identity';
+import { tagDigestHex } from './tag-identity';
 
 function tag(overrides: Partial<UserTag> = {}, productId: string | number = 42): UserTag {
   return {
@@ -158,5 +169,59 @@ describe('Aerospike profile operations', () => {
     ]);
     expect(new Set(newest.slice(0, 2).map((t) => t.country))).toEqual(new Set(['C2', 'C3']));
     expect(decodeRange('cookie-1', 'VIEW', null, 3)).toEqual([]);
+  });
+
+  describe('record size (issue 15)', () => {
+    /** Key plus value bytes of the tag's one entry. */
+    const entryBytes = (t: UserTag): number => {
+      const [[key, value]] = [...(entriesOf([t]).get(t.action) as Map<string, string>)];
+      return Buffer.byteLength(key) + Buffer.byteLength(value);
+    };
+
+    /**
+     * The admissible tag with the largest entry: a one-character cookie (not stored in the entry), a
+     * non-canonical time (stored verbatim), and control characters (6 bytes each in the entry's JSON)
+     * added to the stored fields one at a time while the tag still meets MAX_TAG_JSON_BYTES.
+     */
+    function largestAdmissible(): UserTag {
+      const t = tag({ cookie: 'c', time: '2022-03-22T12:15:00.123456789Z', country: '', origin: '' }, '');
+      t.product_info = { ...t.product_info, brand_id: '', category_id: '' };
+      const grow = [
+        (x: UserTag) => (x.country += '\u0001'),
+        (x: UserTag) => (x.origin += '\u0001'),
+        (x: UserTag) => (x.product_info.product_id += '\u0001'),
+        (x: UserTag) => (x.product_info.brand_id += '\u0001'),
+        (x: UserTag) => (x.product_info.category_id += '\u0001'),
+      ];
+      for (let i = 0; ; i++) {
+        const next: UserTag = structuredClone(t);
+        grow[i % grow.length](next);
+        if (Buffer.byteLength(canonicalTagJson(next)) > MAX_TAG_JSON_BYTES) return t;
+        Object.assign(t, next);
+      }
+    }
+
+    it('every tag that meets the rules of ingest fits the entry bound, so a full record fits the limit', () => {
+      const largest = largestAdmissible();
+      expect(() => assertTagSize(largest)).not.toThrow();
+      const bytes = entryBytes(largest);
+      expect(bytes).toBeGreaterThan(2_000);
+      expect(bytes).toBeLessThanOrEqual(maxEntryBytes(PROFILE_CAPACITY));
+      // Both actions full of such entries, with every overhead counted.
+      const record = 2 * PROFILE_CAPACITY * (bytes + ENTRY_OVERHEAD_BYTES) + RECORD_OVERHEAD_BYTES;
+      expect(record).toBeLessThanOrEqual(RECORD_LIMIT_BYTES);
+    });
+
+    it('leaves out and reports an entry over the bound (a tag that bypassed the rules), keeping the others', () => {
+      const hostile = '\u0001'.repeat(256);
+      const big = tag({ time: '2022-03-22T12:15:01.000Z', country: hostile, origin: hostile }, hostile);
+      big.product_info = { ...big.product_info, brand_id: hostile, category_id: hostile };
+      const small = tag();
+      const left: string[] = [];
+      const bound = maxEntryBytes(PROFILE_CAPACITY);
+      const entries = entriesOf([big, small], bound, (e) => left.push(`${e.action} ${e.bytes > bound}`));
+      expect(left).toEqual(['VIEW true']);
+      expect([...(entries.get('VIEW') as Map<string, string>).keys()]).toEqual([keyOf(small)]);
+    });
   });
 });

@@ -1,6 +1,15 @@
-import { Action, ACTIONS, DEVICES, formatUtcMillis, TimeRange, UserTag, userTagEventTime } from '@lib/domain';
+import {
+  Action,
+  ACTIONS,
+  canonicalTagJson,
+  DEVICES,
+  formatUtcMillis,
+  TimeRange,
+  UserTag,
+  userTagEventTime,
+} from '@lib/domain';
 import { maps, MapPolicy, operations } from 'aerospike';
-import { canonicalTagJson, tagDigestHex } from './tag-identity';
+import { tagDigestHex } from './tag-identity';
 
 /**
  * How a profile lives in Aerospike: one record per cookie (the user key), one bin per action, each
@@ -84,15 +93,58 @@ export function decodeTag(cookie: string, action: Action, key: string, value: un
   };
 }
 
-/** Tags of one cookie, keyed and encoded per action, in the order given (duplicates collapse). */
-export function entriesOf(tags: readonly UserTag[]): Map<Action, Map<string, string>> {
+/**
+ * The record limit a profile must fit: Aerospike's default `max-record-size` (1 MiB). A namespace
+ * must allow at least this much (docs/RUNNING.md).
+ */
+export const RECORD_LIMIT_BYTES = 1_048_576;
+/** Room left for the record's own metadata and the two bins' map headers. */
+export const RECORD_OVERHEAD_BYTES = 4_096;
+/** Storage overhead of one map entry besides its key and value bytes (msgpack headers, offset index). */
+export const ENTRY_OVERHEAD_BYTES = 16;
+
+/**
+ * Most bytes of key plus encoded tag one entry may take, so that a record of `2 × capacity` entries
+ * (both actions full) stays within RECORD_LIMIT_BYTES. Every tag that meets the rules of ingest
+ * (MAX_TAG_JSON_BYTES) is well within it (aerospike-profile.codec.spec.ts); only a tag that bypassed
+ * them can exceed it, and the store leaves such an entry out rather than overflow the record.
+ */
+export function maxEntryBytes(capacity: number): number {
+  return Math.floor((RECORD_LIMIT_BYTES - RECORD_OVERHEAD_BYTES) / (2 * capacity)) - ENTRY_OVERHEAD_BYTES;
+}
+
+/** What entriesOf leaves out: entries over the bound, by action. */
+export interface Oversized {
+  readonly action: Action;
+  readonly key: string;
+  readonly bytes: number;
+}
+
+/**
+ * Tags of one cookie, keyed and encoded per action, in the order given (duplicates collapse). An
+ * entry of more than `maxBytes` (key plus value) is left out and reported through `oversized`.
+ */
+export function entriesOf(
+  tags: readonly UserTag[],
+  maxBytes = Number.POSITIVE_INFINITY,
+  oversized?: (entry: Oversized) => void,
+): Map<Action, Map<string, string>> {
   const byAction = new Map<Action, Map<string, string>>();
   for (const tag of tags) {
     const epochMs = userTagEventTime(tag);
     const key = mapKey(epochMs, tagDigestHex(canonicalTagJson(tag)));
+    const value = encodeTag(tag, epochMs);
+    // Key and value lengths in UTF-16 units bound their UTF-8 bytes from below; count exactly only near the bound.
+    if (key.length + value.length * 3 > maxBytes) {
+      const bytes = Buffer.byteLength(key) + Buffer.byteLength(value);
+      if (bytes > maxBytes) {
+        oversized?.({ action: tag.action, key, bytes });
+        continue;
+      }
+    }
     let entries = byAction.get(tag.action);
     if (!entries) byAction.set(tag.action, (entries = new Map()));
-    entries.set(key, encodeTag(tag, epochMs));
+    entries.set(key, value);
   }
   return byAction;
 }

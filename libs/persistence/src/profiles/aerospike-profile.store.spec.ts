@@ -1,5 +1,6 @@
 import { UserTag } from '@lib/domain';
 import { AerospikeError, Client, Key, maps, status } from 'aerospike';
+import { register } from 'prom-client';
 import { entriesOf } from './aerospike-profile.codec';
 import { AerospikeProfileStore } from './aerospike-profile.store';
 
@@ -109,4 +110,41 @@ describe('AerospikeProfileStore (no server: the calls it makes)', () => {
     });
     await expect(store(new FakeClient(() => timeout)).read('x', { fromMs: 0, toMs: 1 }, 200)).rejects.toBe(timeout);
   });
+
+  it('a RECORD_TOO_BIG write is counted and skipped, never retried forever; other errors still reject', async () => {
+    const tooBig = Object.assign(Object.create(AerospikeError.prototype) as AerospikeError, {
+      code: status.ERR_RECORD_TOO_BIG,
+    });
+    const client = new FakeClient((key) => (key.key === 'big' ? tooBig : {}));
+    const before = await metricValue('profile_records_too_big_total');
+    await store(client).append([tag('big', '2022-03-22T12:00:00.000Z'), tag('ok', '2022-03-22T12:00:00.000Z')]);
+    expect(client.calls.map((c) => c.key.key).sort()).toEqual(['big', 'ok']);
+    expect((await metricValue('profile_records_too_big_total')) - before).toBe(1);
+
+    const timeout = Object.assign(Object.create(AerospikeError.prototype) as AerospikeError, {
+      code: status.ERR_TIMEOUT,
+    });
+    await expect(store(new FakeClient(() => timeout)).append([tag('x', '2022-03-22T12:00:00.000Z')])).rejects.toBe(
+      timeout,
+    );
+  });
+
+  it('leaves an oversized entry out of the write and counts it; a cookie with nothing left is not written', async () => {
+    const hostile = '\u0001'.repeat(256);
+    const big: UserTag = {
+      ...tag('h', '2022-03-22T12:00:00.000Z'),
+      country: hostile,
+      origin: hostile,
+      product_info: { product_id: hostile, brand_id: hostile, category_id: hostile, price: 1 },
+    };
+    const client = new FakeClient();
+    const before = await metricValue('profile_entries_oversized_total');
+    await store(client).append([big, tag('a', '2022-03-22T12:00:00.000Z')]);
+    expect(client.calls.map((c) => c.key.key)).toEqual(['a']);
+    expect((await metricValue('profile_entries_oversized_total')) - before).toBe(1);
+  });
 });
+
+async function metricValue(name: string): Promise<number> {
+  return (await register.getSingleMetric(name)?.get())?.values[0]?.value ?? 0;
+}

@@ -1,7 +1,18 @@
 import { ACTIONS, PROFILE_CAPACITY, Profile, ProfileStore, TimeRange, UserTag } from '@lib/domain';
+import { counter } from '@lib/platform';
+import { Logger } from '@nestjs/common';
 import { AerospikeError, Client, connect, Key, log, OperatePolicy, status } from 'aerospike';
 import { keyText } from '../key-text';
-import { appendOperations, BIN_OF, decodeRange, entriesOf, readOperations } from './aerospike-profile.codec';
+import {
+  appendOperations,
+  BIN_OF,
+  decodeRange,
+  entriesOf,
+  maxEntryBytes,
+  Oversized,
+  readOperations,
+  RECORD_LIMIT_BYTES,
+} from './aerospike-profile.codec';
 
 export interface AerospikeProfileStoreOptions {
   /** `host[:port],...` (port 3000 when omitted). */
@@ -38,6 +49,14 @@ const DEFAULT_WRITE: Timeouts = { socketTimeout: 500, totalTimeout: 2_000, maxRe
  *   them, harmlessly).
  * - `read`: one `operate` per read selects each action's key range (the time range), newest first,
  *   then applies the limit. A cookie without a record has an empty profile.
+ * - Record size: a record holds at most 2 × capacity entries of at most maxEntryBytes each, within
+ *   RECORD_LIMIT_BYTES. Tags that meet the rules of ingest always fit (the gateway refuses larger ones
+ *   with TAG_TOO_LARGE, the pipeline dead-letters them); an entry over the bound that got here anyway is
+ *   left out and counted (`profile_entries_oversized_total`). A write the server still refuses as too
+ *   big (a namespace whose max-record-size is below RECORD_LIMIT_BYTES) can never succeed on a retry:
+ *   that cookie's write is counted (`profile_records_too_big_total`) and logged as an error, and the
+ *   batch goes on rather than block its partition forever. Its tags stay in Kafka, to be replayed once
+ *   the namespace is fixed.
  */
 export class AerospikeProfileStore extends ProfileStore {
   private readonly set: string;
@@ -45,6 +64,16 @@ export class AerospikeProfileStore extends ProfileStore {
   private readonly readPolicy: OperatePolicy;
   private readonly writePolicy: OperatePolicy;
   private readonly writeConcurrency: number;
+  private readonly maxEntryBytes: number;
+  private readonly logger = new Logger('AerospikeProfileStore');
+  private readonly oversizedEntries = counter({
+    name: 'profile_entries_oversized_total',
+    help: 'Profile entries left out of an Aerospike record because they exceed the per-entry bound',
+  });
+  private readonly recordsTooBig = counter({
+    name: 'profile_records_too_big_total',
+    help: 'Profile writes Aerospike refused as RECORD_TOO_BIG (not retried; the tags stay in Kafka)',
+  });
 
   constructor(
     private readonly client: Client,
@@ -56,6 +85,7 @@ export class AerospikeProfileStore extends ProfileStore {
     this.readPolicy = new OperatePolicy(options.readTimeouts ?? DEFAULT_READ);
     this.writePolicy = new OperatePolicy(options.writeTimeouts ?? DEFAULT_WRITE);
     this.writeConcurrency = options.writeConcurrency ?? 64;
+    this.maxEntryBytes = maxEntryBytes(this.capacity);
   }
 
   /** Connects to the cluster; rejects when no seed host answers. */
@@ -80,8 +110,9 @@ export class AerospikeProfileStore extends ProfileStore {
     const worker = async (): Promise<void> => {
       while (next < work.length) {
         const [cookie, cookieTags] = work[next++];
-        const ops = appendOperations(entriesOf(cookieTags), this.capacity);
-        await this.client.operate(this.keyOf(cookie), ops, null, this.writePolicy);
+        const entries = entriesOf(cookieTags, this.maxEntryBytes, (e) => this.leaveOut(cookie, e));
+        if (entries.size === 0) continue;
+        await this.write(cookie, appendOperations(entries, this.capacity));
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.writeConcurrency, work.length) }, worker));
@@ -100,6 +131,27 @@ export class AerospikeProfileStore extends ProfileStore {
     }
     const [views, buys] = ACTIONS.map((action) => decodeRange(cookie, action, bins[BIN_OF[action]], limit));
     return { views, buys };
+  }
+
+  private async write(cookie: string, ops: ReturnType<typeof appendOperations>): Promise<void> {
+    try {
+      await this.client.operate(this.keyOf(cookie), ops, null, this.writePolicy);
+    } catch (err) {
+      if (!(err instanceof AerospikeError && err.code === status.ERR_RECORD_TOO_BIG)) throw err;
+      this.recordsTooBig.inc();
+      this.logger.error(
+        `profile of ${JSON.stringify(cookie)} not written: Aerospike refused the record as too big; the namespace's ` +
+          `max-record-size must be at least ${RECORD_LIMIT_BYTES} bytes (the tags stay in Kafka for a replay)`,
+      );
+    }
+  }
+
+  private leaveOut(cookie: string, entry: Oversized): void {
+    this.oversizedEntries.inc();
+    this.logger.warn(
+      `${entry.action} tag ${entry.key} of ${JSON.stringify(cookie)} left out of its profile: ${entry.bytes} bytes, ` +
+        `over the ${this.maxEntryBytes} an entry may take`,
+    );
   }
 
   /** For readiness: true while the client holds a connection to at least one cluster node. */

@@ -1,4 +1,5 @@
 import {
+  canonicalTagJson,
   PROFILE_CAPACITY,
   Profile,
   ProfileJson,
@@ -22,7 +23,7 @@ import {
   sortedDistinct,
   strictlyNewer,
 } from './profile-list.codec';
-import { canonicalTagJson, tagDigestHex } from './tag-identity';
+import { tagDigestHex } from './tag-identity';
 
 /**
  * Length of a list's head (in characters: bytes, for the usual ASCII JSON) past which an append folds

@@ -1,5 +1,5 @@
-import { UserTag } from '@lib/domain';
-import { canonicalTagJson, tagDigestHex } from './tag-identity';
+import { canonicalTagJson, UserTag } from '@lib/domain';
+import { tagDigestHex } from './tag-identity';
 
 const tag: UserTag = {
   time: '2022-03-22T12:15:00.000Z',
