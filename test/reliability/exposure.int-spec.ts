@@ -408,6 +408,15 @@ describe('exposure: debug comparison off by default and bounded; no SQL built fr
       if (r.status !== 204) rejected.push(`${r.status} ${JSON.stringify(t.cookie)}: ${r.text.slice(0, 200)}`);
     }
     expect(rejected).toEqual([]);
+    // Within every length limit, but too large for a profile record (6 bytes per control character in
+    // JSON): refused with a code, and not written (the counts of the tables below hold exactly `all`).
+    const control = '\u0001'.repeat(256);
+    const oversized = await post(
+      stack.gateway.url,
+      '/user_tags',
+      tag(control, 'VIEW', { origin: control, brand_id: control, category_id: control }, 1, control),
+    );
+    expect([oversized.status, (oversized.json as { code?: string }).code]).toEqual([400, 'TAG_TOO_LARGE']);
     await stack.converged(120_000);
     const all = [...baseline, ...tags];
 

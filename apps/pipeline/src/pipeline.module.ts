@@ -5,6 +5,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { MinuteCubeAggregator } from './aggregates/minute-cube.aggregator';
 import { RetentionJob } from './aggregates/retention.job';
+import { ProfileRetentionJob } from './profiles/profile-retention.job';
 import { ProfilesWriter } from './profiles/profiles.writer';
 import { UserTagsConsumer } from './user-tags.consumer';
 
@@ -32,6 +33,7 @@ export class PipelineModule {
         MinuteCubeAggregator,
         UserTagsConsumer,
         RetentionJob,
+        ProfileRetentionJob,
       ],
       exports: [PipelineConfig],
     };

@@ -18,4 +18,6 @@ export interface PersistenceConfig extends DatabaseConfig {
   /** `host[:port],...`; required when PROFILE_STORE is aerospike (the config schema checks it). */
   readonly AEROSPIKE_HOSTS?: string;
   readonly AEROSPIKE_NAMESPACE?: string;
+  /** Days a profile is kept after its last write; 0 or unset: forever. */
+  readonly PROFILE_RETENTION_DAYS?: number;
 }

@@ -38,6 +38,7 @@ export class PersistenceModule {
               ? AerospikeProfileStore.connect({
                   hosts: config.AEROSPIKE_HOSTS ?? '',
                   namespace: config.AEROSPIKE_NAMESPACE ?? DEFAULT_AEROSPIKE_NAMESPACE,
+                  ttlSeconds: (config.PROFILE_RETENTION_DAYS ?? 0) * 86_400 || undefined,
                 })
               : new PgProfileStore(dataSource),
         },

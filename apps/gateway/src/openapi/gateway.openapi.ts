@@ -137,7 +137,7 @@ const operations: Record<string, Operation> = {
     responses: {
       '204': { description: 'Written to Kafka' },
       '400': error(
-        'Invalid tag (code INVALID_USER_TAG, TIME_FORMAT, TIME_IN_FUTURE (more than EVENT_TIME_MAX_FUTURE_MS ahead of the clock), TAG_TOO_LARGE (its JSON over 2,560 bytes) or INVALID_JSON); `field` names what to fix',
+        'Invalid tag (code INVALID_USER_TAG, TIME_FORMAT, TIME_IN_FUTURE (more than EVENT_TIME_MAX_FUTURE_MS ahead of the clock), TAG_TOO_LARGE (its JSON over 5,120 bytes) or INVALID_JSON); `field` names what to fix',
       ),
       '413': error('Body larger than BODY_LIMIT_BYTES'),
       '415': error('Body not sent as application/json'),

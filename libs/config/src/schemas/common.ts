@@ -112,6 +112,10 @@ export const profileStoreVars = {
     'Aerospike namespace of profiles',
     str('test', { pattern: /^[A-Za-z0-9_-]{1,31}$/, expects: 'an Aerospike namespace' }),
   ),
+  PROFILE_RETENTION_DAYS: doc(
+    "Delete a cookie's profile once it has not been written for this many days (Aerospike: the record's TTL; PostgreSQL: an hourly delete); 0 keeps profiles forever",
+    int(0, { min: 0, max: 36_500 }),
+  ),
 };
 
 /** Cross-field rule of profileStoreVars, for the schemas' superRefine. */

@@ -45,4 +45,11 @@ export abstract class ProfileStore {
     const profile = await this.read(cookie, range, limit);
     return { views: JSON.stringify(profile.views), buys: JSON.stringify(profile.buys) };
   }
+
+  /**
+   * Profile retention: deletes the lists not written since `notWrittenSinceMs` (wall clock, epoch ms)
+   * and answers how many. A store whose records expire by themselves (Aerospike's TTL, set at each
+   * write) answers 0.
+   */
+  abstract deleteIdle(notWrittenSinceMs: number): Promise<number>;
 }

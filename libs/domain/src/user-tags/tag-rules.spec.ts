@@ -45,8 +45,13 @@ function prng(seed: number): () => number {
 }
 
 describe('tag size (TAG_TOO_LARGE)', () => {
-  it('admits every plain ASCII tag, even with every field at the length limit', () => {
-    const tag = filled('x'.repeat(MAX_TEXT_LENGTH));
+  it.each([
+    ['plain ASCII', 'x'],
+    ['backslashes (2 bytes each in JSON)', '\\'],
+    ['quotes (2 bytes each in JSON)', '"'],
+    ['CJK (3 bytes each)', '漢'],
+  ])('admits every field at the length limit in %s', (_what, char) => {
+    const tag = filled(char.repeat(MAX_TEXT_LENGTH));
     expect(Buffer.byteLength(canonicalTagJson(tag))).toBeLessThan(MAX_TAG_JSON_BYTES);
     expect(codeOf(() => checkUserTag(tag))).toBeUndefined();
   });
@@ -60,11 +65,11 @@ describe('tag size (TAG_TOO_LARGE)', () => {
 
   it('refuses exactly the tags whose JSON is over the bound (the shortcut never decides otherwise)', () => {
     const random = prng(7);
-    const alphabet = ['a', '\u0001', '"', 'é', '€', '\ud800', '😀'];
+    const alphabet = ['a', '\u0001', '€', '\ud800'];
     let refused = 0;
     for (let i = 0; i < 2_000; i++) {
       const text = () =>
-        Array.from({ length: 1 + Math.floor(random() * 200) }, () => alphabet[Math.floor(random() * 7)]).join('');
+        Array.from({ length: 100 + Math.floor(random() * 157) }, () => alphabet[Math.floor(random() * 4)]).join('');
       const tag: UserTag = {
         ...base,
         cookie: text(),

@@ -33,13 +33,14 @@ export function canonicalTagJson(tag: UserTag): string {
 
 /**
  * Most bytes (UTF-8) a tag's canonical JSON may take. A profile holds up to 200 tags per action in
- * one record (Aerospike's default record limit is 1 MiB, and its encoding of a tag is smaller than
- * this JSON: aerospike-profile.codec.spec.ts shows 400 of the largest admissible tags fit), so every
- * tag needs a bound: 256 characters per field is not one, since a control character or an unpaired
- * surrogate takes 6 bytes in JSON (`\u0001`). Every tag whose text is plain ASCII fits (about 1,750
- * bytes with every field at 256 characters).
+ * one Aerospike record, which must stay within a record limit (the adapter assumes 2 MiB, and its
+ * encoding of a tag is smaller than this JSON: aerospike-profile.codec.spec.ts shows 400 of the
+ * largest admissible tags fit), so every tag needs a bound: 256 characters per field is not one,
+ * since a control character or an unpaired surrogate takes 6 bytes in JSON (`\u0001`). Every tag
+ * whose fields hold no control characters and no unpaired surrogates fits, at 256 characters per
+ * field of any script (at most 3 bytes a character, or 2 for an escaped `"` or `\`: about 4,800 bytes).
  */
-export const MAX_TAG_JSON_BYTES = 2_560;
+export const MAX_TAG_JSON_BYTES = 5_120;
 
 /** Most bytes JSON gives one UTF-16 unit (`\uXXXX`), and an upper bound of the rest of the text. */
 const MAX_JSON_BYTES_PER_UNIT = 6;

@@ -2,6 +2,7 @@ import { CreateProfileTag1764000000000 } from './1764000000000-create-profile-ta
 import { CreateMinuteCube1764000000001 } from './1764000000001-create-minute-cube.migration';
 import { CreateConsumerOffset1764000000002 } from './1764000000002-create-consumer-offset.migration';
 import { ProfileList1764000000003 } from './1764000000003-profile-list.migration';
+import { ProfileListWrittenAt1764000000004 } from './1764000000004-profile-list-written-at.migration';
 
 /** Every migration, oldest first. Append new ones; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -9,4 +10,5 @@ export const MIGRATIONS = [
   CreateMinuteCube1764000000001,
   CreateConsumerOffset1764000000002,
   ProfileList1764000000003,
+  ProfileListWrittenAt1764000000004,
 ];

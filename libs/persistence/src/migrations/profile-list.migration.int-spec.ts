@@ -76,6 +76,13 @@ describe('migration ProfileList1764000000003', () => {
       expect(again.views.map((t) => JSON.stringify(t))).toEqual(expected.views);
       expect(again.buys.map((t) => JSON.stringify(t))).toEqual(expected.buys);
 
+      // The migrations after this one first (profile_list.written_at), then this one.
+      const later = MIGRATIONS.length - 4;
+      for (let i = 0; i < later; i++) await after.undoLastMigration();
+      const [{ column }] = await after.query<{ column: string | null }[]>(
+        "SELECT (SELECT attname FROM pg_attribute WHERE attrelid = 'profile_list'::regclass AND attname = 'written_at') AS column",
+      );
+      expect(column).toBeNull();
       await after.undoLastMigration();
       const [{ n }] = await after.query<{ n: string }[]>('SELECT count(*) AS n FROM profile_tag');
       expect(Number(n)).toBe(PROFILE_CAPACITY + 3 + 1);

@@ -94,10 +94,11 @@ export function decodeTag(cookie: string, action: Action, key: string, value: un
 }
 
 /**
- * The record limit a profile must fit: Aerospike's default `max-record-size` (1 MiB). A namespace
- * must allow at least this much (docs/RUNNING.md).
+ * The record size a profile must fit. Since Aerospike 7.1 a record may take up to 8 MiB unless the
+ * namespace's `max-record-size` says less; before 7.1, `write-block-size` (default 1 MiB) bounds it and
+ * must be set to 2M or more. Holding 400 tags of up to MAX_TAG_JSON_BYTES needs about 2 MiB.
  */
-export const RECORD_LIMIT_BYTES = 1_048_576;
+export const RECORD_LIMIT_BYTES = 2_097_152;
 /** Room left for the record's own metadata and the two bins' map headers. */
 export const RECORD_OVERHEAD_BYTES = 4_096;
 /** Storage overhead of one map entry besides its key and value bytes (msgpack headers, offset index). */

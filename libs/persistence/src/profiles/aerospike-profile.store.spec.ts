@@ -6,7 +6,12 @@ import { AerospikeProfileStore } from './aerospike-profile.store';
 
 /** Records the calls a store makes; answers reads from a canned map of bins. */
 class FakeClient {
-  readonly calls: Array<{ key: Key; ops: Array<Record<string, unknown>>; policy: Record<string, unknown> }> = [];
+  readonly calls: Array<{
+    key: Key;
+    ops: Array<Record<string, unknown>>;
+    meta: unknown;
+    policy: Record<string, unknown>;
+  }> = [];
   inFlight = 0;
   maxInFlight = 0;
   constructor(private readonly answer: (key: Key) => Record<string, unknown> | Error = () => ({})) {}
@@ -14,10 +19,10 @@ class FakeClient {
   async operate(
     key: Key,
     ops: unknown[],
-    _meta: unknown,
+    meta: unknown,
     policy: Record<string, unknown>,
   ): Promise<{ bins: Record<string, unknown> }> {
-    this.calls.push({ key, ops: ops as Array<Record<string, unknown>>, policy });
+    this.calls.push({ key, ops: ops as Array<Record<string, unknown>>, meta, policy });
     this.inFlight += 1;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     await new Promise((resolve) => setImmediate(resolve));
@@ -142,6 +147,24 @@ describe('AerospikeProfileStore (no server: the calls it makes)', () => {
     await store(client).append([big, tag('a', '2022-03-22T12:00:00.000Z')]);
     expect(client.calls.map((c) => c.key.key)).toEqual(['a']);
     expect((await metricValue('profile_entries_oversized_total')) - before).toBe(1);
+  });
+});
+
+describe('AerospikeProfileStore profile retention', () => {
+  it("sets the record's TTL on every write when retention is on, and leaves the namespace default when off", async () => {
+    const on = new FakeClient();
+    const withTtl = new AerospikeProfileStore(on as unknown as Client, {
+      hosts: 'h',
+      namespace: 'ns',
+      ttlSeconds: 86_400,
+    });
+    await withTtl.append([tag('a', '2022-03-22T12:00:00.000Z')]);
+    expect(on.calls[0].meta).toEqual({ ttl: 86_400 });
+    expect(await withTtl.deleteIdle()).toBe(0);
+
+    const off = new FakeClient();
+    await store(off).append([tag('a', '2022-03-22T12:00:00.000Z')]);
+    expect(off.calls[0].meta).toBeNull();
   });
 });
 

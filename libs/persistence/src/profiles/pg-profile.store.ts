@@ -12,7 +12,7 @@ import { Pool, QueryConfig } from 'pg';
 import { DataSource } from 'typeorm';
 import { keyText } from '../key-text';
 import { isEmbedded, sqlTimeoutsOf } from '../connection/data-source.factory';
-import { hotQuery, poolOf } from '../connection/sql-pool';
+import { bounded, hotQuery, poolOf } from '../connection/sql-pool';
 import {
   ListEntry,
   encodeEntry,
@@ -67,11 +67,14 @@ const WRITE_SQL = `
     AS t(cookie, action, version, head_at, head_len, body_at, body_len)
   ORDER BY t.cookie, t.action
   ON CONFLICT (cookie, action) DO UPDATE
-    SET version = excluded.version, head = excluded.head, body = coalesce(excluded.body, p.body)
+    SET version = excluded.version, head = excluded.head, body = coalesce(excluded.body, p.body), written_at = now()
     WHERE p.version = excluded.version - 1
   RETURNING p.cookie, p.action`;
 
 const READ_SQL = 'SELECT action, head, body FROM profile_list WHERE cookie = $1';
+
+/** Profile retention: lists not written since $1, in one pass over the table. */
+const DELETE_IDLE_SQL = 'DELETE FROM profile_list WHERE written_at < $1';
 
 /** A (cookie, action) list of the batch being appended. */
 interface Pending {
@@ -113,6 +116,7 @@ export class PgProfileStore extends ProfileStore {
   private readonly readHeadsQuery: (values: unknown[]) => QueryConfig;
   private readonly readBodiesQuery: (values: unknown[]) => QueryConfig;
   private readonly writeQuery: (values: unknown[]) => QueryConfig;
+  private readonly writeTimeoutMs: number | undefined;
 
   constructor(
     dataSource: DataSource,
@@ -122,6 +126,7 @@ export class PgProfileStore extends ProfileStore {
     this.pool = poolOf(dataSource);
     const named = !isEmbedded(dataSource);
     const { readMs, writeMs } = sqlTimeoutsOf(dataSource);
+    this.writeTimeoutMs = writeMs;
     this.readQuery = hotQuery('profile_read', READ_SQL, named, readMs);
     // The pipeline's merge reads belong to its writes, and share their bound.
     this.readHeadsQuery = hotQuery('profile_read_heads', READ_HEADS_SQL, named, writeMs);
@@ -169,6 +174,18 @@ export class PgProfileStore extends ProfileStore {
       else answer.buys = json;
     }
     return answer;
+  }
+
+  /**
+   * Deletes the lists not written since `notWrittenSinceMs`. A cookie written again while this runs
+   * keeps (or starts) its list: the delete skips a row whose written_at moved, and a list deleted just
+   * before a write starts again from that write.
+   */
+  async deleteIdle(notWrittenSinceMs: number): Promise<number> {
+    const { rowCount } = await this.pool.query(
+      bounded(DELETE_IDLE_SQL, [new Date(notWrittenSinceMs)], this.writeTimeoutMs),
+    );
+    return rowCount ?? 0;
   }
 
   /** Reads the stored heads, merges the batch into them and folds full heads into their bodies. */

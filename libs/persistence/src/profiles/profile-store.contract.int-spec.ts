@@ -359,6 +359,38 @@ for (const target of targets) {
         );
         expect(Number(n)).toBe(PROFILE_CAPACITY);
       });
+
+      it('profile retention: deletes the lists not written since the cutoff, and only those', async () => {
+        const [idle, active, mixed] = [freshCookie(), freshCookie(), freshCookie()];
+        await store.append([
+          makeTag(idle, T0),
+          makeTag(active, T0 + 1),
+          makeTag(mixed, T0 + 2),
+          { ...makeTag(mixed, T0 + 3), action: 'BUY' },
+        ]);
+        // Back-date what "not written for a while" looks like: the idle cookie, and the mixed one's views.
+        await opened.dataSource!.query(
+          `UPDATE profile_list SET written_at = now() - interval '10 days'
+           WHERE cookie = $1 OR (cookie = $2 AND action = 'VIEW')`,
+          [idle, mixed],
+        );
+        // A write since the back-dating counts as a write: the active cookie is appended to again.
+        await opened.dataSource!.query(
+          `UPDATE profile_list SET written_at = now() - interval '10 days' WHERE cookie = $1`,
+          [active],
+        );
+        await store.append([makeTag(active, T0 + 5)]);
+
+        const deleted = await store.deleteIdle(Date.now() - 5 * 86_400_000);
+
+        expect(deleted).toBe(2);
+        const all = { fromMs: T0 - 60_000, toMs: T0 + 60_000 };
+        expect(await store.read(idle, all, 200)).toEqual({ views: [], buys: [] });
+        expect((await store.read(active, all, 200)).views).toHaveLength(2);
+        const m = await store.read(mixed, all, 200);
+        expect([m.views.length, m.buys.length]).toEqual([0, 1]);
+        expect(await store.deleteIdle(Date.now() - 5 * 86_400_000)).toBe(0);
+      });
     }
   });
 }
