@@ -7,6 +7,8 @@ export * from './user-tags/tag-rules';
 export * from './user-tags/cube-key';
 export * from './market/deribit-trade';
 export * from './market/trade-stats';
+export * from './market/market-queries';
+export * from './ports/trade-stats-store.port';
 export * from './ports/profile-store.port';
 export * from './ports/aggregate-store.port';
 export * from './ports/clock.port';

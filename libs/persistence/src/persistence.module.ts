@@ -1,7 +1,8 @@
-import { AggregateStore, ProfileStore } from '@lib/domain';
+import { AggregateStore, ProfileStore, TradeStatsStore } from '@lib/domain';
 import { DynamicModule, Module } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { PgAggregateStore } from './aggregates/pg-aggregate.store';
+import { PgTradeStatsStore } from './market/pg-trade-stats.store';
 import { createDataSource } from './connection/data-source.factory';
 import { PersistenceConfig } from './persistence.config';
 import { PersistenceLifecycle } from './persistence.readiness';
@@ -47,9 +48,14 @@ export class PersistenceModule {
           inject: [DataSource],
           useFactory: (dataSource: DataSource) => new PgAggregateStore(dataSource),
         },
+        {
+          provide: TradeStatsStore,
+          inject: [DataSource],
+          useFactory: (dataSource: DataSource) => new PgTradeStatsStore(dataSource),
+        },
         PersistenceLifecycle,
       ],
-      exports: [DataSource, ProfileStore, AggregateStore],
+      exports: [DataSource, ProfileStore, AggregateStore, TradeStatsStore],
     };
   }
 }

@@ -11,11 +11,11 @@ import { PROFILE_CAPACITY } from '../ports/profile-store.port';
  */
 export type RawQuery = Readonly<Record<string, string | readonly string[] | undefined>>;
 
-function invalid(field: string, message: string): DomainError {
+export function invalid(field: string, message: string): DomainError {
   return new DomainError(DomainErrorCode.InvalidQuery, message, field);
 }
 
-function rejectUnknown(query: RawQuery, known: readonly string[]): void {
+export function rejectUnknown(query: RawQuery, known: readonly string[]): void {
   const unknown = Object.keys(query).filter((k) => !known.includes(k));
   if (unknown.length > 0) {
     throw invalid(
@@ -25,7 +25,7 @@ function rejectUnknown(query: RawQuery, known: readonly string[]): void {
   }
 }
 
-function single(query: RawQuery, name: string): string | undefined {
+export function single(query: RawQuery, name: string): string | undefined {
   const v = query[name];
   if (v === undefined) return undefined;
   if (typeof v !== 'string') throw invalid(name, `${name} must be given once`);

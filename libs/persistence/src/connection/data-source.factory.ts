@@ -1,5 +1,6 @@
 import { DataSource, MigrationExecutor } from 'typeorm';
 import { MIGRATIONS } from '../migrations';
+import { ENTITIES } from '../entities';
 import { DatabaseConfig } from '../persistence.config';
 import { acquireEmbeddedPostgres, embeddedDataDir, EmbeddedPostgresLease } from './embedded-postgres';
 import type { SqlTimeouts } from './sql-pool';
@@ -143,6 +144,7 @@ function newDataSource(
     // pg's pool applies this both to opening a connection and to waiting for a free one.
     connectTimeoutMS: waitMs,
     extra: { idleTimeoutMillis: 30_000, keepAlive: true },
+    entities: ENTITIES,
     migrations: MIGRATIONS,
     migrationsRun: false,
     synchronize: false,

@@ -3,6 +3,7 @@ import { CreateMinuteCube1764000000001 } from './1764000000001-create-minute-cub
 import { CreateConsumerOffset1764000000002 } from './1764000000002-create-consumer-offset.migration';
 import { ProfileList1764000000003 } from './1764000000003-profile-list.migration';
 import { ProfileListWrittenAt1764000000004 } from './1764000000004-profile-list-written-at.migration';
+import { CreateTradeStatsWindow1764000000005 } from './1764000000005-create-trade-stats-window.migration';
 
 /** Every migration, oldest first. Append new ones; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -11,4 +12,5 @@ export const MIGRATIONS = [
   CreateConsumerOffset1764000000002,
   ProfileList1764000000003,
   ProfileListWrittenAt1764000000004,
+  CreateTradeStatsWindow1764000000005,
 ];
