@@ -1,4 +1,4 @@
-import { configureGatewayHttp, setupGatewayOpenApi } from '../../gateway/src/gateway.module';
+import { configureGatewayHttp, setupGatewayOpenApi, startMarketReadSide } from '../../gateway/src/gateway.module';
 import { createHttpApp, listen, httpAppOptionsOf } from '@lib/platform';
 import { resolve } from 'node:path';
 import { bootEmbeddedConfig, EmbeddedConfig } from './embedded.config';
@@ -14,7 +14,8 @@ function banner(url: string, config: EmbeddedConfig): string {
   return [
     '',
     'Embedded mode: gateway, pipeline, raw-producer and agg-producer in one process',
-    `  API      ${url}   (POST /user_tags, /user_profiles/{cookie}, /aggregates)`,
+    `  API      ${url}   (POST /user_tags, /user_profiles/{cookie}, /aggregates; GET /market/...)`,
+    `  Market   ${url}/market   (live chart of the trade statistics)`,
     `  Docs     ${url}/docs   (OpenAPI JSON: ${url}/docs-json)`,
     `  Metrics  ${url}/metrics`,
     `  Health   ${url}/health/ready   (liveness: ${url}/health/live)`,
@@ -37,6 +38,7 @@ async function main(): Promise<void> {
     const app = await createHttpApp(embeddedAppModule(config, broker), options);
     configureGatewayHttp(app, gateway);
     setupGatewayOpenApi(app);
+    await startMarketReadSide(app, gateway);
     const url = await listen(app, options);
     process.stdout.write(banner(url, config));
   } catch (err) {

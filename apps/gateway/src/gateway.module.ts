@@ -1,10 +1,18 @@
 import { GatewayConfig } from '@lib/config';
-import { KafkaAvroModule, userTagsTopic, userTagsTopicProvider } from '@lib/kafka-avro';
+import {
+  KafkaAvroModule,
+  MessagingRuntime,
+  tradeStatsTopic,
+  userTagsTopic,
+  userTagsTopicProvider,
+} from '@lib/kafka-avro';
 import { PersistenceModule } from '@lib/persistence';
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, INestApplication, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AggregatesController } from './aggregates/aggregates.controller';
+import { MarketController } from './market/market.controller';
+import { marketStatsConsumer } from './market/market-stats.consumer';
 import { DebugCompareService } from './debug/debug-compare.service';
 import { ApiExceptionFilter } from './http/api-exception.filter';
 import { installJsonBodyParser } from './http/json-body.parser';
@@ -26,10 +34,22 @@ export class GatewayModule {
       imports: [
         ...(opts.messaging === false
           ? []
-          : [KafkaAvroModule.forRoot({ app: 'gateway', config, topics: [userTagsTopic(config.TOPIC_USER_TAGS)] })]),
+          : [
+              KafkaAvroModule.forRoot({
+                app: 'gateway',
+                config,
+                topics: [userTagsTopic(config.TOPIC_USER_TAGS), tradeStatsTopic(config.TOPIC_TRADE_STATS)],
+              }),
+            ]),
         PersistenceModule.forRoot(config),
       ],
-      controllers: [UserTagsController, ProfilesController, AggregatesController],
+      controllers: [
+        UserTagsController,
+        ProfilesController,
+        AggregatesController,
+        MarketController,
+        marketStatsConsumer(config.TOPIC_TRADE_STATS),
+      ],
       providers: [
         { provide: GatewayConfig, useValue: config },
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
@@ -48,4 +68,13 @@ export function configureGatewayHttp(app: NestFastifyApplication, config: Gatewa
     debugCompare: config.DEBUG_COMPARE,
     debugLimitBytes: config.DEBUG_BODY_LIMIT_BYTES,
   });
+}
+
+/**
+ * Starts the market read side's consumer (MarketStatsConsumer) in the app, on the app's transport:
+ * Nest's Kafka microservice server, or the in-process log's. Call before the app listens.
+ */
+export async function startMarketReadSide(app: INestApplication, config: GatewayConfig): Promise<void> {
+  app.connectMicroservice({ strategy: app.get(MessagingRuntime).nestServer(config.MARKET_GROUP_ID) });
+  await app.startAllMicroservices();
 }

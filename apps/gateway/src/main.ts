@@ -1,7 +1,7 @@
 import { bootConfig, gatewayConfigSchema } from '@lib/config';
 import { PlatformModule, createHttpApp, listen, httpAppOptionsOf } from '@lib/platform';
 import { Logger, Module } from '@nestjs/common';
-import { GatewayModule, configureGatewayHttp, setupGatewayOpenApi } from './gateway.module';
+import { GatewayModule, configureGatewayHttp, setupGatewayOpenApi, startMarketReadSide } from './gateway.module';
 
 async function main(): Promise<void> {
   const config = bootConfig('gateway', gatewayConfigSchema);
@@ -14,6 +14,7 @@ async function main(): Promise<void> {
   const app = await createHttpApp(GatewayAppModule, options);
   configureGatewayHttp(app, config);
   setupGatewayOpenApi(app);
+  await startMarketReadSide(app, config);
   const url = await listen(app, options);
   new Logger('gateway').log(`API docs: ${url}/docs (OpenAPI JSON: ${url}/docs-json)`);
 }

@@ -24,6 +24,9 @@ export class ApiExceptionFilter implements ExceptionFilter {
   now: () => number = Date.now;
 
   catch(exception: unknown, host: ArgumentsHost): void {
+    // The market read side's event handlers run in this app too: their failures belong to the
+    // transport (which delivers the message again), not to an HTTP answer.
+    if (host.getType() !== 'http') throw exception;
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     if (exception instanceof HttpException && exception.getStatus() >= 500) {
       void reply.status(exception.getStatus()).send(exception.getResponse());

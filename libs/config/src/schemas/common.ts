@@ -131,3 +131,7 @@ export function checkProfileStore(
     });
   }
 }
+
+/** A Kafka consumer group id with its default. */
+export const groupId = (defaultId: string, what: string) =>
+  doc(what, str(defaultId, { pattern: /^[A-Za-z0-9._-]{1,200}$/, expects: 'a consumer group id' }));

@@ -3,6 +3,7 @@ import { bool, doc, int } from '../env';
 import {
   checkProfileStore,
   databaseVars,
+  groupId,
   httpPort,
   processVars,
   producerVars,
@@ -33,6 +34,10 @@ export const gatewayConfigSchema = z
     DEBUG_BODY_LIMIT_BYTES: doc(
       'Largest body of a query in debug mode, in bytes',
       int(1_048_576, { min: 1_024, max: 67_108_864 }),
+    ),
+    MARKET_GROUP_ID: groupId(
+      'gateway-market',
+      "Consumer group of the market read side (TOPIC_TRADE_STATS into PostgreSQL); the gateway's replicas share it",
     ),
   })
   .superRefine((c, ctx) => checkProfileStore(c, (issue) => ctx.addIssue(issue)));

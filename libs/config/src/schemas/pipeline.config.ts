@@ -1,9 +1,14 @@
 import { z } from 'zod';
-import { doc, int, str } from '../env';
-import { checkProfileStore, databaseVars, httpPort, processVars, profileStoreVars, transportVars } from './common';
-
-const groupId = (defaultId: string, what: string) =>
-  doc(what, str(defaultId, { pattern: /^[A-Za-z0-9._-]{1,200}$/, expects: 'a consumer group id' }));
+import { doc, int } from '../env';
+import {
+  checkProfileStore,
+  databaseVars,
+  groupId,
+  httpPort,
+  processVars,
+  profileStoreVars,
+  transportVars,
+} from './common';
 
 export const pipelineConfigSchema = z
   .object({
