@@ -5,7 +5,7 @@ import { ApiExceptionFilter, LOG_EVERY_MS } from './api-exception.filter';
 import { DependencyUnavailableError } from './api-error';
 
 function hostWith(reply: { status: jest.Mock; send: jest.Mock; header: jest.Mock }): ArgumentsHost {
-  return { switchToHttp: () => ({ getResponse: () => reply }) } as unknown as ArgumentsHost;
+  return { getType: () => 'http', switchToHttp: () => ({ getResponse: () => reply }) } as unknown as ArgumentsHost;
 }
 
 function fakeReply() {
@@ -16,6 +16,12 @@ function fakeReply() {
 }
 
 describe('ApiExceptionFilter', () => {
+  it('leaves the failure of an event handler (not HTTP) to its transport, which delivers the message again', () => {
+    const failure = new Error('store down');
+    const rpc = { getType: () => 'rpc', switchToHttp: () => ({}) } as unknown as ArgumentsHost;
+    expect(() => new ApiExceptionFilter().catch(failure, rpc)).toThrow(failure);
+  });
+
   it('answers domain errors with the API error body', () => {
     const reply = fakeReply();
     new ApiExceptionFilter().catch(new DomainError('INVALID_QUERY', 'limit must be ...', 'limit'), hostWith(reply));

@@ -1,6 +1,8 @@
 import { parseNoParameters, parseWindowsQuery, RawQuery, TradeStats, TradeStatsStore } from '@lib/domain';
 import { Controller, Get, Header, NotFoundException, Param, Query } from '@nestjs/common';
+import { ApiExcludeEndpoint } from '@nestjs/swagger';
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { DependencyUnavailableError } from '../http/api-error';
 import { InstrumentAnswer, instrumentAnswer, WindowAnswer, windowAnswer } from './market-answer';
 import { MARKET_PAGE } from './market.page';
@@ -8,10 +10,9 @@ import { MARKET_PAGE } from './market.page';
 /** lightweight-charts' standalone build, served as it ships (no build step): read once. */
 let chartLibrary: string | undefined;
 function chartLibraryText(): string {
-  chartLibrary ??= readFileSync(
-    require.resolve('lightweight-charts/dist/lightweight-charts.standalone.production.js'),
-    'utf8',
-  );
+  // The package's exports map names only its ES modules; the standalone script sits beside them.
+  const dir = dirname(require.resolve('lightweight-charts/package.json'));
+  chartLibrary ??= readFileSync(join(dir, 'dist', 'lightweight-charts.standalone.production.js'), 'utf8');
   return chartLibrary;
 }
 
@@ -25,6 +26,7 @@ export class MarketController {
 
   /** The page: a candlestick chart per instrument with VWAP and EWMA lines, refreshed every 2 s. */
   @Get()
+  @ApiExcludeEndpoint()
   @Header('content-type', 'text/html; charset=utf-8')
   @Header('cache-control', 'no-cache')
   page(): string {
@@ -32,6 +34,7 @@ export class MarketController {
   }
 
   @Get('chart.js')
+  @ApiExcludeEndpoint()
   @Header('content-type', 'text/javascript; charset=utf-8')
   @Header('cache-control', 'public, max-age=86400')
   chart(): string {

@@ -11,6 +11,7 @@ export const MARKET_PAGE = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Market: trade statistics</title>
+<link rel="icon" href="data:,">
 <style>
   body { margin: 0; font: 14px system-ui, sans-serif; background: #0f1116; color: #d1d4dc; }
   header { display: flex; gap: 16px; align-items: center; padding: 10px 16px; border-bottom: 1px solid #2a2e39; }
@@ -96,7 +97,10 @@ export const MARKET_PAGE = `<!doctype html>
         w.open === null ? { time: time(w) } : { time: time(w), open: w.open, high: w.high, low: w.low, close: w.close }));
       vwap.setData(windows.map((w) => (w.vwap === null ? { time: time(w) } : { time: time(w), value: w.vwap })));
       ewma.setData(windows.map((w) => (w.ewma === null ? { time: time(w) } : { time: time(w), value: w.ewma })));
-      if (drawnFor !== instrument) chart.timeScale().fitContent();
+      // A new instrument: show its last two hours; after that the reader's scroll and zoom are kept.
+      if (drawnFor !== instrument) {
+        chart.timeScale().setVisibleLogicalRange({ from: Math.max(0, windows.length - 120), to: windows.length + 2 });
+      }
       drawnFor = instrument;
       Object.assign(market, { instrument, windows, error: undefined });
       const last = windows[windows.length - 1];

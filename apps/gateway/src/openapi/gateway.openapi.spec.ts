@@ -1,5 +1,5 @@
 import { gatewayConfigSchema, loadConfig } from '@lib/config';
-import { AggregateStore, ProfileStore, userTagJsonSchema } from '@lib/domain';
+import { AggregateStore, ProfileStore, TradeStatsStore, userTagJsonSchema } from '@lib/domain';
 import { MessagePublisher } from '@lib/kafka-avro/messaging';
 import { PersistenceLifecycle } from '@lib/persistence/persistence.readiness';
 import { Global, Module } from '@nestjs/common';
@@ -57,6 +57,8 @@ describe('gateway OpenAPI document', () => {
       .useValue({})
       .overrideProvider(AggregateStore)
       .useValue({})
+      .overrideProvider(TradeStatsStore)
+      .useValue({})
       .overrideProvider(PersistenceLifecycle)
       .useValue({})
       .compile();
@@ -95,10 +97,20 @@ describe('gateway OpenAPI document', () => {
     });
   });
 
-  it('lists the three endpoints, with their answers and the shared error body', async () => {
+  it('lists the endpoints (not the market page and its script), with their answers and the shared error body', async () => {
     const doc = await docsJson();
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths).sort()).toEqual(['/aggregates', '/user_profiles/{cookie}', '/user_tags']);
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/aggregates',
+      '/market/instruments',
+      '/market/instruments/{instrument}/windows',
+      '/market/latest',
+      '/user_profiles/{cookie}',
+      '/user_tags',
+    ]);
+    const get = (path: string) => Object.keys((doc.paths[path].get as { responses: object }).responses).sort();
+    expect(get('/market/instruments/{instrument}/windows')).toEqual(['200', '400', '404', '503']);
+    expect(get('/market/latest')).toEqual(['200', '400', '503']);
     const responses = (path: string) => Object.keys((doc.paths[path].post as { responses: object }).responses).sort();
     expect(responses('/user_tags')).toEqual(['204', '400', '413', '415', '503']);
     expect(responses('/user_profiles/{cookie}')).toEqual(['200', '400', '413', '503']);

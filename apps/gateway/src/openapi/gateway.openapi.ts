@@ -2,7 +2,10 @@ import {
   ACTIONS,
   AGGREGATE_FUNCTIONS,
   DomainErrorCode,
+  DEFAULT_MARKET_WINDOWS,
+  EWMA_MODES,
   MAX_AGGREGATE_RANGE_MINUTES,
+  MAX_MARKET_WINDOWS,
   MAX_TEXT_LENGTH,
   PROFILE_CAPACITY,
   userTagJsonSchema,
@@ -10,11 +13,14 @@ import {
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { AggregatesController } from '../aggregates/aggregates.controller';
+import { MarketController } from '../market/market.controller';
 import { ProfilesController } from '../profiles/profiles.controller';
 import { UserTagsController } from '../user-tags/user-tags.controller';
 
 /** The API's controllers; the app's others (health, metrics) are named in the description instead. */
-const API_CONTROLLERS = [UserTagsController, ProfilesController, AggregatesController].map((c) => c.name);
+const API_CONTROLLERS = [UserTagsController, ProfilesController, AggregatesController, MarketController].map(
+  (c) => c.name,
+);
 
 export const DOCS_PATH = 'docs';
 
@@ -71,6 +77,59 @@ const components: Record<string, Schema> = {
         ['2022-03-01T00:05:00', 'BUY', 'Nike', '3'],
         ['2022-03-01T00:06:00', 'BUY', 'Nike', '0'],
       ],
+    },
+  },
+  TradeStatsWindow: {
+    type: 'object',
+    required: [
+      'instrument',
+      'window_start',
+      'window_end',
+      'count',
+      'volume',
+      'vwap',
+      'open',
+      'high',
+      'low',
+      'close',
+      'ewma',
+      'ewma_params',
+    ],
+    description:
+      "One instrument's statistics over one window [window_start, window_end), as agg-producer published it. " +
+      'Price fields are null for a window without trades; the EWMA is carried from earlier windows.',
+    properties: {
+      instrument: { type: 'string', examples: ['BTC-PERPETUAL'] },
+      window_start: { type: 'string', format: 'date-time' },
+      window_end: { type: 'string', format: 'date-time' },
+      count: { type: 'integer', description: 'Trades' },
+      volume: { type: 'number', description: 'Sum of amount' },
+      vwap: { type: ['number', 'null'], description: 'sum(price × amount) / sum(amount)' },
+      open: { type: ['number', 'null'] },
+      high: { type: ['number', 'null'] },
+      low: { type: ['number', 'null'] },
+      close: { type: ['number', 'null'] },
+      ewma: { type: ['number', 'null'], description: "EWMA of price as of the window's last trade" },
+      ewma_params: {
+        type: 'object',
+        required: ['mode', 'alpha', 'span', 'half_life_ms'],
+        properties: {
+          mode: { type: 'string', enum: [...EWMA_MODES] },
+          alpha: { type: ['number', 'null'] },
+          span: { type: ['integer', 'null'] },
+          half_life_ms: { type: ['integer', 'null'] },
+        },
+      },
+    },
+  },
+  Instrument: {
+    type: 'object',
+    required: ['instrument', 'windows', 'first_window_start', 'last_window_start'],
+    properties: {
+      instrument: { type: 'string' },
+      windows: { type: 'integer', description: 'Windows stored' },
+      first_window_start: { type: 'string', format: 'date-time' },
+      last_window_start: { type: 'string', format: 'date-time' },
     },
   },
   ApiError: {
@@ -209,6 +268,57 @@ const operations: Record<string, Operation> = {
   },
 };
 
+const market = (summary: string, description: string, answer: Schema, extra: Operation = {}): Operation => ({
+  summary,
+  description,
+  tags: ['market data'],
+  ...extra,
+  responses: {
+    '200': { description: 'The answer', content: { 'application/json': { schema: answer } } },
+    '400': error('Invalid query (INVALID_QUERY, TIME_FORMAT); `field` names the parameter'),
+    ...((extra.responses as Schema | undefined) ?? {}),
+    '503': unavailable('The market store is unavailable (DEPENDENCY_UNAVAILABLE)'),
+  },
+});
+const object = (properties: Schema): Schema => ({ type: 'object', required: Object.keys(properties), properties });
+
+operations['get /market/instruments'] = market(
+  'Instruments with trade statistics',
+  'Every instrument with windows stored, with how many and the first and last window start. No parameters.',
+  object({ instruments: { type: 'array', items: ref('Instrument') } }),
+);
+operations['get /market/instruments/{instrument}/windows'] = market(
+  "An instrument's windows",
+  'The windows of the instrument that start in [from, to), the newest `limit` of them, oldest first. ' +
+    'Without from or to the range is open on that side.',
+  object({ instrument: { type: 'string' }, windows: { type: 'array', items: ref('TradeStatsWindow') } }),
+  {
+    parameters: [
+      {
+        name: 'instrument',
+        in: 'path',
+        required: true,
+        schema: { type: 'string', pattern: '^[A-Z0-9][A-Z0-9_-]{0,63}$' },
+        description: 'Deribit instrument name, e.g. BTC-PERPETUAL',
+      },
+      query('from', false, { type: 'string', format: 'date-time' }, 'ISO-8601 UTC with Z, e.g. 2026-03-01T10:00:00Z'),
+      query('to', false, { type: 'string', format: 'date-time' }, 'ISO-8601 UTC with Z, later than from'),
+      query(
+        'limit',
+        false,
+        { type: 'integer', minimum: 1, maximum: MAX_MARKET_WINDOWS, default: DEFAULT_MARKET_WINDOWS },
+        'Most windows, the newest',
+      ),
+    ],
+    responses: { '404': error('No window of this instrument is stored (NOT_FOUND)') },
+  },
+);
+operations['get /market/latest'] = market(
+  'The newest window of each instrument',
+  'One window per instrument: its newest. No parameters.',
+  object({ windows: { type: 'array', items: ref('TradeStatsWindow') } }),
+);
+
 /**
  * The gateway's OpenAPI document: operations as Nest discovers them from the API's controllers (so a
  * route that is added, removed or renamed cannot go unnoticed: building the document fails), each
@@ -218,9 +328,10 @@ const operations: Record<string, Operation> = {
 export function gatewayOpenApiDocument(app: NestFastifyApplication): OpenAPIObject {
   const base = new DocumentBuilder()
     .setOpenAPIVersion('3.1.0')
-    .setTitle('User tags API')
+    .setTitle('Streaming analytics API')
     .setDescription(
-      'Ingest of user tags (VIEW/BUY events), user profiles and per-minute aggregates. ' +
+      'Ingest of user tags (VIEW/BUY events), user profiles and per-minute aggregates; market data: the trade ' +
+        'statistics of Deribit instruments (charted at GET /market). ' +
         'Health: GET /health/live, GET /health/ready; Prometheus metrics: GET /metrics.',
     )
     .setVersion('1')
