@@ -2,10 +2,11 @@
  * The static half of reliability suite 6 (exposure): no SQL text in libs/persistence is built from
  * anything but constants, so no input can become SQL. Values travel as bind parameters ($1...), never in
  * the text. Parsed with the TypeScript compiler, every source file (tests aside) must satisfy:
- * - the text given to `<anything>.query(text, ...)`, to `hotQuery(name, text, ...)` and the settings given
- *   to `inTransaction(pool, fn, settings)` are constant: a string literal, a template without
- *   substitutions, a module-level `const` of one, a choice (`c ? a : b`) between constants, or a
- *   prepared-query function made by hotQuery from a constant (ALLOWED_CALLEES);
+ * - the text given to `<anything>.query(text, ...)`, to `hotQuery(name, text, ...)`, to
+ *   `bounded(text, values, timeout)` and the settings given to `inTransaction(pool, fn, settings)` are
+ *   constant: a string literal, a template without substitutions, a module-level `const` of one, a
+ *   choice (`c ? a : b`) between constants, a prepared-query function made by hotQuery from a constant
+ *   (ALLOWED_CALLEES), or `bounded(...)` of a constant;
  * - no template with substitutions and no `+` concatenation has SQL in its literal parts, except the
  *   ALLOWED ones, each with the reason it is safe.
  * A future change that splices input into SQL fails here, and must either use a parameter or argue its
@@ -91,7 +92,12 @@ export function checkSqlText(file: string, source: string): Finding[] {
       if (init === undefined || seen.has(e.text)) return false;
       return isConstant(init, new Set([...seen, e.text]));
     }
-    if (ts.isCallExpression(e)) return ALLOWED_CALLEES.has(e.expression.getText(sf));
+    if (ts.isCallExpression(e)) {
+      if (ts.isIdentifier(e.expression) && e.expression.text === 'bounded') {
+        return e.arguments[0] !== undefined && isConstant(e.arguments[0], seen);
+      }
+      return ALLOWED_CALLEES.has(e.expression.getText(sf));
+    }
     return false;
   };
 
@@ -118,9 +124,11 @@ export function checkSqlText(file: string, source: string): Finding[] {
           ? node.arguments[0]
           : name === 'hotQuery'
             ? node.arguments[1]
-            : name === 'inTransaction'
-              ? node.arguments[2]
-              : undefined;
+            : name === 'bounded'
+              ? node.arguments[0]
+              : name === 'inTransaction'
+                ? node.arguments[2]
+                : undefined;
       if (checked !== undefined && !isConstant(checked)) {
         report(checked, `the SQL of ${name}() is not a constant`);
       }
@@ -176,6 +184,7 @@ describe('SQL text in libs/persistence', () => {
     ],
     ['a parameter as the text', 'export const f = (pool, text: string) => pool.query(text, []);', 1],
     ['a prepared query of input', "export const q = (sql: string) => hotQuery('x', sql, true);", 1],
+    ['a bounded query of input', 'export const f = (pool, sql: string) => pool.query(bounded(sql, [], 5));', 2],
     ['settings from input', "export const f = (pool, s: string) => inTransaction(pool, async () => 1, 'SET ' + s);", 2],
   ])('catches %s', (_what, source, count) => {
     expect(checkSqlText('libs/persistence/src/example.ts', source)).toHaveLength(count);
@@ -189,6 +198,7 @@ describe('SQL text in libs/persistence', () => {
       'export const f = (pool, id, on) => pool.query(on ? A : B, [id]).then(() => pool.query(C, [id]));',
       "export const g = (pool) => inTransaction(pool, async (c) => c.query('COMMIT'), \"SET LOCAL work_mem = '1MB'\");",
       'export const h = (id: number) => new Error(`row ${id} not found`);',
+      'export const k = (pool, id) => pool.query(bounded(A, [id], 1_000));',
     ].join('\n');
     expect(checkSqlText('libs/persistence/src/example.ts', source)).toEqual([]);
   });

@@ -10,6 +10,7 @@ export class AggProducerMetrics {
   readonly tradesConsumed: Counter;
   readonly windowsPublished: Counter<'reason'>;
   readonly lateTrades: Counter;
+  readonly duplicateTrades: Counter;
   readonly ewma: Gauge<'instrument'>;
   readonly instruments: Gauge;
   readonly transactionSeconds: Histogram;
@@ -37,6 +38,13 @@ export class AggProducerMetrics {
       {
         name: 'agg_producer_late_trades_total',
         help: 'Trades refused because their window was already published',
+      },
+      registry,
+    );
+    this.duplicateTrades = counter(
+      {
+        name: 'agg_producer_duplicate_trades_total',
+        help: 'Trades left out because the same instrument and trade_seq was already counted (a trade published twice)',
       },
       registry,
     );

@@ -61,7 +61,7 @@ describe('TradeStatsProcessor', () => {
       ]),
       T0 + MIN + 1_000,
     );
-    expect(outcome).toEqual({ trades: 4, late: [] });
+    expect(outcome).toEqual({ trades: 4, late: [], duplicates: 0 });
 
     const work = p.takeWork()!;
     // BTC's stream time reached 10:01:01 = end + grace; ETH's own stream time (10:00:02) closes nothing.
@@ -92,6 +92,32 @@ describe('TradeStatsProcessor', () => {
     expect(work.offsets).toEqual([{ topic: TOPIC, partition: 2, offset: '43' }]);
     // The instrument did not change: only the partition's progress is written.
     expect(work.state.map((r) => r.key)).toEqual([`partition/${TOPIC}/2`]);
+  });
+
+  it('counts a trade published twice once, within a batch, across batches and across a restore', () => {
+    const trades = [
+      trade('BTC-PERPETUAL', 1_000, 100),
+      trade('BTC-PERPETUAL', 2_000, 102),
+      trade('ETH-PERPETUAL', 3_000, 10),
+      trade('BTC-PERPETUAL', 30_000, 104),
+    ];
+    const once = new TradeStatsProcessor(rules());
+    once.process(batch(0, 0, [...trades, trade('BTC-PERPETUAL', MIN + 2_000, 1)]), 0);
+    const expected = summary(once.takeWork()!.stats);
+
+    const first = new TradeStatsProcessor(rules());
+    expect(first.process(batch(0, 0, [trades[0], trades[1], trades[0]]), 0).duplicates).toBe(1);
+    expect(first.process(batch(0, 3, [trades[1], trades[2]]), 0).duplicates).toBe(1);
+    const changelog = first.takeWork()!.state;
+    // A new process, from the changelog: the duplicate of a trade counted before the restart is known.
+    const second = new TradeStatsProcessor(rules());
+    second.restore(changelog, [0], 0);
+    const closing = trade('BTC-PERPETUAL', MIN + 2_000, 1);
+    const outcome = second.process(batch(0, 5, [trades[0], trades[2], trades[3], trades[3], closing]), 0);
+    expect(outcome).toMatchObject({ trades: 5, duplicates: 3, late: [] });
+    // The same statistics as each trade once (the closing trades differ only in trade_seq).
+    expect(summary(second.takeWork()!.stats)).toEqual(expected);
+    expect(expected).toEqual(['BTC-PERPETUAL 10:00 n=3 ewma=102.5']);
   });
 
   it('restored from its changelog, it continues exactly as if it had not stopped', () => {

@@ -1,4 +1,4 @@
-import { DeribitTrade, InstrumentWindows, TradeStats, TradeWindowRules } from '@lib/domain';
+import { DeribitTrade, InstrumentWindows, SeenSequences, TradeStats, TradeWindowRules } from '@lib/domain';
 import { ConsumedBatch, TopicPartitionOffset } from '@lib/kafka-avro/messaging';
 import {
   AggStateRecord,
@@ -6,6 +6,7 @@ import {
   instrumentRecord,
   instrumentWindowsOf,
   partitionRecord,
+  seenSequencesOf,
 } from './state/agg-state.record';
 
 /** A trade refused because its window was already published, with where it was read. */
@@ -19,9 +20,11 @@ export interface LateTrade {
 }
 
 export interface BatchOutcome {
-  /** Trades read, late ones included. */
+  /** Trades read, late ones and duplicates included. */
   readonly trades: number;
   readonly late: readonly LateTrade[];
+  /** Trades already counted (the same instrument and trade_seq), left out. */
+  readonly duplicates: number;
 }
 
 export type CloseReason = 'event-time' | 'idle';
@@ -38,6 +41,8 @@ interface Tracked {
   /** Input partition of the instrument's trades. */
   partition: number;
   readonly windows: InstrumentWindows;
+  /** trade_seq values counted: a trade published twice is counted once. */
+  readonly seen: SeenSequences;
 }
 
 interface PartitionProgress extends PartitionStateRecord {
@@ -80,6 +85,7 @@ export class TradeStatsProcessor {
   /** Folds a batch into the state. `now` is wall time (epoch ms), for the idle check's clock. */
   process(batch: ConsumedBatch<DeribitTrade>, now: number): BatchOutcome {
     const late: LateTrade[] = [];
+    let duplicates = 0;
     const progress = this.progressOf(batch.topic, batch.partition, now);
     const closed = this.pendingOf(batch.partition);
     const closedBefore = closed.stats.length;
@@ -87,10 +93,20 @@ export class TradeStatsProcessor {
       const trade = message.value;
       let tracked = this.instruments.get(trade.instrument_name);
       if (tracked === undefined) {
-        tracked = { partition: batch.partition, windows: this.rules.begin(trade.instrument_name, trade) };
+        tracked = {
+          partition: batch.partition,
+          windows: this.rules.begin(trade.instrument_name, trade),
+          seen: new SeenSequences(),
+        };
         this.instruments.set(trade.instrument_name, tracked);
       }
       tracked.partition = batch.partition;
+      // The topic may hold a trade twice (raw-producer's publish retry): count it once. The sequences
+      // go into the changelog with the windows, so this holds across restarts too.
+      if (!tracked.seen.add(trade.trade_seq)) {
+        duplicates++;
+        continue;
+      }
       if (this.rules.add(tracked.windows, trade, closed.stats)) {
         this.dirtyInstruments.add(trade.instrument_name);
       } else {
@@ -112,7 +128,7 @@ export class TradeStatsProcessor {
     progress.behind = batch.lag > 0;
     this.dirtyPartitions.add(batch.partition);
     this.tradesSinceWork += batch.messages.length;
-    return { trades: batch.messages.length, late };
+    return { trades: batch.messages.length, late, duplicates };
   }
 
   /**
@@ -179,7 +195,7 @@ export class TradeStatsProcessor {
     const state: AggStateRecord[] = [];
     for (const name of this.dirtyInstruments) {
       const tracked = this.instruments.get(name);
-      if (tracked !== undefined) state.push(instrumentRecord(tracked.partition, tracked.windows));
+      if (tracked !== undefined) state.push(instrumentRecord(tracked.partition, tracked.windows, tracked.seen));
     }
     const offsets: TopicPartitionOffset[] = [];
     for (const partition of this.dirtyPartitions) {
@@ -210,6 +226,7 @@ export class TradeStatsProcessor {
         this.instruments.set(instrument.instrument, {
           partition: instrument.partition,
           windows: instrumentWindowsOf(instrument),
+          seen: seenSequencesOf(instrument),
         });
       }
       if (partition !== null && assigned.has(partition.partition)) {

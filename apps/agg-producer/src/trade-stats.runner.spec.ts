@@ -136,7 +136,7 @@ describe('TradeStatsRunner (in-memory transport)', () => {
   });
 
   it('rebuilds from the changelog after a failed transaction, without duplicates or gaps', async () => {
-    const more = tradeStream({ startMs: lastTrade + 1, count: 500, meanGapMs: 100, seed: 8 });
+    const more = tradeStream({ startMs: lastTrade + 1, count: 500, meanGapMs: 100, seed: 8, continues: trades });
     const reference = new InMemoryBroker();
     reference.append(topics.trades, [...trades, ...more]);
     const uninterrupted = instance(reference);
@@ -169,7 +169,8 @@ describe('TradeStatsRunner (in-memory transport)', () => {
   it('counts and logs late trades with topic, partition and offset', async () => {
     const broker = new InMemoryBroker();
     const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
-    const late: DeribitTrade = { ...trades[0], trade_id: 'late-1', timestamp: T0 + 30_000 };
+    // A new trade (its own trade_seq: not a duplicate) dated inside a window already published.
+    const late: DeribitTrade = { ...trades[0], trade_id: 'late-1', trade_seq: 1_000_000, timestamp: T0 + 30_000 };
     broker.append(topics.trades, [...trades.slice(0, 2_000), late]);
     const app = instance(broker);
     await app.started();

@@ -118,6 +118,7 @@ export class TradeStatsRunner implements OnApplicationBootstrap, OnModuleDestroy
       if (this.failure !== undefined) throw new Error('agg-producer is rebuilding its state after a failure');
       const outcome = this.processor.process(batch, this.clock.now());
       this.metrics.tradesConsumed.inc(outcome.trades);
+      if (outcome.duplicates > 0) this.metrics.duplicateTrades.inc(outcome.duplicates);
       for (const late of outcome.late) this.reportLate(late);
       if (this.processor.closedWindows > 0 || this.commitDue()) {
         const committed = this.commitSoon();

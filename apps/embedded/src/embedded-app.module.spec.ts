@@ -5,7 +5,7 @@ import {
   pipelineConfigSchema,
   rawProducerConfigSchema,
 } from '@lib/config';
-import { AggregateStore, ProfileStore } from '@lib/domain';
+import { AggregateStore, ProfileStore, TradeStatsStore } from '@lib/domain';
 import { InMemoryBroker, InProcessMessagingTransport } from '@lib/in-process-log';
 import { MessagingRuntime } from '@lib/kafka-avro';
 import { PersistenceLifecycle } from '@lib/persistence/persistence.readiness';
@@ -36,6 +36,8 @@ describe('embedded composition root', () => {
       .overrideProvider(ProfileStore)
       .useValue({})
       .overrideProvider(AggregateStore)
+      .useValue({})
+      .overrideProvider(TradeStatsStore)
       .useValue({})
       .overrideProvider(PersistenceLifecycle)
       .useValue({})

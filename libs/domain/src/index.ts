@@ -16,6 +16,7 @@ export * from './user-tags/queries';
 export * from './user-tags/aggregates-answer';
 export * from './market/deribit-frame';
 export * from './market/recent-id-set';
+export * from './market/seen-sequences';
 export * from './market/trade-sequence';
 export * from './ports/trade-source.port';
 export * from './ports/published-trades.port';

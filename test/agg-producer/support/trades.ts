@@ -27,6 +27,8 @@ export interface StreamOptions {
   seed: number;
   /** Instruments and their relative trade rates; a quiet one shows empty windows. */
   instruments?: readonly { name: string; price: number; weight: number }[];
+  /** A stream this one continues: each instrument's trade_seq goes on from its last there (default: from 1). */
+  continues?: readonly DeribitTrade[];
 }
 
 export const DEFAULT_INSTRUMENTS = [
@@ -39,7 +41,10 @@ export const DEFAULT_INSTRUMENTS = [
 /** Trades in event-time order, with per-instrument trade_seq, random-walk prices and amounts. */
 export function tradeStream(opts: StreamOptions): DeribitTrade[] {
   const random = prng(opts.seed);
-  const instruments = (opts.instruments ?? DEFAULT_INSTRUMENTS).map((i) => ({ ...i, seq: 0 }));
+  const lastSeq = new Map<string, number>();
+  for (const t of opts.continues ?? [])
+    lastSeq.set(t.instrument_name, Math.max(lastSeq.get(t.instrument_name) ?? 0, t.trade_seq));
+  const instruments = (opts.instruments ?? DEFAULT_INSTRUMENTS).map((i) => ({ ...i, seq: lastSeq.get(i.name) ?? 0 }));
   const totalWeight = instruments.reduce((s, i) => s + i.weight, 0);
   const trades: DeribitTrade[] = [];
   let time = opts.startMs;

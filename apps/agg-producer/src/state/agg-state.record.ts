@@ -1,4 +1,4 @@
-import { InstrumentWindows, OpenWindow } from '@lib/domain';
+import { InstrumentWindows, OpenWindow, SeenSequences } from '@lib/domain';
 
 /**
  * One record of agg-producer's changelog topic: a compacted topic (like a Kafka Streams store's
@@ -25,6 +25,8 @@ export interface InstrumentStateRecord {
   ewma_time: number | null;
   carried_ewma: number | null;
   open_windows: OpenWindowRecord[];
+  /** Counted trade_seq ranges, flat (SeenSequences); empty in a version-1 record. */
+  seen_seqs: number[];
 }
 
 export interface OpenWindowRecord {
@@ -54,7 +56,7 @@ export const instrumentKey = (instrument: string): string => `instrument/${instr
 export const partitionKey = (topic: string, partition: number): string => `partition/${topic}/${partition}`;
 
 /** A copy of the state, detached from the live objects the processor keeps mutating. */
-export function instrumentRecord(partition: number, w: InstrumentWindows): AggStateRecord {
+export function instrumentRecord(partition: number, w: InstrumentWindows, seen: SeenSequences): AggStateRecord {
   return {
     key: instrumentKey(w.instrument),
     instrument: {
@@ -78,6 +80,7 @@ export function instrumentRecord(partition: number, w: InstrumentWindows): AggSt
         close_time: o.closeTime,
         ewma: o.ewma,
       })),
+      seen_seqs: seen.toFlat(),
     },
     partition: null,
   };
@@ -108,4 +111,8 @@ export function instrumentWindowsOf(r: InstrumentStateRecord): InstrumentWindows
       ewma: o.ewma,
     })),
   };
+}
+
+export function seenSequencesOf(r: InstrumentStateRecord): SeenSequences {
+  return new SeenSequences(r.seen_seqs ?? []);
 }

@@ -1,9 +1,18 @@
-import { TradeWindowRules } from '@lib/domain';
+import { SeenSequences, TradeWindowRules } from '@lib/domain';
 import { AvroRecordSchema, SchemaCatalog, SingleObjectSerde } from '@lib/kafka-avro';
-import { AggStateRecord, instrumentRecord, instrumentWindowsOf, partitionRecord } from './agg-state.record';
-import { AGG_STATE_SCHEMA, aggStateSchemaV1 } from './agg-state.schema';
+import {
+  AggStateRecord,
+  instrumentRecord,
+  instrumentWindowsOf,
+  partitionRecord,
+  seenSequencesOf,
+} from './agg-state.record';
+import { AGG_STATE_SCHEMA, aggStateSchemaV1, aggStateSchemaV2 } from './agg-state.schema';
 
-const serde = new SingleObjectSerde(new SchemaCatalog([aggStateSchemaV1 as unknown as AvroRecordSchema]));
+const v1 = aggStateSchemaV1 as unknown as AvroRecordSchema;
+const v2 = aggStateSchemaV2 as unknown as AvroRecordSchema;
+// What agg-producer runs with: version 2 written, version 1 read.
+const serde = new SingleObjectSerde(new SchemaCatalog([v2], [v1]));
 const roundTrip = async (record: AggStateRecord): Promise<AggStateRecord> => {
   const bytes = await serde.encode('state', AGG_STATE_SCHEMA, record);
   return JSON.parse(JSON.stringify(await serde.decode<AggStateRecord>('state', AGG_STATE_SCHEMA, bytes)));
@@ -22,9 +31,28 @@ describe('agg-producer changelog record (Avro)', () => {
     rules.add(state, { timestamp: t0 + 61_000, price: 64_010.25, amount: 20 }, []);
     expect(state.open).toHaveLength(2);
 
-    const record = instrumentRecord(2, state);
+    const seen = new SeenSequences([10, 20, 25, 25]);
+    const record = instrumentRecord(2, state, seen);
     expect(await roundTrip(record)).toEqual(record);
     expect(instrumentWindowsOf((await roundTrip(record)).instrument!)).toEqual(state);
+    expect(seenSequencesOf((await roundTrip(record)).instrument!).toFlat()).toEqual([10, 20, 25, 25]);
+  });
+
+  it('reads a version-1 record (written before the dedupe): no sequences remembered, the rest intact', async () => {
+    const old = new SingleObjectSerde(new SchemaCatalog([v1]));
+    const record = instrumentRecord(
+      1,
+      new TradeWindowRules({ windowMs: 60_000, graceMs: 0, ewma: { mode: 'span', span: 5 } }).begin('ETH-PERPETUAL', {
+        timestamp: 0,
+        price: 1,
+        amount: 1,
+      }),
+      new SeenSequences(),
+    );
+    const { seen_seqs: _dropped, ...written } = record.instrument!;
+    const bytes = await old.encode('state', AGG_STATE_SCHEMA, { ...record, instrument: written });
+    const read = await serde.decode<AggStateRecord>('state', AGG_STATE_SCHEMA, bytes);
+    expect(read.instrument).toEqual({ ...written, seen_seqs: [] });
   });
 
   it('carries a partition position through Avro unchanged', async () => {

@@ -1,5 +1,5 @@
 /**
- * Avro schema of {@link AggStateRecord}, version 1, in the style of libs/kafka-avro/src/schemas so the
+ * Avro schema of {@link AggStateRecord}, version 1 (before issue 16's dedupe), in the style of libs/kafka-avro/src/schemas so the
  * library's catalog can adopt it. Every long here is an epoch-ms time or a count, far below 2^53.
  */
 export const aggStateSchemaV1 = {
@@ -68,6 +68,33 @@ export const aggStateSchemaV1 = {
       ],
     },
   ],
+} as const;
+
+/**
+ * Version 2, the one written: InstrumentState gains `seen_seqs`, the instrument's counted trade_seq
+ * ranges (SeenSequences: `[lo0, hi0, lo1, hi1, ...]`). Its default (empty) lets a version-1 changelog be
+ * read after an upgrade: the instrument then starts with no sequences remembered.
+ */
+export const aggStateSchemaV2 = {
+  ...aggStateSchemaV1,
+  doc: `${aggStateSchemaV1.doc} Version 2: the instrument's counted trade_seq ranges.`,
+  fields: aggStateSchemaV1.fields.map((field) =>
+    field.name !== 'instrument'
+      ? field
+      : {
+          ...field,
+          type: [
+            'null',
+            {
+              ...field.type[1],
+              fields: [
+                ...field.type[1].fields,
+                { name: 'seen_seqs', type: { type: 'array', items: 'long' }, default: [] },
+              ],
+            },
+          ],
+        },
+  ),
 } as const;
 
 export const AGG_STATE_SCHEMA = 'agg.AggStateRecord';

@@ -29,7 +29,13 @@ describe('createDataSource on a PostgreSQL server', () => {
       const tables = await sources[1].query<{ tablename: string }[]>(
         "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename",
       );
-      expect(tables.map((t) => t.tablename)).toEqual(['consumer_offset', 'migrations', 'minute_cube', 'profile_list']);
+      expect(tables.map((t) => t.tablename)).toEqual([
+        'consumer_offset',
+        'migrations',
+        'minute_cube',
+        'profile_list',
+        'trade_stats_window',
+      ]);
       // Debian's server has lz4: profile lists use it (PGlite keeps its default).
       const compression = await sources[1].query<{ c: string }[]>(
         "SELECT attcompression AS c FROM pg_attribute WHERE attrelid = 'profile_list'::regclass AND attname IN ('head', 'body')",
