@@ -132,7 +132,12 @@ describe('embedded mode (npm start) as a child process', () => {
   });
 
   it('prints where it listens, and serves the docs, the metrics and the health of all four apps', async () => {
-    for (const line of [`API      ${app.url}`, `Docs     ${app.url}/docs`, `Metrics  ${app.url}/metrics`]) {
+    for (const line of [
+      `API      ${app.url}`,
+      `Market   ${app.url}/market`,
+      `Docs     ${app.url}/docs`,
+      `Metrics  ${app.url}/metrics`,
+    ]) {
       expect(app.log(100)).toContain(line);
     }
     const ui = await fetch(`${app.url}/docs`);
@@ -145,8 +150,27 @@ describe('embedded mode (npm start) as a child process', () => {
       paths: object;
       components: { schemas: object };
     };
-    expect(Object.keys(doc.paths).sort()).toEqual(['/aggregates', '/user_profiles/{cookie}', '/user_tags']);
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/aggregates',
+      '/market/instruments',
+      '/market/instruments/{instrument}/windows',
+      '/market/latest',
+      '/user_profiles/{cookie}',
+      '/user_tags',
+    ]);
     expect(doc.components.schemas).toHaveProperty('UserTag');
+    // The market read side: its page, the chart library it loads, and its API on the embedded database.
+    const page = await fetch(`${app.url}/market`);
+    expect([page.status, page.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
+    expect(await page.text()).toContain('<script src="/market/chart.js"></script>');
+    const chart = await fetch(`${app.url}/market/chart.js`);
+    expect(chart.status).toBe(200);
+    expect(await chart.text()).toContain('LightweightCharts');
+    const instruments = await fetch(`${app.url}/market/instruments`);
+    expect([
+      instruments.status,
+      Array.isArray(((await instruments.json()) as { instruments: unknown }).instruments),
+    ]).toEqual([200, true]);
 
     const metrics = await (await fetch(`${app.url}/metrics`)).text();
     for (const name of [
