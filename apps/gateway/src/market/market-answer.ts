@@ -1,20 +1,10 @@
 import { InstrumentSummary, TradeStats } from '@lib/domain';
 
 /** One window as the REST API answers it: times as ISO-8601 UTC, everything else as published. */
-export interface WindowAnswer {
-  instrument: string;
+export type WindowAnswer = Omit<TradeStats, 'window_start' | 'window_end'> & {
   window_start: string;
   window_end: string;
-  count: number;
-  volume: number;
-  vwap: number | null;
-  open: number | null;
-  high: number | null;
-  low: number | null;
-  close: number | null;
-  ewma: number | null;
-  ewma_params: TradeStats['ewma_params'];
-}
+};
 
 export interface InstrumentAnswer {
   instrument: string;
