@@ -69,6 +69,7 @@ export class RawProducerModule {
                 backfillEnabled: config.BACKFILL_ENABLED,
                 backfillMaxTrades: config.BACKFILL_MAX_TRADES,
                 backfillTimeoutMs: config.BACKFILL_TIMEOUT_MS,
+                backfillRetryForMs: config.BACKFILL_RETRY_FOR_MS,
                 maxQueuedTrades: config.FORWARD_QUEUE_MAX_TRADES,
                 publishBatchMax: config.KAFKA_BATCH_MAX_MESSAGES,
                 // Nobody waits on this answer (unlike the gateway's 503), so wait as long as one broker request may.

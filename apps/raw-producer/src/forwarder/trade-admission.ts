@@ -13,6 +13,11 @@ export interface TradeAdmissionOptions {
   readonly backfillMaxTrades: number;
   /** Budget of one gap's back-fill, retries included. */
   readonly backfillTimeoutMs: number;
+  /**
+   * How long trades a back-fill could not recover are asked for again in the background, after the
+   * held trades went on (0: never; they are counted unrecovered at once).
+   */
+  readonly backfillRetryForMs: number;
 }
 
 /** Trades of one instrument waiting for the back-fill of the gap before the first of them. */
@@ -36,6 +41,8 @@ export class TradeAdmission {
   private readonly seqs = new TradeSequenceTracker();
   private readonly holds = new Map<string, Hold>();
   private readonly backfills = new Set<Promise<void>>();
+  /** Later retries of back-fills that came back short; ended by `stopping`. */
+  private readonly retries = new Set<Promise<void>>();
   private heldCount = 0;
 
   constructor(
@@ -101,9 +108,10 @@ export class TradeAdmission {
     }
   }
 
-  /** Resolves when every back-fill started so far has ended. */
+  /** Resolves when every back-fill started so far has ended (later retries too, once `stopping` is aborted). */
   async settled(): Promise<void> {
     await Promise.all([...this.backfills]);
+    if (this.stopping.aborted) await Promise.all([...this.retries]);
   }
 
   private onGap(t: DeribitTrade, gap: Extract<SequenceCheck, { kind: 'gap' }>): void {
@@ -137,20 +145,13 @@ export class TradeAdmission {
     const fetched = await this.fetchGap(instrument, hold);
     this.holds.delete(instrument);
     this.heldCount -= hold.pending.length;
-    let next = hold.from;
-    let filled = 0;
-    for (const t of fetched) {
-      if (t.instrument_name !== instrument || t.trade_seq < next || t.trade_seq > hold.to) continue;
-      if (!this.ids.add(t.trade_id)) continue;
-      this.queue.push(t);
-      next = t.trade_seq + 1;
-      filled++;
-    }
+    const missing = new Set<number>();
+    for (let seq = hold.from; seq <= hold.to; seq++) missing.add(seq);
+    const filled = this.queueRecovered(instrument, fetched, missing);
     const expected = hold.to - hold.from + 1;
-    this.metrics.backfilled.inc(filled);
     if (filled < expected) {
-      this.metrics.unrecovered.inc(expected - filled);
       this.log.warn(`back-fill of ${instrument} ${hold.from}..${hold.to} recovered ${filled} of ${expected} trades`);
+      this.retryLater(instrument, hold.from, hold.to, missing);
     } else {
       this.log.log(`back-fill of ${instrument} ${hold.from}..${hold.to} recovered all ${filled} trades`);
     }
@@ -160,6 +161,70 @@ export class TradeAdmission {
     this.queue.push(revealing);
     for (const t of later) this.admit(t);
     this.onQueued();
+  }
+
+  /**
+   * Queues, in trade_seq order, the fetched trades of `instrument` whose seq is still `missing` (and
+   * takes them out of it); answers how many. They bypass the seq watermark, which is already past them.
+   */
+  private queueRecovered(instrument: string, fetched: readonly DeribitTrade[], missing: Set<number>): number {
+    const found = fetched
+      .filter((t) => t.instrument_name === instrument && missing.has(t.trade_seq))
+      .sort((a, b) => a.trade_seq - b.trade_seq);
+    let filled = 0;
+    for (const t of found) {
+      if (!missing.delete(t.trade_seq) || !this.ids.add(t.trade_id)) continue;
+      this.queue.push(t);
+      filled++;
+    }
+    this.metrics.backfilled.inc(filled);
+    return filled;
+  }
+
+  /**
+   * A back-fill came back short (the source failed past the budget, or returned part of the gap): the
+   * held trades have gone on, and the missing ones are asked for again in the background, with growing
+   * pauses, for backfillRetryForMs. What comes back is published late, after newer trades (readers see
+   * it as a late trade); what never does is counted unrecovered, and so is what is left at shutdown.
+   */
+  private retryLater(instrument: string, from: number, to: number, missing: Set<number>): void {
+    if (this.opts.backfillRetryForMs <= 0 || this.stopping.aborted) {
+      this.metrics.unrecovered.inc(missing.size);
+      return;
+    }
+    this.metrics.backfillPending.inc(missing.size);
+    const giveUpAt = Date.now() + this.opts.backfillRetryForMs;
+    const running = (async () => {
+      for (let attempt = 0; missing.size > 0; attempt++) {
+        await sleep(fullJitterDelay(attempt, 1_000, 30_000), this.stopping);
+        if (this.stopping.aborted || Date.now() >= giveUpAt) break;
+        const before = missing.size;
+        try {
+          const lo = Math.min(...missing);
+          const hi = Math.max(...missing);
+          this.queueRecovered(instrument, await this.source.fetchTrades(instrument, lo, hi), missing);
+        } catch (err) {
+          this.log.debug(`later back-fill of ${instrument} ${from}..${to} failed: ${(err as Error).message}`);
+        }
+        const recovered = before - missing.size;
+        if (recovered > 0) {
+          this.metrics.backfillPending.dec(recovered);
+          this.log.log(
+            `later back-fill of ${instrument} ${from}..${to} recovered ${recovered}; ${missing.size} still missing`,
+          );
+          this.onQueued();
+        }
+      }
+      if (missing.size > 0) {
+        this.metrics.backfillPending.dec(missing.size);
+        this.metrics.unrecovered.inc(missing.size);
+        this.log.warn(
+          `gave up the back-fill of ${instrument} ${from}..${to}: ${missing.size} trade(s) not recovered` +
+            (this.stopping.aborted ? ' (shutting down)' : ` in ${this.opts.backfillRetryForMs} ms`),
+        );
+      }
+    })().finally(() => this.retries.delete(running));
+    this.retries.add(running);
   }
 
   /** The source's trades of the gap, retried within `backfillTimeoutMs`; [] when that fails. */

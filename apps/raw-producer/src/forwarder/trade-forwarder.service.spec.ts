@@ -133,6 +133,7 @@ describe('TradeForwarder', () => {
         backfillEnabled: true,
         backfillMaxTrades: 100,
         backfillTimeoutMs: 2_000,
+        backfillRetryForMs: 0,
         maxQueuedTrades: 10_000,
         publishBatchMax: 100,
         publishTimeoutMs: 1_000,
@@ -249,14 +250,46 @@ describe('TradeForwarder', () => {
     expect(await value(metrics.unrecovered)).toBe(2);
   });
 
-  it('takes what a partial back-fill returns, in order, and counts the rest unrecovered', async () => {
+  it('asks again later for what a failed back-fill missed, and publishes it late when the source answers', async () => {
+    let failing = true;
+    source.fetch = (i, from, to) =>
+      failing
+        ? Promise.reject(new Error('not connected to Deribit'))
+        : Promise.resolve(Array.from({ length: to - from + 1 }, (_, k) => trade(i, from + k)));
+    await create({ backfillTimeoutMs: 100, backfillRetryForMs: 60_000 }).start();
+    await source.push(trade('X', 1), trade('X', 4), trade('X', 5));
+    // The held trades go on at the budget; 2 and 3 are still asked for.
+    await until('3 trades', () => publisher.written.length === 3);
+    expect(await value(metrics.backfillPending)).toBe(2);
+    expect(await value(metrics.unrecovered)).toBe(0);
+    failing = false;
+    await until('the late back-fill', () => publisher.written.length === 5, 10_000);
+    expect(seqsOf(publisher.written, 'X')).toEqual([1, 4, 5, 2, 3]);
+    expect(await value(metrics.backfillPending)).toBe(0);
+    expect(await value(metrics.backfilled)).toBe(2);
+    expect(await value(metrics.unrecovered)).toBe(0);
+  });
+
+  it('counts what a later back-fill never recovered as unrecovered, at the end of its time or at shutdown', async () => {
+    source.fetch = () => Promise.reject(new Error('not connected to Deribit'));
+    await create({ backfillTimeoutMs: 100, backfillRetryForMs: 60_000 }).start();
+    await source.push(trade('X', 1), trade('X', 4));
+    await until('2 trades', () => publisher.written.length === 2);
+    expect(await value(metrics.backfillPending)).toBe(2);
+    await forwarder.stop();
+    expect(await value(metrics.backfillPending)).toBe(0);
+    expect(await value(metrics.unrecovered)).toBe(2);
+  });
+
+  it('takes what a partial back-fill returns, in trade_seq order, and counts the rest unrecovered', async () => {
+    // Out of order, one outside the gap, one of another instrument: 2 and 3 are taken, 4 is missing.
     source.fetch = (i) => Promise.resolve([trade(i, 3), trade(i, 2), trade(i, 99), trade('Y', 2)]);
     await create().start();
     await source.push(trade('X', 1), trade('X', 5));
-    await until('3 trades', () => publisher.written.length === 3);
-    expect(seqsOf(publisher.written, 'X')).toEqual([1, 3, 5]);
-    expect(await value(metrics.backfilled)).toBe(1);
-    expect(await value(metrics.unrecovered)).toBe(2);
+    await until('4 trades', () => publisher.written.length === 4);
+    expect(seqsOf(publisher.written, 'X')).toEqual([1, 2, 3, 5]);
+    expect(await value(metrics.backfilled)).toBe(2);
+    expect(await value(metrics.unrecovered)).toBe(1);
   });
 
   it('only fetches the newest BACKFILL_MAX_TRADES of a larger gap', async () => {

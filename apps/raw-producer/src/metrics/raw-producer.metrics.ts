@@ -16,6 +16,7 @@ export class RawProducerMetrics {
   readonly missing: Counter<never>;
   readonly backfilled: Counter<never>;
   readonly unrecovered: Counter<never>;
+  readonly backfillPending: Gauge<never>;
   readonly reconnects: Counter<never>;
   readonly malformed: Counter<'what'>;
   readonly rpcErrors: Counter<'code'>;
@@ -41,7 +42,7 @@ export class RawProducerMetrics {
     this.backfilled = count('deribit_trades_backfilled_total', 'Missing trades recovered by back-fill');
     this.unrecovered = count(
       'deribit_trades_unrecovered_total',
-      'Missing trades not recovered (back-fill disabled, failed, or the server no longer has them)',
+      'Missing trades not recovered for good (back-fill disabled, or failed and retried for BACKFILL_RETRY_FOR_MS, or the server no longer has them)',
     );
     this.reconnects = count('deribit_source_reconnects_total', 'Reconnection attempts of the source');
     this.malformed = count('deribit_malformed_total', 'Frames or trades that could not be used, skipped', ['what']);
@@ -56,6 +57,13 @@ export class RawProducerMetrics {
       {
         name: 'deribit_trades_buffered',
         help: 'Trades received and not yet written to Kafka (queued or waiting for a back-fill)',
+      },
+      registry,
+    );
+    this.backfillPending = gauge<never>(
+      {
+        name: 'deribit_backfill_pending_trades',
+        help: 'Missing trades a short back-fill asks for again in the background (BACKFILL_RETRY_FOR_MS): recovered late, or counted unrecovered',
       },
       registry,
     );

@@ -90,6 +90,10 @@ export const rawProducerConfigSchema = z
       "Longest time one gap's back-fill may take (retries included) while later trades of that instrument wait",
       int(30_000, { min: 100, max: 600_000 }),
     ),
+    BACKFILL_RETRY_FOR_MS: doc(
+      'How long trades a back-fill did not recover in time are asked for again in the background (published late when they come); 0: never',
+      int(600_000, { min: 0, max: 86_400_000 }),
+    ),
     FORWARD_QUEUE_MAX_TRADES: doc(
       'Trades queued for Kafka beyond which the source is paused (backpressure); those held for a back-fill do not count',
       int(50_000, { min: 1, max: 10_000_000 }),
