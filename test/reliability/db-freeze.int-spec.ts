@@ -2,8 +2,8 @@
  * Reliability suite, database frozen: every process of PostgreSQL is stopped with SIGSTOP for 8 s while
  * tags stream through the gateway, then resumed with SIGCONT. A frozen server is worse than a stopped
  * one: connections open (the kernel accepts them) and statements are sent, but nothing answers, so only
- * the client's own bounds end the wait. With DATABASE_QUERY_TIMEOUT_MS at 1 s, every profile and
- * aggregate query asked during the freeze answers 503 within the bound (plus scheduling slack), ingest
+ * the client's own bounds end the wait. With DATABASE_QUERY_TIMEOUT_MS at 1 s, every profile,
+ * aggregate and market query asked during the freeze answers 503 within the bound (plus scheduling slack), ingest
  * keeps answering 204 (tags go to Kafka, not to the database), the pipeline's writes time out and are
  * retried (DATABASE_WRITE_TIMEOUT_MS 2 s), queries answer 200 again soon after the thaw, and once the
  * pipeline has caught up both stores hold every tag of the topic exactly once.
@@ -98,6 +98,12 @@ describe('database frozen: PostgreSQL stopped with SIGSTOP during ingest', () =>
         '/aggregates?time_range=2022-03-22T12:00:00_2022-03-22T12:10:00&action=VIEW&aggregates=COUNT&aggregates=SUM_PRICE',
       ),
     );
+    // The market read side's API (a TypeORM Repository, bounded by the same setting).
+    const market = poller(200, async () => {
+      const res = await fetch(`${stack.gateway.url}/market/latest`, { signal: AbortSignal.timeout(HANG_MS) });
+      const body = (await res.json().catch(() => ({}))) as { code?: string };
+      return { status: res.status, what: body.code ?? '' };
+    });
     const pipelineReady = poller(200, () => readiness(stack.pipeline.url, HANG_MS));
     const t0 = Date.now();
     client.start();
@@ -113,7 +119,12 @@ describe('database frozen: PostgreSQL stopped with SIGSTOP during ingest', () =>
     await sleep(AFTER_S * 1000);
     const outcomes = await client.stop();
     const sendEnd = Date.now();
-    const [pQueries, aQueries, pReady] = await Promise.all([profiles.stop(), aggregates.stop(), pipelineReady.stop()]);
+    const [pQueries, aQueries, mQueries, pReady] = await Promise.all([
+      profiles.stop(),
+      aggregates.stop(),
+      market.stop(),
+      pipelineReady.stop(),
+    ]);
     const { at: convergedAt } = await stack.converged(CONVERGE_MS);
     const alive = stack.pipeline.running;
     const [flushFailures, batchFailures] = await Promise.all([
@@ -126,7 +137,7 @@ describe('database frozen: PostgreSQL stopped with SIGSTOP during ingest', () =>
     const duringFreeze = outcomes.filter((o) => o.sentAt >= freezeAt && o.sentAt < thawAt);
     const stores = await checkStores(server.url, inTopic);
 
-    const queries = [...pQueries, ...aQueries];
+    const queries = [...pQueries, ...aQueries, ...mQueries];
     // Asked while frozen, early enough that the bound ends before the thaw: each must be a 503 in time.
     const frozenQ = queries.filter((p) => p.at >= freezeAt && p.at + QUERY_BOUND_MS < thawAt);
     const lateQ = frozenQ.filter((p) => p.ms > QUERY_BOUND_MS);

@@ -11,8 +11,14 @@ import { MARKET_PAGE } from './market.page';
 let chartLibrary: string | undefined;
 function chartLibraryText(): string {
   // The package's exports map names only its ES modules; the standalone script sits beside them.
-  const dir = dirname(require.resolve('lightweight-charts/package.json'));
-  chartLibrary ??= readFileSync(join(dir, 'dist', 'lightweight-charts.standalone.production.js'), 'utf8');
+  chartLibrary ??= readFileSync(
+    join(
+      dirname(require.resolve('lightweight-charts/package.json')),
+      'dist',
+      'lightweight-charts.standalone.production.js',
+    ),
+    'utf8',
+  );
   return chartLibrary;
 }
 

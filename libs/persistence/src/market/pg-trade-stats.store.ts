@@ -1,5 +1,7 @@
 import { EWMA_MODES, EwmaMode, InstrumentSummary, TimeRange, TradeStats, TradeStatsStore } from '@lib/domain';
 import { DataSource, Repository } from 'typeorm';
+import { sqlTimeoutsOf } from '../connection/data-source.factory';
+import { SqlTimeouts } from '../connection/sql-pool';
 import { TradeStatsWindow } from './trade-stats-window.entity';
 
 /** Windows per upsert statement: well under PostgreSQL's 65,535 bind parameters (16 columns each). */
@@ -8,17 +10,38 @@ const SAVE_CHUNK = 1_000;
 /**
  * TradeStatsStore on PostgreSQL through TypeORM (entity TradeStatsWindow). `save` is an upsert on the
  * primary key: the latest delivery of a window wins, which is the latest published version since one
- * window's versions share a key and so a partition, and arrive in order.
+ * window's versions share a key and so a partition, and arrive in order. On a server, each call is
+ * bounded like the other stores' statements (DATABASE_QUERY_TIMEOUT_MS for reads,
+ * DATABASE_WRITE_TIMEOUT_MS for saves): the Repository takes no per-query timeout, so the call fails at
+ * the bound (the gateway answers 503) while the statement finishes or fails on its own.
  */
 export class PgTradeStatsStore extends TradeStatsStore {
   private readonly repository: Repository<TradeStatsWindow>;
+  private readonly timeouts: SqlTimeouts;
 
   constructor(dataSource: DataSource) {
     super();
     this.repository = dataSource.getRepository(TradeStatsWindow);
+    this.timeouts = sqlTimeoutsOf(dataSource);
   }
 
-  async save(stats: readonly TradeStats[]): Promise<void> {
+  save(stats: readonly TradeStats[]): Promise<void> {
+    return within(this.timeouts.writeMs, 'saving trade-stats windows', () => this.upsert(stats));
+  }
+
+  instruments(): Promise<InstrumentSummary[]> {
+    return within(this.timeouts.readMs, 'listing instruments', () => this.readInstruments());
+  }
+
+  windows(instrument: string, range: TimeRange, limit: number): Promise<TradeStats[]> {
+    return within(this.timeouts.readMs, 'reading windows', () => this.readWindows(instrument, range, limit));
+  }
+
+  latest(): Promise<TradeStats[]> {
+    return within(this.timeouts.readMs, 'reading the latest windows', () => this.readLatest());
+  }
+
+  private async upsert(stats: readonly TradeStats[]): Promise<void> {
     // One row per key and statement (an upsert may not touch a row twice): the last version wins.
     const latest = new Map<string, TradeStats>();
     for (const s of stats) latest.set(`${s.instrument}\u0000${s.window_start}`, s);
@@ -31,7 +54,7 @@ export class PgTradeStatsStore extends TradeStatsStore {
     }
   }
 
-  async instruments(): Promise<InstrumentSummary[]> {
+  private async readInstruments(): Promise<InstrumentSummary[]> {
     const rows = await this.repository
       .createQueryBuilder('w')
       .select('w.instrument', 'instrument')
@@ -49,7 +72,7 @@ export class PgTradeStatsStore extends TradeStatsStore {
     }));
   }
 
-  async windows(instrument: string, range: TimeRange, limit: number): Promise<TradeStats[]> {
+  private async readWindows(instrument: string, range: TimeRange, limit: number): Promise<TradeStats[]> {
     const rows = await this.repository
       .createQueryBuilder('w')
       .where('w.instrument = :instrument', { instrument })
@@ -60,7 +83,7 @@ export class PgTradeStatsStore extends TradeStatsStore {
     return rows.reverse().map(fromRow);
   }
 
-  async latest(): Promise<TradeStats[]> {
+  private async readLatest(): Promise<TradeStats[]> {
     // One descent of the primary key per instrument (DISTINCT ON in key order).
     const rows = await this.repository
       .createQueryBuilder('w')
@@ -115,4 +138,14 @@ function fromRow(w: TradeStatsWindow): TradeStats {
       half_life_ms: w.ewmaHalfLifeMs,
     },
   };
+}
+
+/** `work()`, failing after `ms` (when given) with an error that says what timed out. */
+function within<T>(ms: number | undefined, what: string, work: () => Promise<T>): Promise<T> {
+  if (ms === undefined) return work();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+  });
+  return Promise.race([work(), timeout]).finally(() => clearTimeout(timer));
 }
