@@ -200,8 +200,9 @@ export class TradeAdmission {
         if (this.stopping.aborted || Date.now() >= giveUpAt) break;
         const before = missing.size;
         try {
-          const lo = Math.min(...missing);
-          const hi = Math.max(...missing);
+          // No spread into Math.min/max: a gap may hold up to BACKFILL_MAX_TRADES (1,000,000) seqs.
+          let [lo, hi] = [Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
+          for (const seq of missing) [lo, hi] = [Math.min(lo, seq), Math.max(hi, seq)];
           this.queueRecovered(instrument, await this.source.fetchTrades(instrument, lo, hi), missing);
         } catch (err) {
           this.log.debug(`later back-fill of ${instrument} ${from}..${to} failed: ${(err as Error).message}`);
