@@ -1,6 +1,7 @@
 import { AggProducerConfig } from '@lib/config';
 import { DeribitTrade, TradeStats } from '@lib/domain';
 import { TopicSpec } from '@lib/kafka-avro/messaging';
+import { deribitTradesTopic, tradeStatsTopic } from '@lib/kafka-avro/topics';
 import { AggStateRecord } from './state/agg-state.record';
 import { AGG_STATE_SCHEMA } from './state/agg-state.schema';
 
@@ -13,12 +14,10 @@ export abstract class AggProducerTopics {
   abstract readonly state: TopicSpec<AggStateRecord>;
 }
 
-export const tradeStatsKey = (s: TradeStats): string => `${s.instrument}|${new Date(s.window_start).toISOString()}`;
-
 export function aggProducerTopics(config: AggProducerConfig): AggProducerTopics {
   return {
-    trades: { name: config.TOPIC_DERIBIT_TRADES, schemaName: 'market.DeribitTrade', key: (t) => t.instrument_name },
-    stats: { name: config.TOPIC_TRADE_STATS, schemaName: 'market.TradeStats', key: tradeStatsKey },
+    trades: deribitTradesTopic(config.TOPIC_DERIBIT_TRADES),
+    stats: tradeStatsTopic(config.TOPIC_TRADE_STATS),
     state: { name: config.TOPIC_AGG_STATE, schemaName: AGG_STATE_SCHEMA, key: (r) => r.key },
   };
 }
