@@ -168,6 +168,8 @@ describe('market read side: deribit-trade-stats to REST and the /market page', (
         .body.windows,
     ).toEqual(expectedBtc.slice(16, 20));
     expect((await get('/market/latest')).body).toEqual({ windows: [asAnswer(btc[29]), asAnswer(eth[11])] });
+    expect(await gateway.metric('market_windows_stored_total')).toBeGreaterThanOrEqual(btc.length + eth.length);
+    expect(await gateway.metric('market_consumer_up')).toBe(1);
   });
 
   it('answers 404 for an unknown instrument and 400 naming the parameter for a bad query', async () => {

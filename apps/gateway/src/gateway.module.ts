@@ -8,9 +8,11 @@ import {
   userTagsTopicProvider,
 } from '@lib/kafka-avro';
 import { PersistenceModule } from '@lib/persistence';
-import { DynamicModule, INestApplication, Module } from '@nestjs/common';
+import { gauge } from '@lib/platform';
+import { DynamicModule, INestApplication, Logger, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { Observable } from 'rxjs';
 import { AggregatesController } from './aggregates/aggregates.controller';
 import { MarketController } from './market/market.controller';
 import { marketStatsConsumer } from './market/market-stats.consumer';
@@ -80,6 +82,32 @@ export function configureGatewayHttp(app: NestFastifyApplication, config: Gatewa
 export async function startMarketReadSide(app: INestApplication, config: GatewayConfig): Promise<void> {
   await app.init();
   await app.get(TopicReader).ensureTopic(tradeStatsTopic(config.TOPIC_TRADE_STATS));
-  app.connectMicroservice({ strategy: app.get(MessagingRuntime).nestServer(config.MARKET_GROUP_ID) });
+  const server = app.get(MessagingRuntime).nestServer(config.MARKET_GROUP_ID);
+  const started = watchMarketConsumer(server as { status?: Observable<string> });
+  app.connectMicroservice({ strategy: server });
   await app.startAllMicroservices();
+  started();
+}
+
+/**
+ * `market_consumer_up`: 1 while the read side's consumer is connected (or rebalancing), 0 once Nest's
+ * server reports it disconnected, stopped or crashed (kafkajs restarts it after a retriable crash, and it
+ * is 1 again when it reconnects). A metric and a log line, not readiness: a stale market table must not
+ * take the gateway's ingest out of a load balancer.
+ */
+function watchMarketConsumer(server: { status?: Observable<string> }): () => void {
+  const up = gauge({ name: 'market_consumer_up', help: "1 while the market read side's consumer is connected" });
+  const log = new Logger('market');
+  let reported = false;
+  server.status?.subscribe((status) => {
+    reported = true;
+    up.set(status === 'connected' || status === 'rebalancing' ? 1 : 0);
+    if (status === 'crashed') {
+      log.error('the market consumer crashed: windows are not being stored until it reconnects');
+    }
+  });
+  // A transport that reports no status (the in-process log's server) is up once it has started.
+  return () => {
+    if (!reported) up.set(1);
+  };
 }
