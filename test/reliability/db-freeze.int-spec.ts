@@ -23,9 +23,9 @@ import { sleep } from '../../scripts/servers/process-utils';
 import { testKafkaBrokers } from '../support/test-env';
 import { Figures } from './support/figures';
 import { PacedTags, TagShape } from './support/paced-tags';
-import { poller, postQuery, readiness, statusCount } from './support/polls';
+import { poller, queryStatus, readiness, statusCount, storeQueryPaths } from './support/polls';
 import { FULL, size } from './support/sizes';
-import { checkStores } from './support/store-check';
+import { addStoreFigures, checkStores } from './support/store-check';
 import { checkTopic, NO_PROBLEMS } from './support/topic-check';
 import { UserTagsStack } from './support/user-tags-stack';
 
@@ -87,23 +87,15 @@ describe('database frozen: PostgreSQL stopped with SIGSTOP during ingest', () =>
   it('queries answer 503 within the bound while frozen and 200 after; ingest goes on; nothing lost or doubled', async () => {
     const server = pg as PostgresServer;
     const client = new PacedTags({ url: stack.gateway.url, rate: RATE, shape: SHAPE, timeoutMs: HANG_MS });
-    const query = (path: string) => () => postQuery(`${stack.gateway.url}${path}`, HANG_MS);
-    const profiles = poller(
-      200,
-      query(`/user_profiles/${SHAPE.prefix}-1?time_range=2022-03-22T12:00:00.000_2022-03-22T14:00:00.000&limit=5`),
-    );
-    const aggregates = poller(
-      200,
-      query(
-        '/aggregates?time_range=2022-03-22T12:00:00_2022-03-22T12:10:00&action=VIEW&aggregates=COUNT&aggregates=SUM_PRICE',
-      ),
-    );
+    const query =
+      (path: string, method: 'POST' | 'GET' = 'POST') =>
+      () =>
+        queryStatus(`${stack.gateway.url}${path}`, HANG_MS, method);
+    const paths = storeQueryPaths(SHAPE);
+    const profiles = poller(200, query(paths.profile));
+    const aggregates = poller(200, query(paths.aggregates));
     // The market read side's API (a TypeORM Repository, bounded by the same setting).
-    const market = poller(200, async () => {
-      const res = await fetch(`${stack.gateway.url}/market/latest`, { signal: AbortSignal.timeout(HANG_MS) });
-      const body = (await res.json().catch(() => ({}))) as { code?: string };
-      return { status: res.status, what: body.code ?? '' };
-    });
+    const market = poller(200, query('/market/latest', 'GET'));
     const pipelineReady = poller(200, () => readiness(stack.pipeline.url, HANG_MS));
     const t0 = Date.now();
     client.start();
@@ -168,13 +160,7 @@ describe('database frozen: PostgreSQL stopped with SIGSTOP during ingest', () =>
     figures.add('aggregate flushes failed (retried)', flushFailures);
     figures.add('consumer batches failed (retried)', batchFailures);
     figures.add('converged after sending ended, s', s(convergedAt - sendEnd));
-    figures.add(
-      'counted in aggregates (unfiltered cube) / tags in the topic',
-      `${stores.countedTotal} / ${inTopic.length}`,
-    );
-    figures.add('minute buckets × action checked / wrong', `${stores.buckets} / ${stores.bucketDiffs.length}`);
-    figures.add('profile rows / tags in the topic', `${stores.profileRows} / ${inTopic.length}`);
-    figures.add('cookie × action lists checked / wrong', `${stores.lists} / ${stores.listDiffs.length}`);
+    addStoreFigures(figures, stores, inTopic.length);
     figures.add('total run, s', s(sendEnd - t0));
 
     expect(processes).toBeGreaterThan(1);

@@ -25,8 +25,8 @@ import { testKafkaBrokers } from '../support/test-env';
 import { Figures } from './support/figures';
 import { PacedTags, TagShape } from './support/paced-tags';
 import { FULL, size } from './support/sizes';
-import { Poll, poller, postQuery, readiness, statusCount } from './support/polls';
-import { checkStores } from './support/store-check';
+import { Poll, poller, queryStatus, readiness, statusCount, storeQueryPaths } from './support/polls';
+import { addStoreFigures, checkStores } from './support/store-check';
 import { checkTopic, NO_PROBLEMS } from './support/topic-check';
 import { UserTagsStack } from './support/user-tags-stack';
 
@@ -56,7 +56,7 @@ async function kafkaOffsets(admin: Admin, group: string, topic: string): Promise
   };
 }
 
-const post = (url: string) => postQuery(url, QUERY_TIMEOUT_MS);
+const post = (url: string) => queryStatus(url, QUERY_TIMEOUT_MS);
 const ready = (url: string) => readiness(url, QUERY_TIMEOUT_MS);
 
 describe('database outage: PostgreSQL stopped for 10 s during ingest', () => {
@@ -104,16 +104,9 @@ describe('database outage: PostgreSQL stopped for 10 s during ingest', () => {
     const client = new PacedTags({ url: stack.gateway.url, rate: RATE, shape: SHAPE, timeoutMs: QUERY_TIMEOUT_MS });
     const pipelineReady = poller(100, () => ready(stack.pipeline.url));
     const gatewayReady = poller(100, () => ready(stack.gateway.url));
-    const profiles = poller(200, () =>
-      post(
-        `${stack.gateway.url}/user_profiles/${SHAPE.prefix}-1?time_range=2022-03-22T12:00:00.000_2022-03-22T14:00:00.000&limit=5`,
-      ),
-    );
-    const aggregates = poller(200, () =>
-      post(
-        `${stack.gateway.url}/aggregates?time_range=2022-03-22T12:00:00_2022-03-22T12:10:00&action=VIEW&aggregates=COUNT&aggregates=SUM_PRICE`,
-      ),
-    );
+    const paths = storeQueryPaths(SHAPE);
+    const profiles = poller(200, () => post(`${stack.gateway.url}${paths.profile}`));
+    const aggregates = poller(200, () => post(`${stack.gateway.url}${paths.aggregates}`));
     const t0 = Date.now();
     client.start();
 
@@ -209,13 +202,7 @@ describe('database outage: PostgreSQL stopped for 10 s during ingest', () => {
     figures.add('gateway queries answered neither 200 nor 503 (whole run)', badQ.length);
     figures.add('gateway queries from 2 s after PostgreSQL was up', statusCount(afterQ));
     figures.add('converged after sending ended, s', s(convergedAt - sendEnd));
-    figures.add(
-      'counted in aggregates (unfiltered cube) / tags in the topic',
-      `${stores.countedTotal} / ${inTopic.length} (VIEW ${stores.countedPerAction.VIEW ?? 0}, BUY ${stores.countedPerAction.BUY ?? 0})`,
-    );
-    figures.add('minute buckets × action checked / wrong', `${stores.buckets} / ${stores.bucketDiffs.length}`);
-    figures.add('profile rows / tags in the topic', `${stores.profileRows} / ${inTopic.length}`);
-    figures.add('cookie × action lists checked / wrong', `${stores.lists} / ${stores.listDiffs.length}`);
+    addStoreFigures(figures, stores, inTopic.length);
     figures.add('total run, s', s(sendEnd - t0));
 
     expect(topicCheck.problems).toEqual(NO_PROBLEMS);

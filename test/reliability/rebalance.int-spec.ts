@@ -21,7 +21,7 @@ import { createTestDatabase, TestDatabase, testKafkaBrokers } from '../support/t
 import { Figures } from './support/figures';
 import { PacedTags, TagShape } from './support/paced-tags';
 import { FULL, size } from './support/sizes';
-import { checkStores } from './support/store-check';
+import { addStoreFigures, checkStores } from './support/store-check';
 import { checkTopic, NO_PROBLEMS } from './support/topic-check';
 import { UserTagsStack } from './support/user-tags-stack';
 
@@ -139,13 +139,7 @@ describe('rebalances: pipelines join, stop gracefully and die during ingest', ()
       caughtUpAt ? s(caughtUpAt - sendEnd) : `not yet: ${JSON.stringify(last)}`,
     );
     figures.add('aggregate flushes failed on C (retried or fenced)', flushFailures);
-    figures.add(
-      'counted in aggregates (unfiltered cube) / tags in the topic',
-      `${stores.countedTotal} / ${inTopic.length}`,
-    );
-    figures.add('minute buckets × action checked / wrong', `${stores.buckets} / ${stores.bucketDiffs.length}`);
-    figures.add('profile rows / tags in the topic', `${stores.profileRows} / ${inTopic.length}`);
-    figures.add('cookie × action lists checked / wrong', `${stores.lists} / ${stores.listDiffs.length}`);
+    addStoreFigures(figures, stores, inTopic.length);
     figures.add('total run, s', s(sendEnd - t0));
 
     expect(aExit).toBe(0);

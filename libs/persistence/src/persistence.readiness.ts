@@ -3,22 +3,11 @@ import { ReadinessRegistry } from '@lib/platform';
 import { Injectable, OnApplicationShutdown, OnModuleInit, Optional } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { closeDataSource } from './connection/data-source.factory';
-import { poolOf } from './connection/sql-pool';
+import { poolOf, within } from './connection/sql-pool';
 import { AerospikeProfileStore } from './profiles/aerospike-profile.store';
 
 /** A readiness probe must answer within a few seconds whatever the database does. */
 const CHECK_TIMEOUT_MS = 1_000;
-
-function withTimeout<T>(what: string, promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${what} did not answer within ${CHECK_TIMEOUT_MS} ms`)),
-      CHECK_TIMEOUT_MS,
-    );
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /**
  * Registers the `postgres` (and, with the Aerospike profile store, `aerospike`) readiness checks,
@@ -38,7 +27,7 @@ export class PersistenceLifecycle implements OnModuleInit, OnApplicationShutdown
   onModuleInit(): void {
     const pool = poolOf(this.dataSource);
     this.register('postgres', async () => {
-      await withTimeout('PostgreSQL', pool.query('SELECT 1'));
+      await within(CHECK_TIMEOUT_MS, 'PostgreSQL', () => pool.query('SELECT 1'));
     });
     const profiles = this.profiles;
     if (profiles instanceof AerospikeProfileStore) {

@@ -33,15 +33,28 @@ export function poller(everyMs: number, fetchOne: () => Promise<Omit<Poll, 'at' 
   };
 }
 
-/** POSTs `url` (a gateway query); answers the status and the error body's `code`. */
-export async function postQuery(url: string, timeoutMs: number): Promise<{ status: number; what: string }> {
-  const res = await fetch(url, { method: 'POST', signal: AbortSignal.timeout(timeoutMs) });
+/** Asks a gateway query (POST by default); answers the status and the error body's `code`. */
+export async function queryStatus(
+  url: string,
+  timeoutMs: number,
+  method: 'POST' | 'GET' = 'POST',
+): Promise<{ status: number; what: string }> {
+  const res = await fetch(url, { method, signal: AbortSignal.timeout(timeoutMs) });
   const body = await res.text();
   try {
     return { status: res.status, what: (JSON.parse(body) as { code?: string }).code ?? '' };
   } catch {
     return { status: res.status, what: 'NOT_JSON' };
   }
+}
+
+/** A profile query and an aggregates query over a shape's tags (2022-03-22 12:00-14:00), for the outage pollers. */
+export function storeQueryPaths(shape: { prefix: string }): { profile: string; aggregates: string } {
+  return {
+    profile: `/user_profiles/${shape.prefix}-1?time_range=2022-03-22T12:00:00.000_2022-03-22T14:00:00.000&limit=5`,
+    aggregates:
+      '/aggregates?time_range=2022-03-22T12:00:00_2022-03-22T12:10:00&action=VIEW&aggregates=COUNT&aggregates=SUM_PRICE',
+  };
 }
 
 /** GETs `${url}/health/ready`; answers the status and the names of the checks down. */

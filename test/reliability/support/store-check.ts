@@ -4,6 +4,7 @@
  * for shapes with fewer than 200 tags per cookie and action, so that every list keeps all its tags.
  */
 import type { UserTag } from '@lib/domain';
+import { Figures } from './figures';
 import { sql } from './user-tags-stack';
 
 export interface StoreCheck {
@@ -82,4 +83,16 @@ export async function checkStores(databaseUrl: string, inTopic: readonly UserTag
     lists: perList.size,
     listDiffs,
   };
+}
+
+/** The store check's rows of a suite's figures, the same in every suite. */
+export function addStoreFigures(figures: Figures, stores: StoreCheck, tagsInTopic: number): void {
+  const { VIEW = 0, BUY = 0 } = stores.countedPerAction;
+  figures.add(
+    'counted in aggregates (unfiltered cube) / tags in the topic',
+    `${stores.countedTotal} / ${tagsInTopic} (VIEW ${VIEW}, BUY ${BUY})`,
+  );
+  figures.add('minute buckets × action checked / wrong', `${stores.buckets} / ${stores.bucketDiffs.length}`);
+  figures.add('profile rows / tags in the topic', `${stores.profileRows} / ${tagsInTopic}`);
+  figures.add('cookie × action lists checked / wrong', `${stores.lists} / ${stores.listDiffs.length}`);
 }

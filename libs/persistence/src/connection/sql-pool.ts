@@ -103,3 +103,17 @@ export function hotQuery(
     ? (values): BoundedQueryConfig => ({ name, text, values, query_timeout: timeoutMs })
     : (values): BoundedQueryConfig => ({ text, values, query_timeout: timeoutMs });
 }
+
+/**
+ * `work()`, rejected after `ms` with an error naming `what` (the work itself goes on: a statement still
+ * finishes or fails on its own). Unbounded when `ms` is undefined. For calls that take no timeout of their
+ * own: TypeORM's Repository, the readiness probe.
+ */
+export function within<T>(ms: number | undefined, what: string, work: () => Promise<T>): Promise<T> {
+  if (ms === undefined) return work();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work(), timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,7 +1,7 @@
 import { EWMA_MODES, EwmaMode, InstrumentSummary, TimeRange, TradeStats, TradeStatsStore } from '@lib/domain';
 import { DataSource, Repository } from 'typeorm';
 import { sqlTimeoutsOf } from '../connection/data-source.factory';
-import { SqlTimeouts } from '../connection/sql-pool';
+import { SqlTimeouts, within } from '../connection/sql-pool';
 import { TradeStatsWindow } from './trade-stats-window.entity';
 
 /** Windows per upsert statement: well under PostgreSQL's 65,535 bind parameters (16 columns each). */
@@ -138,14 +138,4 @@ function fromRow(w: TradeStatsWindow): TradeStats {
       half_life_ms: w.ewmaHalfLifeMs,
     },
   };
-}
-
-/** `work()`, failing after `ms` (when given) with an error that says what timed out. */
-function within<T>(ms: number | undefined, what: string, work: () => Promise<T>): Promise<T> {
-  if (ms === undefined) return work();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
-  });
-  return Promise.race([work(), timeout]).finally(() => clearTimeout(timer));
 }
