@@ -2,7 +2,6 @@ import { GatewayConfig } from '@lib/config';
 import {
   KafkaAvroModule,
   MessagingRuntime,
-  TopicReader,
   tradeStatsTopic,
   userTagsTopic,
   userTagsTopicProvider,
@@ -76,12 +75,12 @@ export function configureGatewayHttp(app: NestFastifyApplication, config: Gatewa
 /**
  * Starts the market read side's consumer (MarketStatsConsumer) in the app, on the app's transport:
  * Nest's Kafka microservice server, or the in-process log's. Call before the app listens. The app is
- * initialised first (messaging connected, migrations applied) and the stats topic made to exist: a
- * Kafka consumer subscribing to a topic nobody has created yet (agg-producer not started) would fail.
+ * initialised first: that connects messaging, which creates the module's topics, the stats topic among
+ * them (GatewayModule and the embedded root both declare it), and applies the migrations. A Kafka
+ * consumer subscribing to a topic nobody has created yet (agg-producer not started) would fail.
  */
 export async function startMarketReadSide(app: INestApplication, config: GatewayConfig): Promise<void> {
   await app.init();
-  await app.get(TopicReader).ensureTopic(tradeStatsTopic(config.TOPIC_TRADE_STATS));
   const server = app.get(MessagingRuntime).nestServer(config.MARKET_GROUP_ID);
   const started = watchMarketConsumer(server as { status?: Observable<string> });
   app.connectMicroservice({ strategy: server });
