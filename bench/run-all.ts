@@ -44,6 +44,16 @@ const BENCHES: BenchSpec[] = [
       'issue 4: POST /user_tags >= 5,000 req/s for 60 s, p99 <= 50 ms, zero errors; profile reads p99 <= 10 ms at 500 req/s meanwhile',
   },
   {
+    name: 'gateway CPU per request',
+    file: 'bench/ingest/gateway-cpu.bench.ts',
+    runner: 'tsx',
+    args: [],
+    quick: ['--seconds', '5', '--rate', '1000'],
+    timeoutS: 300,
+    quickTimeoutS: 200,
+    target: 'issue 14: what POST /user_tags costs the gateway and the broker, against a bare Fastify floor',
+  },
+  {
     name: 'pipeline catch-up',
     file: 'bench/pipeline/catch-up.bench.ts',
     runner: 'tsx',

@@ -6,6 +6,7 @@
  * no debug body and DEBUG_COMPARE is off, as in production.
  *
  *   npx tsx bench/ingest/ingest.bench.ts [--rate 5000] [--seconds 60] [--warmup 10] [--concurrency 256] [--quick]
+ *       [--profile-every 10]
  *       [--gateway-env KEY=VALUE ...] [--pipeline-env KEY=VALUE ...]
  *
  * Target: >= 5,000 req/s with p99 <= 50 ms and zero errors; profile reads p99 <= 10 ms during it.
@@ -28,6 +29,8 @@ const { values: args } = parseArgs({
     seconds: { type: 'string' },
     warmup: { type: 'string' },
     concurrency: { type: 'string', default: '256' },
+    // One profile query per N tags (0: none), to tell the cost of reads from that of ingest.
+    'profile-every': { type: 'string' },
     quick: { type: 'boolean', default: false },
     // KEY=VALUE settings of the gateway's or the pipeline's environment, for experiments (repeatable).
     'gateway-env': { type: 'string', multiple: true },
@@ -47,7 +50,8 @@ const rate = Number(args.rate ?? (quick ? 1_000 : 5_000));
 const seconds = Number(args.seconds ?? (quick ? 10 : 60));
 const warmup = Number(args.warmup ?? (quick ? 3 : 10));
 const concurrency = Number(args.concurrency);
-for (const [k, v] of Object.entries({ rate, seconds, warmup, concurrency })) {
+const profileEvery = Number(args['profile-every'] ?? DEFAULT_OPTIONS.profileEvery);
+for (const [k, v] of Object.entries({ rate, seconds, warmup, concurrency, profileEvery })) {
   if (!Number.isFinite(v) || v < 0) throw new Error(`--${k} must be a non-negative number`);
 }
 
@@ -82,6 +86,7 @@ async function main(): Promise<number> {
       ...DEFAULT_OPTIONS,
       url: system.gateway.url,
       concurrency,
+      profileEvery,
       debugBodies: false,
       onProgress: (p: Parameters<typeof progressLine>[0]) => {
         if (Math.round(p.elapsedS) % 5 === 0) console.log(progressLine(p));
@@ -122,6 +127,18 @@ async function main(): Promise<number> {
           .sort((a, b) => b[1] - a[1])
           .map(([k, v]) => `${k} ${fmt(v)}`)
           .join(', '),
+    );
+    console.log(
+      `CPU µs per accepted tag: ` +
+        Object.entries(cpu)
+          .sort((a, b) => b[1] - a[1])
+          .map(([k, v]) => `${k} ${fmt((v * 1e6) / Math.max(1, report.tags.accepted), 0)}`)
+          .join(', ') +
+        `; system (all but loadgen) ${fmt(
+          (Object.entries(cpu).reduce((n, [k, v]) => n + (k === 'loadgen' ? 0 : v), 0) * 1e6) /
+            Math.max(1, report.tags.accepted),
+          0,
+        )}`,
     );
     console.log(`reports: ${paths.md}, ${paths.html}; app logs: ${system.logDir}`);
     const result = summarize(report, cpu, wallS);

@@ -242,6 +242,104 @@ const textFlush: Variant['flush'] = async (client, groups) => {
   return 0;
 };
 
+/**
+ * Blocks (a design sketch for issue 14, not the product's layout): the sparse cells go into one row
+ * per (action, origin or brand, minute, partition) holding all of that row's cells, encoded. The
+ * partition's one owner keeps the open minutes' blocks in memory and rewrites a touched block whole
+ * (no merge in SQL); dims 0 and category-only cells (few) stay rows of minute_cube. A query with an
+ * origin reads one block per partition and minute and sums the cells that match; one with a brand and
+ * no origin, the brand's blocks.
+ */
+const BLOCK_SCHEMA = [
+  INT_SCHEMA,
+  `CREATE TABLE cube_block (action smallint NOT NULL, kind smallint NOT NULL, id integer NOT NULL,
+     minute integer NOT NULL, part smallint NOT NULL, cells bytea NOT NULL,
+     PRIMARY KEY (action, kind, id, minute, part)) WITH (fillfactor = 70)`,
+];
+const BLOCK_UPSERT = `
+  INSERT INTO cube_block AS b (action, kind, id, minute, part, cells)
+  SELECT t.action, t.kind, t.id, t.minute, t.part, substring($7::bytea from t.at + 1 for t.len)
+  FROM unnest($1::smallint[], $2::smallint[], $3::int[], $4::int[], $5::smallint[], $6::int[], $8::int[])
+    AS t(action, kind, id, minute, part, at, len)
+  ORDER BY 1, 2, 3, 4, 5
+  ON CONFLICT (action, kind, id, minute, part) DO UPDATE SET cells = excluded.cells`;
+/** Per block key, its cells: cell key (dims, brand, category) → [count, sum]. */
+const blocks = new Map<string, Map<number, [number, bigint]>>();
+
+const blocksFlush: Variant['flush'] = async (client, groups) => {
+  const small: CubeDelta[][] = [];
+  const touched = new Set<string>();
+  groups.forEach((deltas, part) => {
+    const rest: CubeDelta[] = [];
+    for (const d of deltas) {
+      const k = d.key;
+      const hasOrigin = (k.dims & 1) !== 0;
+      const hasBrand = (k.dims & 2) !== 0;
+      if (!hasOrigin && !hasBrand) {
+        rest.push(d);
+        continue;
+      }
+      const action = k.action === 'BUY' ? 1 : 0;
+      const blockKey = hasOrigin
+        ? `${action},0,${idOf(k.origin)},${k.bucketMs / 60_000},${part}`
+        : `${action},1,${idOf(k.brandId)},${k.bucketMs / 60_000},${part}`;
+      let cells = blocks.get(blockKey);
+      if (cells === undefined) {
+        cells = new Map();
+        blocks.set(blockKey, cells);
+      }
+      const cellKey = k.dims * 2 ** 40 + idOf(k.brandId) * 2 ** 20 + idOf(k.categoryId);
+      const cell = cells.get(cellKey);
+      if (cell === undefined) cells.set(cellKey, [d.count, d.sumPrice]);
+      else {
+        cell[0] += d.count;
+        cell[1] += d.sumPrice;
+      }
+      touched.add(blockKey);
+    }
+    small.push(rest);
+  });
+  const cols: number[][] = [[], [], [], [], [], [], []];
+  const buffers: Buffer[] = [];
+  let at = 0;
+  for (const blockKey of touched) {
+    const cells = blocks.get(blockKey) as Map<number, [number, bigint]>;
+    const buf = Buffer.allocUnsafe(cells.size * 24);
+    let o = 0;
+    for (const [cellKey, [count, sum]] of cells) {
+      buf.writeUInt32LE(cellKey % 2 ** 20, o);
+      buf.writeUInt32LE(Math.floor(cellKey / 2 ** 20) % 2 ** 20, o + 4);
+      buf.writeUInt32LE(Math.floor(cellKey / 2 ** 40), o + 8);
+      buf.writeUInt32LE(count, o + 12);
+      buf.writeBigInt64LE(sum, o + 16);
+      o += 24;
+    }
+    const [action, kind, id, minute, part] = blockKey.split(',').map(Number);
+    cols[0].push(action);
+    cols[1].push(kind);
+    cols[2].push(id);
+    cols[3].push(minute);
+    cols[4].push(part);
+    cols[5].push(at);
+    cols[6].push(buf.length);
+    buffers.push(buf);
+    at += buf.length;
+  }
+  const lit = (a: number[]): string => `{${a.join(',')}}`;
+  await client.query(BLOCK_UPSERT, [
+    lit(cols[0]),
+    lit(cols[1]),
+    lit(cols[2]),
+    lit(cols[3]),
+    lit(cols[4]),
+    lit(cols[5]),
+    Buffer.concat(buffers),
+    lit(cols[6]),
+  ]);
+  await client.query(INT_UPSERT_MERGED, intParams(mergeSorted(toIntRows(small))));
+  return 0;
+};
+
 const variants: Record<string, Variant> = {
   textTwoIndexes: {
     schema: [TEXT_SCHEMA, TEXT_MINUTE_INDEX],
@@ -321,6 +419,10 @@ const variants: Record<string, Variant> = {
       );
       return 0;
     },
+  },
+  blocks: {
+    schema: BLOCK_SCHEMA,
+    flush: blocksFlush,
   },
   intOneIndexCopy: {
     schema: [INT_SCHEMA],
