@@ -10,6 +10,7 @@ import { CubeDelta } from '@lib/domain';
 import { Client } from 'pg';
 import { PostgresServer } from '../../scripts/servers/postgres-server';
 import { toColumns } from '../../libs/persistence/src/aggregates/cube-rows';
+import { keyText } from '../../libs/persistence/src/key-text';
 import { postgresCpuSeconds } from './cpu-usage';
 import { accumulate, DEFAULT_WORKLOAD, TagGenerator } from './cube-workload';
 
@@ -226,19 +227,48 @@ const partitionsFor = (fromMinute: number, hours: number): string[] =>
 
 const START_MINUTE = DEFAULT_WORKLOAD.startMs / 60_000;
 
-/** The text-keyed cube's flush: the product's upsert without the offsets. */
+const quoted = (v: string): string => `"${keyText(v).replace(/[\\"]/g, '\\$&')}"`;
+const lit = (items: readonly (string | number | bigint)[]): string => `{${items.join(',')}}`;
+
+/** The text-keyed cube's flush (the product's layout until issue 14's fourth pass), without the offsets. */
 const textFlush: Variant['flush'] = async (client, groups) => {
-  const c = toColumns(groups.map((deltas, partition) => ({ partition, deltas })));
+  const all = groups.flat();
   await client.query(TEXT_UPSERT, [
-    c.bucketMs,
-    c.action,
-    c.dims,
-    c.origin,
-    c.brandId,
-    c.categoryId,
-    c.count,
-    c.sumPrice,
+    lit(all.map((d) => d.key.bucketMs)),
+    lit(all.map((d) => d.key.action)),
+    lit(all.map((d) => d.key.dims)),
+    lit(all.map((d) => quoted(d.key.origin))),
+    lit(all.map((d) => quoted(d.key.brandId))),
+    lit(all.map((d) => quoted(d.key.categoryId))),
+    lit(all.map((d) => d.count)),
+    lit(all.map((d) => d.sumPrice)),
   ]);
+  return 0;
+};
+
+/** The product's layout and columns since then: ids of cube_dimension (cached here), dims and action kept. */
+const PRODUCT_SCHEMA = [
+  `CREATE TABLE minute_cube (bucket_ms bigint NOT NULL, count bigint NOT NULL, sum_price bigint NOT NULL,
+     dims smallint NOT NULL, action text COLLATE "C" NOT NULL, origin integer NOT NULL, brand integer NOT NULL,
+     category integer NOT NULL, PRIMARY KEY (action, dims, origin, brand, category, bucket_ms)) WITH (fillfactor = 90)`,
+  TEXT_MINUTE_INDEX,
+];
+const productFlush: Variant['flush'] = async (client, groups) => {
+  const c = toColumns(
+    groups.map((deltas, partition) => ({ partition, deltas })),
+    (v) => idOf(v),
+  );
+  await client.query(
+    `INSERT INTO minute_cube AS c (bucket_ms, action, dims, origin, brand, category, count, sum_price)
+     SELECT bucket_ms, action, dims, origin, brand, category, sum(count)::bigint, sum(sum_price)::bigint
+     FROM unnest($1::bigint[], $2::text[], $3::smallint[], $4::int[], $5::int[], $6::int[], $7::bigint[], $8::bigint[])
+       AS d(bucket_ms, action, dims, origin, brand, category, count, sum_price)
+     GROUP BY action, dims, origin, brand, category, bucket_ms
+     ORDER BY action, dims, origin, brand, category, bucket_ms
+     ON CONFLICT (action, dims, origin, brand, category, bucket_ms) DO UPDATE
+       SET count = c.count + excluded.count, sum_price = c.sum_price + excluded.sum_price`,
+    [c.bucketMs, c.action, c.dims, c.origin, c.brand, c.category, c.count, c.sumPrice],
+  );
   return 0;
 };
 
@@ -348,6 +378,10 @@ const variants: Record<string, Variant> = {
   textOneIndex: {
     schema: [TEXT_SCHEMA],
     flush: textFlush,
+  },
+  product: {
+    schema: PRODUCT_SCHEMA,
+    flush: productFlush,
   },
   intTwoIndexes: {
     schema: [INT_SCHEMA, INT_MINUTE_INDEX],

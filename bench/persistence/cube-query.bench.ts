@@ -31,22 +31,32 @@ const CHUNK_MINUTES = 10;
 const START = Date.parse('2026-11-01T00:00:00Z');
 const CARDINALITY = { origins: 1_000, brands: 250, categories: 67 };
 
+/** Dictionary ids of the bench's values: origin-i is 1 + i, then the brands, then the categories. */
+const ORIGIN_ID0 = 1;
+const BRAND_ID0 = ORIGIN_ID0 + CARDINALITY.origins;
+const CATEGORY_ID0 = BRAND_ID0 + CARDINALITY.brands;
+const DICTIONARY_SQL = `
+  INSERT INTO cube_dimension (id, value)
+  SELECT ${ORIGIN_ID0} + i, 'origin-' || i FROM generate_series(0, ${CARDINALITY.origins - 1}) AS i
+  UNION ALL SELECT ${BRAND_ID0} + i, 'brand-' || i FROM generate_series(0, ${CARDINALITY.brands - 1}) AS i
+  UNION ALL SELECT ${CATEGORY_ID0} + i, 'category-' || i FROM generate_series(0, ${CARDINALITY.categories - 1}) AS i`;
+
 /** Ten minutes of tags at `rate`/s, grouped into every cube cell they touch. */
 const LOAD_SQL = `
-  INSERT INTO minute_cube (bucket_ms, action, dims, origin, brand_id, category_id, count, sum_price)
+  INSERT INTO minute_cube (bucket_ms, action, dims, origin, brand, category, count, sum_price)
   SELECT bucket_ms, action,
-         ((1 - GROUPING(origin)) | ((1 - GROUPING(brand_id)) << 1) | ((1 - GROUPING(category_id)) << 2))::smallint,
-         coalesce(origin, ''), coalesce(brand_id, ''), coalesce(category_id, ''), count(*), sum(price)
+         ((1 - GROUPING(origin)) | ((1 - GROUPING(brand)) << 1) | ((1 - GROUPING(category)) << 2))::smallint,
+         coalesce(origin, 0), coalesce(brand, 0), coalesce(category, 0), count(*), sum(price)
   FROM (
     SELECT $1::bigint + ((g * 1000) / $3::bigint) / ${MINUTE} * ${MINUTE} AS bucket_ms,
            CASE WHEN random() < 0.2 THEN 'BUY' ELSE 'VIEW' END AS action,
-           'origin-' || floor(random() * ${CARDINALITY.origins})::int AS origin,
-           'brand-' || floor(random() * ${CARDINALITY.brands})::int AS brand_id,
-           'category-' || floor(random() * ${CARDINALITY.categories})::int AS category_id,
+           ${ORIGIN_ID0} + floor(random() * ${CARDINALITY.origins})::int AS origin,
+           ${BRAND_ID0} + floor(random() * ${CARDINALITY.brands})::int AS brand,
+           ${CATEGORY_ID0} + floor(random() * ${CARDINALITY.categories})::int AS category,
            1 + floor(random() * 100000)::bigint AS price
     FROM generate_series(0::bigint, $2::bigint - 1) AS g
   ) t
-  GROUP BY bucket_ms, action, CUBE (origin, brand_id, category_id)`;
+  GROUP BY bucket_ms, action, CUBE (origin, brand, category)`;
 
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -67,6 +77,8 @@ async function main(): Promise<void> {
   });
   try {
     const l0 = Date.now();
+    await dataSource.query(DICTIONARY_SQL);
+    await dataSource.query(`SELECT setval('cube_dimension_id_seq', ${CATEGORY_ID0 + CARDINALITY.categories})`);
     await dataSource.query('ALTER TABLE minute_cube DROP CONSTRAINT minute_cube_pkey');
     await dataSource.query('DROP INDEX minute_cube_minute_idx');
     const runner = dataSource.createQueryRunner();
@@ -81,7 +93,7 @@ async function main(): Promise<void> {
     }
     await runner.query("SET maintenance_work_mem = '1GB'");
     await runner.query(
-      'ALTER TABLE minute_cube ADD CONSTRAINT minute_cube_pkey PRIMARY KEY (action, dims, origin, brand_id, category_id, bucket_ms)',
+      'ALTER TABLE minute_cube ADD CONSTRAINT minute_cube_pkey PRIMARY KEY (action, dims, origin, brand, category, bucket_ms)',
     );
     await runner.query('CREATE INDEX minute_cube_minute_idx ON minute_cube ((bucket_ms / 60000))');
     await runner.query('VACUUM ANALYZE minute_cube');
@@ -121,7 +133,7 @@ async function main(): Promise<void> {
     const plans = {
       query: await explain(
         `SELECT bucket_ms, count, sum_price FROM minute_cube
-         WHERE action = 'VIEW' AND dims = 3 AND origin = 'origin-7' AND brand_id = 'brand-7' AND category_id = ''
+         WHERE action = 'VIEW' AND dims = 3 AND origin = ${ORIGIN_ID0 + 7} AND brand = ${BRAND_ID0 + 7} AND category = 0
            AND bucket_ms >= $1 AND bucket_ms < $2 ORDER BY bucket_ms`,
         [edge, edge + 10 * MINUTE],
       ),

@@ -421,6 +421,39 @@ for (const target of targets) {
       expect(await store.watermarkBucket(11)).toBe(b1);
     });
 
+    it('gives two writers adding the same new values at once one id per value; a query adds none', async () => {
+      const range = { fromMs: B0, toMs: B0 + MINUTE };
+      // Rounds of 1,000 new values each, both writers at once: one writer's insert waits for the
+      // other's and finds the values taken, which its own statement cannot see yet (asked again).
+      for (let round = 0; round < 5; round++) {
+        const tags: Tag[] = Array.from({ length: 1_000 }, (_, i) => ({
+          bucketMs: B0,
+          action: 'VIEW',
+          origin: `race-${round}-o-${i}`,
+          brand: `race-${round}-b-${i % 7}`,
+          category: `race-${round}-k-${i % 5}`,
+          price: i,
+        }));
+        const [a, b] = await Promise.all([
+          store.flush({ ...freshGroup(), partitions: [partition(0, null, '1', tags)] }),
+          opened.rival.flush({ ...freshGroup(), partitions: [partition(0, null, '1', tags)] }),
+        ]);
+        expect([a.applied, b.applied]).toEqual([[0], [0]]);
+        for (const i of [0, 499, 999]) {
+          const filters = { origin: `race-${round}-o-${i}`, brand_id: `race-${round}-b-${i % 7}` };
+          const want = [{ bucketMs: B0, count: 2n, sumPrice: BigInt(2 * i) }];
+          expect(await store.query({ range, action: 'VIEW', filters })).toEqual(want);
+          expect(await opened.rival.query({ range, action: 'VIEW', filters })).toEqual(want);
+        }
+      }
+      expect(await store.query({ range, action: 'VIEW', filters: { origin: 'race-never-seen' } })).toEqual([]);
+      const [row] = await opened.dataSource.query<{ n: number; values: number; ids: number }[]>(
+        `SELECT count(*)::int AS n, count(DISTINCT value)::int AS values, count(DISTINCT id)::int AS ids
+         FROM cube_dimension WHERE value LIKE 'race-%'`,
+      );
+      expect(row).toEqual({ n: 5 * 1_012, values: 5 * 1_012, ids: 5 * 1_012 });
+    });
+
     it('never double-applies when two flushers race on the same partitions', async () => {
       const g = freshGroup();
       const tag: Tag = { bucketMs: B0, action: 'BUY', origin: 'o', brand: 'b', category: 'k', price: 3 };

@@ -3,8 +3,9 @@ import { keyText } from '../key-text';
 
 /**
  * A flush's deltas as the eight array parameters of its one upsert, as PostgreSQL array literals
- * (`{1,2}`, `{"a","b"}`), built here rather than by `pg` from JS arrays, whose generic serializer
- * costs twice as much.
+ * (`{1,2}`), built here rather than by `pg` from JS arrays, whose generic serializer costs twice as
+ * much. Origin, brand and category go as their ids in the cube_dimension dictionary (`idOf`, given
+ * the value as keyText makes it; 0 for the unfixed '').
  *
  * The deltas go unmerged: the statement itself sums deltas of one cell (GROUP BY) and orders the
  * rows by the primary key, which INSERT ... ON CONFLICT DO UPDATE needs (it refuses to touch a row
@@ -19,8 +20,8 @@ export interface CubeColumns {
   readonly action: string;
   readonly dims: string;
   readonly origin: string;
-  readonly brandId: string;
-  readonly categoryId: string;
+  readonly brand: string;
+  readonly category: string;
   readonly count: string;
   readonly sumPrice: string;
 }
@@ -46,24 +47,34 @@ function checkKey(k: CubeDelta['key']): void {
   }
 }
 
-const NEEDS_ESCAPE = /["\\]/;
-
-/** An element of a text[] literal: always quoted, so commas, braces, blanks and "NULL" stay text. */
-function quoted(value: string): string {
-  return NEEDS_ESCAPE.test(value) ? `"${value.replace(/[\\"]/g, '\\$&')}"` : `"${value}"`;
+/** The values of the deltas' fixed dimensions as the dictionary holds them (keyText), '' left out. */
+export function dimensionValues(
+  groups: Iterable<{ readonly deltas: readonly CubeDelta[] }>,
+  out: Set<string> = new Set<string>(),
+): Set<string> {
+  for (const group of groups) {
+    for (const { key } of group.deltas) {
+      if (key.origin !== '') out.add(keyText(key.origin));
+      if (key.brandId !== '') out.add(keyText(key.brandId));
+      if (key.categoryId !== '') out.add(keyText(key.categoryId));
+    }
+  }
+  return out;
 }
 
-/** Array literals of every delta of `groups`, in order, each key checked and its texts through keyText. */
+/** Array literals of every delta of `groups`, in order, each key checked and its texts through keyText and `idOf`. */
 export function toColumns(
   groups: Iterable<{ readonly partition: number; readonly deltas: readonly CubeDelta[] }>,
+  idOf: (value: string) => number,
 ): CubeColumns {
+  const id = (value: string): number => (value === '' ? 0 : idOf(keyText(value)));
   const partition: number[] = [];
   const bucketMs: number[] = [];
   const action: string[] = [];
   const dims: number[] = [];
-  const origin: string[] = [];
-  const brandId: string[] = [];
-  const categoryId: string[] = [];
+  const origin: number[] = [];
+  const brand: number[] = [];
+  const category: number[] = [];
   const count: number[] = [];
   const sumPrice: string[] = [];
   for (const group of groups) {
@@ -75,9 +86,9 @@ export function toColumns(
       bucketMs.push(k.bucketMs);
       action.push(k.action);
       dims.push(k.dims);
-      origin.push(quoted(keyText(k.origin)));
-      brandId.push(quoted(keyText(k.brandId)));
-      categoryId.push(quoted(keyText(k.categoryId)));
+      origin.push(id(k.origin));
+      brand.push(id(k.brandId));
+      category.push(id(k.categoryId));
       count.push(d.count);
       sumPrice.push(d.sumPrice.toString());
     }
@@ -89,8 +100,8 @@ export function toColumns(
     action: literal(action),
     dims: literal(dims),
     origin: literal(origin),
-    brandId: literal(brandId),
-    categoryId: literal(categoryId),
+    brand: literal(brand),
+    category: literal(category),
     count: literal(count),
     sumPrice: literal(sumPrice),
   };

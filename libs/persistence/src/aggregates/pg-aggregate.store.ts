@@ -13,7 +13,7 @@ import { DataSource } from 'typeorm';
 import { keyText } from '../key-text';
 import { isEmbedded, sqlTimeoutsOf } from '../connection/data-source.factory';
 import { bounded, hotQuery, inTransaction, poolOf, SqlTimeouts } from '../connection/sql-pool';
-import { toColumns } from './cube-rows';
+import { dimensionValues, toColumns } from './cube-rows';
 
 export interface PgAggregateStoreOptions {
   /** Rows per DELETE of retention: bounds each statement's locks and WAL burst. */
@@ -32,6 +32,7 @@ export interface PgAggregateStoreOptions {
  *    RETURNING lists exactly the partitions applied.
  * 2. The deltas of the applied partitions (an InitPlan reads `applied` to the end first) are summed
  *    per cell and added in primary-key order (concurrent flushes lock shared cells in one order).
+ *    Origin, brand and category are ids of cube_dimension, looked up (and added) before.
  */
 const FLUSH_SQL = `
   WITH applied AS (
@@ -46,15 +47,15 @@ const FLUSH_SQL = `
       WHERE o.next_offset = ($5::bigint[])[array_position($3::int[], excluded.partition)]
     RETURNING o.partition
   ), cells AS (
-    INSERT INTO minute_cube AS c (bucket_ms, action, dims, origin, brand_id, category_id, count, sum_price)
-    SELECT bucket_ms, action, dims, origin, brand_id, category_id, sum(count)::bigint, sum(sum_price)::bigint
-    FROM unnest($6::int[], $7::bigint[], $8::text[], $9::smallint[], $10::text[], $11::text[], $12::text[],
+    INSERT INTO minute_cube AS c (bucket_ms, action, dims, origin, brand, category, count, sum_price)
+    SELECT bucket_ms, action, dims, origin, brand, category, sum(count)::bigint, sum(sum_price)::bigint
+    FROM unnest($6::int[], $7::bigint[], $8::text[], $9::smallint[], $10::int[], $11::int[], $12::int[],
                 $13::bigint[], $14::bigint[])
-      AS d(partition, bucket_ms, action, dims, origin, brand_id, category_id, count, sum_price)
+      AS d(partition, bucket_ms, action, dims, origin, brand, category, count, sum_price)
     WHERE d.partition = ANY (ARRAY(SELECT partition FROM applied))
-    GROUP BY action, dims, origin, brand_id, category_id, bucket_ms
-    ORDER BY action, dims, origin, brand_id, category_id, bucket_ms
-    ON CONFLICT (action, dims, origin, brand_id, category_id, bucket_ms) DO UPDATE
+    GROUP BY action, dims, origin, brand, category, bucket_ms
+    ORDER BY action, dims, origin, brand, category, bucket_ms
+    ON CONFLICT (action, dims, origin, brand, category, bucket_ms) DO UPDATE
       SET count = c.count + excluded.count, sum_price = c.sum_price + excluded.sum_price
   )
   SELECT partition FROM applied`;
@@ -65,9 +66,31 @@ const FLUSH_SETTINGS = "SET LOCAL work_mem = '128MB'";
 /** One slice, a range of buckets: one range scan of the primary key. */
 const QUERY_SQL = `
   SELECT bucket_ms, count, sum_price FROM minute_cube
-  WHERE action = $1 AND dims = $2 AND origin = $3 AND brand_id = $4 AND category_id = $5
+  WHERE action = $1 AND dims = $2 AND origin = $3 AND brand = $4 AND category = $5
     AND bucket_ms >= $6 AND bucket_ms < $7
   ORDER BY bucket_ms`;
+
+/**
+ * Ids of dictionary values, the missing ones added, in one statement: RETURNING gives the added ones,
+ * the join the ones already there. A value another writer added after this statement's snapshot is
+ * in neither (ON CONFLICT waited for it, then did nothing): the caller asks again. Values go in
+ * order, so concurrent writers take the unique index's locks in one order.
+ */
+const DIMENSION_IDS_SQL = `
+  WITH wanted AS (SELECT DISTINCT v FROM unnest($1::text[]) AS v),
+  added AS (
+    INSERT INTO cube_dimension (value) SELECT v FROM wanted ORDER BY v
+    ON CONFLICT (value) DO NOTHING
+    RETURNING id, value)
+  SELECT id, value FROM added
+  UNION ALL
+  SELECT d.id, d.value FROM cube_dimension d JOIN wanted w ON d.value = w.v`;
+
+/** Ids of dictionary values, for a query: a read never writes. */
+const DIMENSION_LOOKUP_SQL = 'SELECT id, value FROM cube_dimension WHERE value = ANY($1::text[])';
+
+/** Dictionary ids a process keeps; past this the cache starts again (hostile streams of new values). */
+const MAX_CACHED_IDS = 1_000_000;
 
 /** By minute number, the expression of minute_cube_minute_idx (see the migration for why). */
 const DELETE_SQL = `
@@ -97,6 +120,8 @@ export class PgAggregateStore extends AggregateStore {
   private readonly deleteChunk: number;
   private readonly sliceQuery: (values: unknown[]) => QueryConfig;
   private readonly timeouts: SqlTimeouts;
+  /** cube_dimension ids by value (as keyText makes it); ids never change, so they are cached. */
+  private readonly ids = new Map<string, number>();
 
   constructor(dataSource: DataSource, options: PgAggregateStoreOptions = {}) {
     super();
@@ -114,8 +139,14 @@ export class PgAggregateStore extends AggregateStore {
         throw new Error(`flush lists partition ${partitions[i].partition} twice`);
       }
     }
-    const c = toColumns(partitions);
     const { writeMs } = this.timeouts;
+    // Outside the flush's transaction: a dictionary entry is harmless if the flush then fails.
+    await this.addDimensions(dimensionValues(partitions));
+    const c = toColumns(partitions, (value) => {
+      const id = this.ids.get(value);
+      if (id === undefined) throw new Error(`no cube_dimension id for ${JSON.stringify(value)}`);
+      return id;
+    });
     const { rows } = await inTransaction(
       this.pool,
       (client) =>
@@ -133,8 +164,8 @@ export class PgAggregateStore extends AggregateStore {
               c.action,
               c.dims,
               c.origin,
-              c.brandId,
-              c.categoryId,
+              c.brand,
+              c.category,
               c.count,
               c.sumPrice,
             ],
@@ -162,18 +193,47 @@ export class PgAggregateStore extends AggregateStore {
 
   async query(query: AggregateQuery): Promise<AggregateRow[]> {
     const key = cubeKeyOfQuery(0, query.action, query.filters);
+    const texts = [key.origin, key.brandId, key.categoryId].map((v) => (v === '' ? '' : keyText(v)));
+    const unknown = texts.filter((v) => v !== '' && !this.ids.has(v));
+    if (unknown.length > 0) {
+      const { rows } = await this.pool.query<{ id: number; value: string }>(
+        bounded(DIMENSION_LOOKUP_SQL, [unknown], this.timeouts.readMs),
+      );
+      this.cacheIds(rows);
+      // A value the dictionary does not hold was never counted: every bucket is zero.
+      if (unknown.some((v) => !this.ids.has(v))) return [];
+    }
+    const [origin, brand, category] = texts.map((v) => (v === '' ? 0 : (this.ids.get(v) as number)));
     const { rows } = await this.pool.query<{ bucket_ms: string; count: string; sum_price: string }>(
       this.sliceQuery([
         key.action,
         key.dims,
-        keyText(key.origin),
-        keyText(key.brandId),
-        keyText(key.categoryId),
+        origin,
+        brand,
+        category,
         minuteBucketOf(query.range.fromMs),
         query.range.toMs,
       ]),
     );
     return rows.map((r) => ({ bucketMs: Number(r.bucket_ms), count: BigInt(r.count), sumPrice: BigInt(r.sum_price) }));
+  }
+
+  /** Makes sure every value has its id in the cache, adding the missing ones to the dictionary. */
+  private async addDimensions(values: ReadonlySet<string>): Promise<void> {
+    let missing = [...values].filter((v) => !this.ids.has(v));
+    for (let round = 1; missing.length > 0; round++) {
+      if (round > 5) throw new Error(`cube_dimension: ${missing.length} values still without an id`);
+      const { rows } = await this.pool.query<{ id: number; value: string }>(
+        bounded(DIMENSION_IDS_SQL, [missing], this.timeouts.writeMs),
+      );
+      this.cacheIds(rows);
+      missing = missing.filter((v) => !this.ids.has(v));
+    }
+  }
+
+  private cacheIds(rows: readonly { id: number; value: string }[]): void {
+    if (this.ids.size + rows.length > MAX_CACHED_IDS) this.ids.clear();
+    for (const r of rows) this.ids.set(r.value, r.id);
   }
 
   async watermarkBucket(minTags: number): Promise<number | undefined> {

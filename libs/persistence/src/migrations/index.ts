@@ -4,6 +4,7 @@ import { CreateConsumerOffset1764000000002 } from './1764000000002-create-consum
 import { ProfileList1764000000003 } from './1764000000003-profile-list.migration';
 import { ProfileListWrittenAt1764000000004 } from './1764000000004-profile-list-written-at.migration';
 import { CreateTradeStatsWindow1764000000005 } from './1764000000005-create-trade-stats-window.migration';
+import { CubeDimensionIds1764000000006 } from './1764000000006-cube-dimension-ids.migration';
 
 /** Every migration, oldest first. Append new ones; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -13,4 +14,5 @@ export const MIGRATIONS = [
   ProfileList1764000000003,
   ProfileListWrittenAt1764000000004,
   CreateTradeStatsWindow1764000000005,
+  CubeDimensionIds1764000000006,
 ];
