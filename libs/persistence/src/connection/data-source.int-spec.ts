@@ -31,6 +31,7 @@ describe('createDataSource on a PostgreSQL server', () => {
       );
       expect(tables.map((t) => t.tablename)).toEqual([
         'consumer_offset',
+        'cube_dimension',
         'migrations',
         'minute_cube',
         'profile_list',
