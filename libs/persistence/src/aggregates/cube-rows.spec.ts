@@ -1,5 +1,4 @@
 import { CubeDelta, cubeKeysOfTag } from '@lib/domain';
-import { keyText } from '../key-text';
 import { dimensionValues, toColumns } from './cube-rows';
 
 const B = Date.parse('2022-03-01T00:05:00Z');
@@ -50,21 +49,18 @@ describe('toColumns', () => {
     expect([...d.ids.keys()].sort()).toEqual(['b1', 'k1', 'o1', 'o2']);
   });
 
-  it('looks values up as keyText makes them: NUL and lone surrogates distinct, never the raw text', () => {
+  it('asks ids of the values as sent (the store maps them through keyText), and lists what needs one', () => {
     const d = dictionary();
     const groups = inPartitions([
       deltas(B, 'a\u0000b', 'a', '\ud800', 1).slice(7),
       deltas(B, 'a', 'a\u0000b', '\udc00', 1).slice(7),
     ]);
     const cols = toColumns(groups, d.idOf);
-    const asked = [...d.ids.keys()];
-    expect(asked).toEqual(expect.arrayContaining([keyText('a\u0000b'), keyText('\ud800'), keyText('\udc00'), 'a']));
-    expect(asked.some((v) => v.includes('\u0000') || /[\ud800-\udfff]/.test(v))).toBe(false);
-    expect(cols.origin).toBe(`{${d.idOf(keyText('a\u0000b'))},${d.idOf('a')}}`);
-    expect(cols.category).toBe(`{${d.idOf(keyText('\ud800'))},${d.idOf(keyText('\udc00'))}}`);
-    expect(d.idOf(keyText('\ud800'))).not.toBe(d.idOf(keyText('\udc00')));
-    // The values a flush must find ids for: the same texts, '' (unfixed) left out.
-    expect([...dimensionValues(groups)].sort()).toEqual(asked.sort());
+    expect(cols.origin).toBe(`{${d.idOf('a\u0000b')},${d.idOf('a')}}`);
+    expect(cols.category).toBe(`{${d.idOf('\ud800')},${d.idOf('\udc00')}}`);
+    expect(d.idOf('\ud800')).not.toBe(d.idOf('\udc00'));
+    // The values a flush must find ids for: those asked, '' (unfixed) left out.
+    expect([...dimensionValues(groups)].sort()).toEqual([...d.ids.keys()].sort());
     expect(dimensionValues(inPartitions([deltas(B, 'o', 'b', 'k', 1).slice(0, 1)])).size).toBe(0);
   });
 

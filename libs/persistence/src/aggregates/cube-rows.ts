@@ -1,5 +1,4 @@
 import { CubeDelta } from '@lib/domain';
-import { keyText } from '../key-text';
 
 /**
  * A flush's deltas as the eight array parameters of its one upsert, as PostgreSQL array literals
@@ -32,42 +31,45 @@ export interface CubeColumns {
  * (a dimension is fixed exactly when its value is not '').
  */
 function checkKey(k: CubeDelta['key']): void {
-  const fixed = (bit: number, value: string): boolean => ((k.dims & bit) !== 0) === (value !== '');
+  const d = k.dims;
   if (
     k.bucketMs % 60_000 !== 0 ||
     (k.action !== 'VIEW' && k.action !== 'BUY') ||
-    !Number.isInteger(k.dims) ||
-    k.dims < 0 ||
-    k.dims > 7 ||
-    !fixed(1, k.origin) ||
-    !fixed(2, k.brandId) ||
-    !fixed(4, k.categoryId)
+    !Number.isInteger(d) ||
+    d < 0 ||
+    d > 7 ||
+    ((d & 1) !== 0) !== (k.origin !== '') ||
+    ((d & 2) !== 0) !== (k.brandId !== '') ||
+    ((d & 4) !== 0) !== (k.categoryId !== '')
   ) {
     throw new RangeError(`malformed cube key ${JSON.stringify(k)}`);
   }
 }
 
-/** The values of the deltas' fixed dimensions as the dictionary holds them (keyText), '' left out. */
+/** The values of the deltas' fixed dimensions as the client sent them ('' left out): what needs an id. */
 export function dimensionValues(
   groups: Iterable<{ readonly deltas: readonly CubeDelta[] }>,
   out: Set<string> = new Set<string>(),
 ): Set<string> {
   for (const group of groups) {
     for (const { key } of group.deltas) {
-      if (key.origin !== '') out.add(keyText(key.origin));
-      if (key.brandId !== '') out.add(keyText(key.brandId));
-      if (key.categoryId !== '') out.add(keyText(key.categoryId));
+      if (key.origin !== '') out.add(key.origin);
+      if (key.brandId !== '') out.add(key.brandId);
+      if (key.categoryId !== '') out.add(key.categoryId);
     }
   }
   return out;
 }
 
-/** Array literals of every delta of `groups`, in order, each key checked and its texts through keyText and `idOf`. */
+/**
+ * Array literals of every delta of `groups`, in order, each key checked; a fixed dimension's value goes
+ * as `idOf(value)`, the id of the dictionary's entry for keyText(value) (the caller caches them).
+ */
 export function toColumns(
   groups: Iterable<{ readonly partition: number; readonly deltas: readonly CubeDelta[] }>,
   idOf: (value: string) => number,
 ): CubeColumns {
-  const id = (value: string): number => (value === '' ? 0 : idOf(keyText(value)));
+  const id = (value: string): number => (value === '' ? 0 : idOf(value));
   const partition: number[] = [];
   const bucketMs: number[] = [];
   const action: string[] = [];

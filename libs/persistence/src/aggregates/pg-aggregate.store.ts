@@ -120,7 +120,7 @@ export class PgAggregateStore extends AggregateStore {
   private readonly deleteChunk: number;
   private readonly sliceQuery: (values: unknown[]) => QueryConfig;
   private readonly timeouts: SqlTimeouts;
-  /** cube_dimension ids by value (as keyText makes it); ids never change, so they are cached. */
+  /** cube_dimension ids by client value (the dictionary holds keyText of it); ids never change. */
   private readonly ids = new Map<string, number>();
 
   constructor(dataSource: DataSource, options: PgAggregateStoreOptions = {}) {
@@ -193,17 +193,14 @@ export class PgAggregateStore extends AggregateStore {
 
   async query(query: AggregateQuery): Promise<AggregateRow[]> {
     const key = cubeKeyOfQuery(0, query.action, query.filters);
-    const texts = [key.origin, key.brandId, key.categoryId].map((v) => (v === '' ? '' : keyText(v)));
-    const unknown = texts.filter((v) => v !== '' && !this.ids.has(v));
+    const values = [key.origin, key.brandId, key.categoryId];
+    const unknown = values.filter((v) => v !== '' && !this.ids.has(v));
     if (unknown.length > 0) {
-      const { rows } = await this.pool.query<{ id: number; value: string }>(
-        bounded(DIMENSION_LOOKUP_SQL, [unknown], this.timeouts.readMs),
-      );
-      this.cacheIds(rows);
+      await this.lookUp(unknown, DIMENSION_LOOKUP_SQL, this.timeouts.readMs);
       // A value the dictionary does not hold was never counted: every bucket is zero.
       if (unknown.some((v) => !this.ids.has(v))) return [];
     }
-    const [origin, brand, category] = texts.map((v) => (v === '' ? 0 : (this.ids.get(v) as number)));
+    const [origin, brand, category] = values.map((v) => (v === '' ? 0 : (this.ids.get(v) as number)));
     const { rows } = await this.pool.query<{ bucket_ms: string; count: string; sum_price: string }>(
       this.sliceQuery([
         key.action,
@@ -223,17 +220,22 @@ export class PgAggregateStore extends AggregateStore {
     let missing = [...values].filter((v) => !this.ids.has(v));
     for (let round = 1; missing.length > 0; round++) {
       if (round > 5) throw new Error(`cube_dimension: ${missing.length} values still without an id`);
-      const { rows } = await this.pool.query<{ id: number; value: string }>(
-        bounded(DIMENSION_IDS_SQL, [missing], this.timeouts.writeMs),
-      );
-      this.cacheIds(rows);
+      await this.lookUp(missing, DIMENSION_IDS_SQL, this.timeouts.writeMs);
       missing = missing.filter((v) => !this.ids.has(v));
     }
   }
 
-  private cacheIds(rows: readonly { id: number; value: string }[]): void {
+  /** Runs `sql` on the keyText of `values` and caches the ids it answers under the client values. */
+  private async lookUp(values: readonly string[], sql: string, timeoutMs: number | undefined): Promise<void> {
+    const byText = new Map(values.map((v) => [keyText(v), v]));
+    const { rows } = await this.pool.query<{ id: number; value: string }>(
+      bounded(sql, [[...byText.keys()]], timeoutMs),
+    );
     if (this.ids.size + rows.length > MAX_CACHED_IDS) this.ids.clear();
-    for (const r of rows) this.ids.set(r.value, r.id);
+    for (const r of rows) {
+      const value = byText.get(r.value);
+      if (value !== undefined) this.ids.set(value, r.id);
+    }
   }
 
   async watermarkBucket(minTags: number): Promise<number | undefined> {
