@@ -231,30 +231,32 @@ export class PgProfileStore extends ProfileStore {
     const lost: Pending[] = [];
     for (let i = 0; i < writes.length;) {
       const chunk: Write[] = [];
-      const parts: string[] = [];
+      let chars = 0;
+      for (let j = i; j < writes.length && (chunk.length === 0 || chars <= WRITE_CHUNK_CHARS); j++) {
+        chunk.push(writes[j]);
+        chars += writes[j].head.length + (writes[j].body?.length ?? 0);
+      }
+      i += chunk.length;
+      // The texts straight into one buffer (UTF-8 takes at most 3 bytes per UTF-16 unit), no joined copy.
+      const bytes = Buffer.allocUnsafe(3 * chars);
+      let at = 0;
       const headAt: number[] = [];
       const headLen: number[] = [];
       const bodyAt: number[] = [];
       const bodyLen: number[] = [];
-      let bytes = 0;
-      let chars = 0;
-      const add = (text: string, at: number[], len: number[]): void => {
-        const n = Buffer.byteLength(text);
-        at.push(bytes);
-        len.push(n);
-        parts.push(text);
-        bytes += n;
-        chars += text.length;
-      };
-      while (i < writes.length && (chunk.length === 0 || chars <= WRITE_CHUNK_CHARS)) {
-        const w = writes[i++];
-        chunk.push(w);
-        add(w.head, headAt, headLen);
+      for (const w of chunk) {
+        const n = bytes.write(w.head, at);
+        headAt.push(at);
+        headLen.push(n);
+        at += n;
         if (w.body === undefined) {
           bodyAt.push(0);
           bodyLen.push(-1);
         } else {
-          add(w.body, bodyAt, bodyLen);
+          const m = bytes.write(w.body, at);
+          bodyAt.push(at);
+          bodyLen.push(m);
+          at += m;
         }
       }
       const { rows } = await this.pool.query<{ cookie: string; action: string }>(
@@ -266,7 +268,7 @@ export class PgProfileStore extends ProfileStore {
           headLen,
           bodyAt,
           bodyLen,
-          Buffer.from(parts.join('')),
+          bytes.subarray(0, at),
         ]),
       );
       if (rows.length === chunk.length) continue;
