@@ -246,10 +246,10 @@ const textFlush: Variant['flush'] = async (client, groups) => {
   return 0;
 };
 
-/** The product's layout and columns since then: ids of cube_dimension (cached here), dims and action kept. */
+/** The product's layout since then: ids of cube_dimension (cached here), action a smallint, dims kept. */
 const PRODUCT_SCHEMA = [
   `CREATE TABLE minute_cube (bucket_ms bigint NOT NULL, count bigint NOT NULL, sum_price bigint NOT NULL,
-     dims smallint NOT NULL, action text COLLATE "C" NOT NULL, origin integer NOT NULL, brand integer NOT NULL,
+     dims smallint NOT NULL, action smallint NOT NULL, origin integer NOT NULL, brand integer NOT NULL,
      category integer NOT NULL, PRIMARY KEY (action, dims, origin, brand, category, bucket_ms)) WITH (fillfactor = 90)`,
   TEXT_MINUTE_INDEX,
 ];
@@ -261,7 +261,7 @@ const productFlush: Variant['flush'] = async (client, groups) => {
   await client.query(
     `INSERT INTO minute_cube AS c (bucket_ms, action, dims, origin, brand, category, count, sum_price)
      SELECT bucket_ms, action, dims, origin, brand, category, sum(count)::bigint, sum(sum_price)::bigint
-     FROM unnest($1::bigint[], $2::text[], $3::smallint[], $4::int[], $5::int[], $6::int[], $7::bigint[], $8::bigint[])
+     FROM unnest($1::bigint[], $2::smallint[], $3::smallint[], $4::int[], $5::int[], $6::int[], $7::bigint[], $8::bigint[])
        AS d(bucket_ms, action, dims, origin, brand, category, count, sum_price)
      GROUP BY action, dims, origin, brand, category, bucket_ms
      ORDER BY action, dims, origin, brand, category, bucket_ms

@@ -49,7 +49,7 @@ const LOAD_SQL = `
          coalesce(origin, 0), coalesce(brand, 0), coalesce(category, 0), count(*), sum(price)
   FROM (
     SELECT $1::bigint + ((g * 1000) / $3::bigint) / ${MINUTE} * ${MINUTE} AS bucket_ms,
-           CASE WHEN random() < 0.2 THEN 'BUY' ELSE 'VIEW' END AS action,
+           CASE WHEN random() < 0.2 THEN 1 ELSE 0 END::smallint AS action,
            ${ORIGIN_ID0} + floor(random() * ${CARDINALITY.origins})::int AS origin,
            ${BRAND_ID0} + floor(random() * ${CARDINALITY.brands})::int AS brand,
            ${CATEGORY_ID0} + floor(random() * ${CARDINALITY.categories})::int AS category,
@@ -133,7 +133,7 @@ async function main(): Promise<void> {
     const plans = {
       query: await explain(
         `SELECT bucket_ms, count, sum_price FROM minute_cube
-         WHERE action = 'VIEW' AND dims = 3 AND origin = ${ORIGIN_ID0 + 7} AND brand = ${BRAND_ID0 + 7} AND category = 0
+         WHERE action = 0 AND dims = 3 AND origin = ${ORIGIN_ID0 + 7} AND brand = ${BRAND_ID0 + 7} AND category = 0
            AND bucket_ms >= $1 AND bucket_ms < $2 ORDER BY bucket_ms`,
         [edge, edge + 10 * MINUTE],
       ),

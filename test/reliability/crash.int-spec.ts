@@ -135,7 +135,7 @@ describe('crash: the pipeline SIGKILLed during a loadgen run', () => {
       stack.progress(),
       sql<{ action: string; n: string }>(
         db.url,
-        'SELECT action, sum(count) AS n FROM minute_cube WHERE dims = 0 GROUP BY action',
+        "SELECT (ARRAY['VIEW', 'BUY'])[action + 1] AS action, sum(count) AS n FROM minute_cube WHERE dims = 0 GROUP BY action",
       ),
       sql<{ cookie: string; action: string; n: string }>(
         db.url,

@@ -39,7 +39,7 @@ export async function checkStores(databaseUrl: string, inTopic: readonly UserTag
   const [byBucket, rows] = await Promise.all([
     sql<{ action: string; bucket_ms: string; n: string }>(
       databaseUrl,
-      'SELECT action, bucket_ms, sum(count) AS n FROM minute_cube WHERE dims = 0 GROUP BY action, bucket_ms',
+      "SELECT (ARRAY['VIEW', 'BUY'])[action + 1] AS action, bucket_ms, sum(count) AS n FROM minute_cube WHERE dims = 0 GROUP BY 1, 2",
     ),
     sql<{ cookie: string; action: string; time_ms: string }>(
       databaseUrl,

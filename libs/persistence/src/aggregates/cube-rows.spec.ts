@@ -38,7 +38,7 @@ describe('toColumns', () => {
     expect(cols).toEqual({
       partition: '{0,0,1}',
       bucketMs: `{${B},${B},${B}}`,
-      action: '{BUY,BUY,BUY}',
+      action: '{1,1,1}',
       dims: '{6,7,1}',
       origin: `{0,${d.ids.get('o1')},${d.ids.get('o2')}}`,
       brand: `{${d.ids.get('b1')},${d.ids.get('b1')},0}`,

@@ -12,6 +12,9 @@ import { CubeDelta } from '@lib/domain';
  * and sorting in PostgreSQL costs it more CPU than it costs JavaScript, but a third of the total
  * client CPU, off the pipeline's event loop (bench/persistence, RESULTS.md).
  */
+/** The cube's action column: a smallint. */
+export const ACTION_CODE = { VIEW: 0, BUY: 1 } as const;
+
 export interface CubeColumns {
   /** The Kafka partition each delta was read from: the flush adds only the applied ones. */
   readonly partition: string;
@@ -72,7 +75,7 @@ export function toColumns(
   const id = (value: string): number => (value === '' ? 0 : idOf(value));
   const partition: number[] = [];
   const bucketMs: number[] = [];
-  const action: string[] = [];
+  const action: number[] = [];
   const dims: number[] = [];
   const origin: number[] = [];
   const brand: number[] = [];
@@ -86,7 +89,7 @@ export function toColumns(
       if (!Number.isSafeInteger(d.count)) throw new RangeError(`malformed delta count ${d.count}`);
       partition.push(group.partition);
       bucketMs.push(k.bucketMs);
-      action.push(k.action);
+      action.push(ACTION_CODE[k.action]);
       dims.push(k.dims);
       origin.push(id(k.origin));
       brand.push(id(k.brandId));

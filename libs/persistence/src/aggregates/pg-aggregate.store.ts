@@ -13,7 +13,7 @@ import { DataSource } from 'typeorm';
 import { keyText } from '../key-text';
 import { isEmbedded, sqlTimeoutsOf } from '../connection/data-source.factory';
 import { bounded, hotQuery, inTransaction, poolOf, SqlTimeouts } from '../connection/sql-pool';
-import { dimensionValues, toColumns } from './cube-rows';
+import { ACTION_CODE, dimensionValues, toColumns } from './cube-rows';
 
 export interface PgAggregateStoreOptions {
   /** Rows per DELETE of retention: bounds each statement's locks and WAL burst. */
@@ -49,7 +49,7 @@ const FLUSH_SQL = `
   ), cells AS (
     INSERT INTO minute_cube AS c (bucket_ms, action, dims, origin, brand, category, count, sum_price)
     SELECT bucket_ms, action, dims, origin, brand, category, sum(count)::bigint, sum(sum_price)::bigint
-    FROM unnest($6::int[], $7::bigint[], $8::text[], $9::smallint[], $10::int[], $11::int[], $12::int[],
+    FROM unnest($6::int[], $7::bigint[], $8::smallint[], $9::smallint[], $10::int[], $11::int[], $12::int[],
                 $13::bigint[], $14::bigint[])
       AS d(partition, bucket_ms, action, dims, origin, brand, category, count, sum_price)
     WHERE d.partition = ANY (ARRAY(SELECT partition FROM applied))
@@ -104,7 +104,7 @@ const DELETE_SQL = `
 export const WATERMARK_SQL = `
   SELECT bucket_ms AS watermark FROM (
     SELECT bucket_ms, sum(sum(count)) OVER (ORDER BY bucket_ms DESC) AS tags
-    FROM minute_cube WHERE dims = 0 AND action IN ('VIEW', 'BUY') GROUP BY bucket_ms
+    FROM minute_cube WHERE dims = 0 AND action IN (0, 1) GROUP BY bucket_ms
   ) newest_first
   WHERE tags >= $1 ORDER BY bucket_ms DESC LIMIT 1`;
 
@@ -203,7 +203,7 @@ export class PgAggregateStore extends AggregateStore {
     const [origin, brand, category] = values.map((v) => (v === '' ? 0 : (this.ids.get(v) as number)));
     const { rows } = await this.pool.query<{ bucket_ms: string; count: string; sum_price: string }>(
       this.sliceQuery([
-        key.action,
+        ACTION_CODE[key.action],
         key.dims,
         origin,
         brand,
