@@ -1,10 +1,13 @@
 import { CubeDelta } from '@lib/domain';
 
+/** The cube's action column: a smallint. */
+export const ACTION_CODE = { VIEW: 0, BUY: 1 } as const;
+
 /**
  * A flush's deltas as the eight array parameters of its one upsert, as PostgreSQL array literals
  * (`{1,2}`), built here rather than by `pg` from JS arrays, whose generic serializer costs twice as
  * much. Origin, brand and category go as their ids in the cube_dimension dictionary (`idOf`, given
- * the value as keyText makes it; 0 for the unfixed '').
+ * the value as the client sent it; 0 for the unfixed ''), the action as its ACTION_CODE.
  *
  * The deltas go unmerged: the statement itself sums deltas of one cell (GROUP BY) and orders the
  * rows by the primary key, which INSERT ... ON CONFLICT DO UPDATE needs (it refuses to touch a row
@@ -12,9 +15,6 @@ import { CubeDelta } from '@lib/domain';
  * and sorting in PostgreSQL costs it more CPU than it costs JavaScript, but a third of the total
  * client CPU, off the pipeline's event loop (bench/persistence, RESULTS.md).
  */
-/** The cube's action column: a smallint. */
-export const ACTION_CODE = { VIEW: 0, BUY: 1 } as const;
-
 export interface CubeColumns {
   /** The Kafka partition each delta was read from: the flush adds only the applied ones. */
   readonly partition: string;

@@ -196,6 +196,7 @@ export class PgAggregateStore extends AggregateStore {
     const values = [key.origin, key.brandId, key.categoryId];
     const unknown = values.filter((v) => v !== '' && !this.ids.has(v));
     if (unknown.length > 0) {
+      if (this.ids.size >= MAX_CACHED_IDS) this.ids.clear();
       await this.lookUp(unknown, DIMENSION_LOOKUP_SQL, this.timeouts.readMs);
       // A value the dictionary does not hold was never counted: every bucket is zero.
       if (unknown.some((v) => !this.ids.has(v))) return [];
@@ -218,6 +219,8 @@ export class PgAggregateStore extends AggregateStore {
   /** Makes sure every value has its id in the cache, adding the missing ones to the dictionary. */
   private async addDimensions(values: ReadonlySet<string>): Promise<void> {
     let missing = [...values].filter((v) => !this.ids.has(v));
+    // Start the cache again before, never while, the ids of one flush are being gathered.
+    if (this.ids.size + missing.length > MAX_CACHED_IDS) this.ids.clear();
     for (let round = 1; missing.length > 0; round++) {
       if (round > 5) throw new Error(`cube_dimension: ${missing.length} values still without an id`);
       await this.lookUp(missing, DIMENSION_IDS_SQL, this.timeouts.writeMs);
@@ -231,7 +234,6 @@ export class PgAggregateStore extends AggregateStore {
     const { rows } = await this.pool.query<{ id: number; value: string }>(
       bounded(sql, [[...byText.keys()]], timeoutMs),
     );
-    if (this.ids.size + rows.length > MAX_CACHED_IDS) this.ids.clear();
     for (const r of rows) {
       const value = byText.get(r.value);
       if (value !== undefined) this.ids.set(value, r.id);
