@@ -197,7 +197,7 @@ export class PgAggregateStore extends AggregateStore {
     const unknown = values.filter((v) => v !== '' && !this.ids.has(v));
     if (unknown.length > 0) {
       if (this.ids.size >= MAX_CACHED_IDS) this.ids.clear();
-      await this.lookUp(unknown, DIMENSION_LOOKUP_SQL, this.timeouts.readMs);
+      await this.lookUp(unknown, false);
       // A value the dictionary does not hold was never counted: every bucket is zero.
       if (unknown.some((v) => !this.ids.has(v))) return [];
     }
@@ -223,17 +223,23 @@ export class PgAggregateStore extends AggregateStore {
     if (this.ids.size + missing.length > MAX_CACHED_IDS) this.ids.clear();
     for (let round = 1; missing.length > 0; round++) {
       if (round > 5) throw new Error(`cube_dimension: ${missing.length} values still without an id`);
-      await this.lookUp(missing, DIMENSION_IDS_SQL, this.timeouts.writeMs);
+      await this.lookUp(missing, true);
       missing = missing.filter((v) => !this.ids.has(v));
     }
   }
 
-  /** Runs `sql` on the keyText of `values` and caches the ids it answers under the client values. */
-  private async lookUp(values: readonly string[], sql: string, timeoutMs: number | undefined): Promise<void> {
+  /**
+   * Ids of the keyText of `values`, cached under the client values: adding the missing ones to the
+   * dictionary (a flush) or only reading it (a query).
+   */
+  private async lookUp(values: readonly string[], adding: boolean): Promise<void> {
     const byText = new Map(values.map((v) => [keyText(v), v]));
-    const { rows } = await this.pool.query<{ id: number; value: string }>(
-      bounded(sql, [[...byText.keys()]], timeoutMs),
-    );
+    const params = [[...byText.keys()]];
+    const { rows } = adding
+      ? await this.pool.query<{ id: number; value: string }>(bounded(DIMENSION_IDS_SQL, params, this.timeouts.writeMs))
+      : await this.pool.query<{ id: number; value: string }>(
+          bounded(DIMENSION_LOOKUP_SQL, params, this.timeouts.readMs),
+        );
     for (const r of rows) {
       const value = byText.get(r.value);
       if (value !== undefined) this.ids.set(value, r.id);
