@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { defaultStream } from '../loadgen/loadgen';
 import { HttpClient } from '../loadgen/http-client';
 import { TagStream } from '../loadgen/tag-stream';
-import { LocalSystem } from '../loadgen/system/local-system';
+import { LocalSystem, envOf } from '../loadgen/system/local-system';
 import { cpuByRole, cpuDelta, processTree } from '../loadgen/system/process-cpu';
 
 const { values: args } = parseArgs({
@@ -105,9 +105,7 @@ async function main(): Promise<void> {
   ).unref();
   const tags = bodies(20_000);
   if (!args['no-floor']) await floor(tags);
-  const gatewayEnv = Object.fromEntries(
-    (args['gateway-env'] ?? []).map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]),
-  );
+  const gatewayEnv = envOf(args['gateway-env']);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const system = await LocalSystem.start({
     debugCompare: false,

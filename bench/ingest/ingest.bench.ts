@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_OPTIONS, Loadgen, LoadgenReport, defaultStream } from '../loadgen/loadgen';
 import { writeReports } from '../loadgen/main';
 import { markdownReport, progressLine } from '../loadgen/report';
-import { LocalSystem } from '../loadgen/system/local-system';
+import { LocalSystem, envOf } from '../loadgen/system/local-system';
 import { cpuByRole, cpuDelta } from '../loadgen/system/process-cpu';
 
 const { values: args } = parseArgs({
@@ -37,14 +37,6 @@ const { values: args } = parseArgs({
     'pipeline-env': { type: 'string', multiple: true },
   },
 });
-const envOf = (pairs: string[] | undefined): Record<string, string> =>
-  Object.fromEntries(
-    (pairs ?? []).map((p) => {
-      const at = p.indexOf('=');
-      if (at <= 0) throw new Error(`expected KEY=VALUE, got ${p}`);
-      return [p.slice(0, at), p.slice(at + 1)];
-    }),
-  );
 const quick = args.quick ?? false;
 const rate = Number(args.rate ?? (quick ? 1_000 : 5_000));
 const seconds = Number(args.seconds ?? (quick ? 10 : 60));

@@ -355,7 +355,6 @@ const blocksFlush: Variant['flush'] = async (client, groups) => {
     buffers.push(buf);
     at += buf.length;
   }
-  const lit = (a: number[]): string => `{${a.join(',')}}`;
   await client.query(BLOCK_UPSERT, [
     lit(cols[0]),
     lit(cols[1]),

@@ -10,6 +10,17 @@ import { KafkaServer } from '../../../scripts/servers/kafka-server';
 import { PostgresServer } from '../../../scripts/servers/postgres-server';
 import { AppProcess } from './app-process';
 
+/** `KEY=VALUE` flags (a bench's --gateway-env, --pipeline-env) as an environment; anything else throws. */
+export function envOf(pairs: readonly string[] | undefined): Record<string, string> {
+  return Object.fromEntries(
+    (pairs ?? []).map((p) => {
+      const at = p.indexOf('=');
+      if (at <= 0) throw new Error(`expected KEY=VALUE, got ${p}`);
+      return [p.slice(0, at), p.slice(at + 1)];
+    }),
+  );
+}
+
 export interface LocalSystemOptions {
   /** Existing brokers (e.g. the test run's); a broker is started when absent. */
   kafkaBrokers?: string;
