@@ -6,7 +6,7 @@ import { INestApplicationContext, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { loadConfig, rawProducerConfigSchema } from '@lib/config';
 import { DeribitTrade, PublishedTrades } from '@lib/domain';
-import { MessagePublisher, TopicSpec } from '@lib/kafka-avro';
+import { Marker, MessagePublisher, TopicSpec, tradeWatermarkTime } from '@lib/kafka-avro';
 import { Metric } from 'prom-client';
 import { rawProducerAppModule } from '../../apps/raw-producer/src/raw-producer-app.module';
 import { RawProducerMetrics } from '../../apps/raw-producer/src/metrics/raw-producer.metrics';
@@ -19,6 +19,13 @@ class RecordingPublisher extends MessagePublisher {
   publish<T>(topic: TopicSpec<T>, values: readonly T[]): Promise<void> {
     for (const value of values)
       this.written.push({ topic: topic.name, key: topic.key(value), value: value as DeribitTrade });
+    return Promise.resolve();
+  }
+  /** Watermarks written: instrument, time, and how many trades were written before it. */
+  readonly watermarks: { key: string; time: number | undefined; after: number }[] = [];
+  publishMarkers(_topic: TopicSpec<unknown>, markers: readonly Marker[]): Promise<void> {
+    for (const m of markers)
+      this.watermarks.push({ key: m.key, time: tradeWatermarkTime(m), after: this.written.length });
     return Promise.resolve();
   }
   isReady(): boolean {

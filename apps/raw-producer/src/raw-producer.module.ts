@@ -79,6 +79,7 @@ export class RawProducerModule {
                 shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
                 restoreTailPerPartition: config.TRADE_RESTORE_TAIL,
                 restoreTimeoutMs: config.TRADE_RESTORE_TIMEOUT_MS,
+                watermarkIntervalMs: config.SOURCE_WATERMARK_INTERVAL_MS,
               },
               given ?? publishedTradesOf(config, reader),
             ),

@@ -7,7 +7,8 @@ import { PartitionLog } from './partition-log';
 export interface OutgoingRecord {
   readonly topic: string;
   readonly key: string;
-  readonly value: Buffer;
+  /** Null for a marker (see MessagePublisher.publishMarkers) or a tombstone. */
+  readonly value: Buffer | null;
   readonly headers: Readonly<Record<string, string>>;
 }
 

@@ -54,13 +54,14 @@ export class InProcessMessageConsumer extends MessageConsumer {
         ((_topic, partitions) => (opts.resumeFrom as NonNullable<typeof opts.resumeFrom>)(partitions)),
       onRevoked: opts.onRevoked && ((_topic, partitions) => opts.onRevoked?.(partitions)),
       handle: async (topic, partition, raw, lag) => {
-        const messages = await decodeBatch(this.serde, this.deadLetters, opts.topic, partition, raw);
+        const { messages, markers } = await decodeBatch(this.serde, this.deadLetters, opts.topic, partition, raw);
         consumerLag().set({ ...labels, partition: String(partition) }, lag);
-        if (messages.length === 0) return;
+        if (messages.length === 0 && markers.length === 0) return;
         const batch: ConsumedBatch<T> = {
           topic,
           partition,
           messages,
+          markers,
           nextOffset: String(Number(raw[raw.length - 1].offset) + 1),
           lag,
         };

@@ -1,4 +1,4 @@
-import { Headers, MessagePublisher, PublishError, TopicSpec } from '@lib/kafka-avro/messaging';
+import { Headers, MARKER_HEADER, Marker, MessagePublisher, PublishError, TopicSpec } from '@lib/kafka-avro/messaging';
 import { AvroSerde, EncodeError } from '@lib/kafka-avro/serde/avro.serde';
 import { inPublishSpan } from '@lib/kafka-avro/tracing/tracing.setup';
 import { InMemoryBroker, OutgoingRecord } from './in-memory.broker';
@@ -55,6 +55,20 @@ export class InProcessMessagePublisher extends MessagePublisher {
       await this.broker.append(records).catch((err: unknown) => {
         throw new PublishError(`cannot publish to ${topic.name}: ${(err as Error).message}`, 'unavailable', err);
       });
+    });
+  }
+
+  override async publishMarkers(topic: TopicSpec<unknown>, markers: readonly Marker[]): Promise<void> {
+    if (this.closed) throw new PublishError('the in-process transport is closed', 'unavailable');
+    if (markers.length === 0) return;
+    const records = markers.map((m) => ({
+      topic: topic.name,
+      key: m.key,
+      value: null,
+      headers: { ...m.headers, [MARKER_HEADER]: m.headers[MARKER_HEADER] ?? 'marker' },
+    }));
+    await this.broker.append(records).catch((err: unknown) => {
+      throw new PublishError(`cannot publish to ${topic.name}: ${(err as Error).message}`, 'unavailable', err);
     });
   }
 

@@ -35,11 +35,37 @@ export interface ConsumedMessage<T> {
   readonly timestamp: number;
 }
 
+/**
+ * A record without a value that marks a point in its partition's order, for the partition's readers: a
+ * source's watermark ("every value of this key up to time t is before me"), for example. Written with
+ * {@link MessagePublisher.publishMarkers}; consumers receive it beside the batch's messages, never as a
+ * message, and topic readers skip it (it has no value).
+ */
+export interface Marker {
+  /** Decides the partition, as a value's key does: the marker follows what was published under it. */
+  readonly key: string;
+  /** What the marker says; the transport adds {@link MARKER_HEADER}. */
+  readonly headers: Headers;
+}
+
+/** The header that tells a marker from a tombstone (both have no value); its value is the marker's kind. */
+export const MARKER_HEADER = 'x-marker';
+
+/** A marker as consumed: where it sits and what it says (its headers include {@link MARKER_HEADER}). */
+export interface ConsumedMarker extends Marker {
+  readonly offset: string;
+}
+
 /** Consecutive messages of one partition in offset order. */
 export interface ConsumedBatch<T> {
   readonly topic: string;
   readonly partition: number;
   readonly messages: readonly ConsumedMessage<T>[];
+  /**
+   * Markers among the batch's records, in offset order (absent or empty when there were none); a batch may
+   * hold markers only. The messages before a marker's offset precede it, those after it follow.
+   */
+  readonly markers?: readonly ConsumedMarker[];
   /** Offset of the message after the last one: what a commit of this batch stores. */
   readonly nextOffset: string;
   /** Messages left in the partition behind this batch when it was fetched (consumer lag). */
@@ -77,6 +103,16 @@ export abstract class MessagePublisher {
     topic: TopicSpec<T>,
     values: readonly T[],
     opts?: { timeoutMs?: number; headers?: Headers },
+  ): Promise<void>;
+  /**
+   * Writes value-less marker records (see {@link Marker}), each to the partition of its key, after
+   * everything published before the call under that key; resolves once they are durably written, as
+   * `publish` does.
+   */
+  abstract publishMarkers(
+    topic: TopicSpec<unknown>,
+    markers: readonly Marker[],
+    opts?: { timeoutMs?: number },
   ): Promise<void>;
   /** Ready to publish (connected, topics present); used by readiness checks. */
   abstract isReady(): boolean;

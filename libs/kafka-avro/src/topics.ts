@@ -1,5 +1,5 @@
 import { checkUserTag, type DeribitTrade, type TradeStats, type UserTag } from '@lib/domain';
-import type { TopicSpec } from './messaging';
+import { MARKER_HEADER, type Marker, type TopicSpec } from './messaging';
 import { SCHEMAS } from './schemas/schema.catalog';
 
 /**
@@ -14,6 +14,26 @@ export function userTagsTopic(name: string): TopicSpec<UserTag> {
 /** Keyed by instrument: one instrument's trades stay in trade_seq order. */
 export function deribitTradesTopic(name: string): TopicSpec<DeribitTrade> {
   return { name, schemaName: SCHEMAS.deribitTrade, key: (trade) => trade.instrument_name };
+}
+
+/** The marker kind and header of a source watermark in the trades topic. */
+const WATERMARK_KIND = 'watermark';
+const WATERMARK_HEADER = 'x-watermark';
+
+/**
+ * A source watermark for one instrument's trades, written after them under the same key: every trade of
+ * the instrument with a timestamp up to `time` (epoch ms) is before it in the partition.
+ */
+export const tradeWatermark = (instrument: string, time: number): Marker => ({
+  key: instrument,
+  headers: { [MARKER_HEADER]: WATERMARK_KIND, [WATERMARK_HEADER]: String(time) },
+});
+
+/** The time of a source watermark marker; undefined for another kind of marker or an unreadable time. */
+export function tradeWatermarkTime(marker: Marker): number | undefined {
+  if (marker.headers[MARKER_HEADER] !== WATERMARK_KIND) return undefined;
+  const time = Number(marker.headers[WATERMARK_HEADER]);
+  return Number.isSafeInteger(time) ? time : undefined;
 }
 
 /** The identity of one window's statistics, e.g. `BTC-PERPETUAL|2026-03-01T10:00:00.000Z`. */

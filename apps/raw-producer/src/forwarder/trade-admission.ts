@@ -20,6 +20,9 @@ export interface TradeAdmissionOptions {
   readonly backfillRetryForMs: number;
 }
 
+/** Trades asked for per request when catching up (Deribit answers at most 1,000). */
+const CATCH_UP_PAGE = 1_000;
+
 /** Trades of one instrument waiting for the back-fill of the gap before the first of them. */
 interface Hold {
   readonly from: number;
@@ -40,6 +43,8 @@ export class TradeAdmission {
   private readonly ids: RecentIdSet;
   private readonly seqs = new TradeSequenceTracker();
   private readonly holds = new Map<string, Hold>();
+  /** Instruments being caught up after a reconnection, with the trades that came meanwhile, in order. */
+  private readonly catchUps = new Map<string, DeribitTrade[]>();
   private readonly backfills = new Set<Promise<void>>();
   /** Later retries of back-fills that came back short; ended by `stopping`. */
   private readonly retries = new Set<Promise<void>>();
@@ -63,6 +68,16 @@ export class TradeAdmission {
     return this.heldCount;
   }
 
+  /** No gap is being filled and no catch-up runs: every trade received is queued or dropped. */
+  get idle(): boolean {
+    return this.holds.size === 0 && this.catchUps.size === 0;
+  }
+
+  /** The instruments with a known last trade_seq (from the topic or since), the ones a watermark covers. */
+  instruments(): IterableIterator<string> {
+    return this.seqs.names();
+  }
+
   /**
    * Makes what the topic already holds the starting point: each instrument's last trade_seq becomes its
    * watermark and the trade_ids are remembered (oldest first, so the newest stay in the dedupe window).
@@ -78,9 +93,9 @@ export class TradeAdmission {
   }
 
   admit(t: DeribitTrade): void {
-    const hold = this.holds.get(t.instrument_name);
-    if (hold !== undefined) {
-      hold.pending.push(t);
+    const waiting = this.holds.get(t.instrument_name)?.pending ?? this.catchUps.get(t.instrument_name);
+    if (waiting !== undefined) {
+      waiting.push(t);
       this.heldCount++;
       return;
     }
@@ -106,6 +121,57 @@ export class TradeAdmission {
         this.onGap(t, check);
         return;
     }
+  }
+
+  /**
+   * After a reconnection: trades made while the source was away only show up as a trade_seq gap at the
+   * instrument's next trade, which for a quiet instrument may come much later (and a watermark would have
+   * passed them). So each known instrument's trades after its last are asked for now, paged, within
+   * `backfillTimeoutMs`; the instrument's new trades wait meanwhile, as behind a gap. What comes back goes
+   * through the usual checks (counted as a gap when there is any); a catch-up that fails leaves the rest
+   * to the gap check of the next trade.
+   */
+  catchUp(): void {
+    if (!this.opts.backfillEnabled || !this.source.supportsBackfill || this.stopping.aborted) return;
+    for (const instrument of [...this.seqs.names()]) {
+      if (this.holds.has(instrument) || this.catchUps.has(instrument)) continue;
+      const pending: DeribitTrade[] = [];
+      this.catchUps.set(instrument, pending);
+      const running = this.fetchAfter(instrument)
+        .then((fetched) => {
+          this.catchUps.delete(instrument);
+          this.heldCount -= pending.length;
+          if (fetched.length > 0) {
+            const last = this.seqs.lastSeq(instrument) ?? 0;
+            const found = fetched.filter((t) => t.trade_seq > last).length;
+            this.log.warn(`caught up ${instrument} after a reconnection: ${found} trade(s) made while away`);
+            this.metrics.gaps.inc();
+            this.metrics.missing.inc(found);
+            this.metrics.backfilled.inc(found);
+          }
+          for (const t of fetched) this.admit(t);
+          for (const t of pending) this.admit(t);
+          this.onQueued();
+        })
+        .finally(() => this.backfills.delete(running));
+      this.backfills.add(running);
+    }
+  }
+
+  /** An instrument's trades after its last trade_seq, page by page (at most backfillMaxTrades). */
+  private async fetchAfter(instrument: string): Promise<DeribitTrade[]> {
+    const out: DeribitTrade[] = [];
+    const deadline = Date.now() + this.opts.backfillTimeoutMs;
+    let from = (this.seqs.lastSeq(instrument) ?? 0) + 1;
+    while (out.length < this.opts.backfillMaxTrades) {
+      const to = from + Math.min(CATCH_UP_PAGE, this.opts.backfillMaxTrades - out.length) - 1;
+      const page = await this.fetchRange(instrument, from, to, deadline, 'catch-up');
+      if (page === undefined) break;
+      out.push(...page);
+      if (page.length === 0 || page[page.length - 1].trade_seq < to) break;
+      from = to + 1;
+    }
+    return out;
   }
 
   /** Resolves when every back-fill started so far has ended (later retries too, once `stopping` is aborted). */
@@ -231,14 +297,25 @@ export class TradeAdmission {
   /** The source's trades of the gap, retried within `backfillTimeoutMs`; [] when that fails. */
   private async fetchGap(instrument: string, hold: Hold): Promise<DeribitTrade[]> {
     const deadline = Date.now() + this.opts.backfillTimeoutMs;
+    return (await this.fetchRange(instrument, hold.from, hold.to, deadline, 'back-fill')) ?? [];
+  }
+
+  /** The source's trades of [from, to], retried until `deadline`; undefined when that fails. */
+  private async fetchRange(
+    instrument: string,
+    from: number,
+    to: number,
+    deadline: number,
+    what: string,
+  ): Promise<DeribitTrade[] | undefined> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.source.fetchTrades(instrument, hold.from, hold.to);
+        return await this.source.fetchTrades(instrument, from, to);
       } catch (err) {
         const delay = fullJitterDelay(attempt, 100, 2_000);
         if (this.stopping.aborted || Date.now() + delay >= deadline) {
-          this.log.warn(`back-fill of ${instrument} ${hold.from}..${hold.to} failed: ${(err as Error).message}`);
-          return [];
+          this.log.warn(`${what} of ${instrument} ${from}..${to} failed: ${(err as Error).message}`);
+          return undefined;
         }
         await sleep(delay, this.stopping);
       }

@@ -1,5 +1,12 @@
 import { DeribitTrade, PublishedTrades, TradeSource, TradeSourceListener, TradeSourceState } from '@lib/domain';
-import { deribitTradesTopic, MessagePublisher, PublishError, TopicSpec } from '@lib/kafka-avro';
+import {
+  deribitTradesTopic,
+  Marker,
+  MessagePublisher,
+  PublishError,
+  TopicSpec,
+  tradeWatermarkTime,
+} from '@lib/kafka-avro';
 import { Logger } from '@nestjs/common';
 import { Metric, Registry } from 'prom-client';
 import { RawProducerMetrics } from '../metrics/raw-producer.metrics';
@@ -44,6 +51,11 @@ class FakeSource extends TradeSource {
   state(): TradeSourceState {
     return 'streaming';
   }
+  /** What watermark() answers. */
+  clock: number | undefined;
+  watermark(): number | undefined {
+    return this.clock;
+  }
   fetchTrades(instrument: string, from: number, to: number): Promise<DeribitTrade[]> {
     this.fetches.push([instrument, from, to]);
     return this.fetch(instrument, from, to);
@@ -79,6 +91,13 @@ class FakePublisher extends MessagePublisher {
     } finally {
       this.inFlight--;
     }
+  }
+  /** Watermarks written: to which instrument, its time, and how many trades were written before it. */
+  readonly watermarks: { key: string; time: number | undefined; after: number }[] = [];
+  publishMarkers(_topic: TopicSpec<unknown>, markers: readonly Marker[]): Promise<void> {
+    for (const m of markers)
+      this.watermarks.push({ key: m.key, time: tradeWatermarkTime(m), after: this.written.length });
+    return Promise.resolve();
   }
   isReady(): boolean {
     return true;
@@ -142,6 +161,7 @@ describe('TradeForwarder', () => {
         shutdownTimeoutMs: 500,
         restoreTailPerPartition: 1_000,
         restoreTimeoutMs: 2_000,
+        watermarkIntervalMs: 0,
         ...opts,
       },
       published,
@@ -375,6 +395,91 @@ describe('TradeForwarder', () => {
     await forwarder.stop();
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(publisher.written).toEqual([]);
+  });
+
+  describe("the source's watermark", () => {
+    it('is written after the trades queued before it, once per known instrument, and only forward', async () => {
+      await create().start();
+      source.clock = 1_000;
+      forwarder.markWatermark(); // no instrument known yet: nothing to write
+      await new Promise((r) => setTimeout(r, 20));
+      expect(publisher.watermarks).toEqual([]);
+      await source.push(trade('A', 1), trade('B', 1), trade('A', 2));
+      source.clock = 2_000;
+      forwarder.markWatermark();
+      await until('watermarks written', () => publisher.watermarks.length === 2);
+      expect(publisher.watermarks).toEqual([
+        { key: 'A', time: 2_000, after: 3 },
+        { key: 'B', time: 2_000, after: 3 },
+      ]);
+      source.clock = 1_500; // never backwards
+      forwarder.markWatermark();
+      source.clock = undefined; // the source cannot say (not connected)
+      forwarder.markWatermark();
+      await new Promise((r) => setTimeout(r, 20));
+      expect(publisher.watermarks).toHaveLength(2);
+      expect(await value(metrics.watermark)).toBe(2);
+    });
+
+    it('is held while a gap is back-filled, so no trade it covers comes after it', async () => {
+      let release: () => void = () => undefined;
+      const fetched = new Promise<void>((r) => (release = r));
+      const defaultFetch = source.fetch;
+      source.fetch = async (i, from, to) => {
+        await fetched;
+        return defaultFetch(i, from, to);
+      };
+      await create().start();
+      await source.push(trade('A', 1), trade('A', 4));
+      source.clock = 5_000;
+      forwarder.markWatermark();
+      await new Promise((r) => setTimeout(r, 20));
+      expect(publisher.watermarks).toEqual([]);
+      release();
+      await until('back-filled', () => publisher.written.length === 4);
+      forwarder.markWatermark();
+      await until('watermark written', () => publisher.watermarks.length === 1);
+      expect(publisher.watermarks).toEqual([{ key: 'A', time: 5_000, after: 4 }]);
+    });
+
+    it('after a (re)subscription, is held until every known instrument caught up on what it missed', async () => {
+      // The exchange's trades of quiet instrument Q: 1-2 were seen, 3-4 were made while away.
+      const exchange = [1, 2, 3, 4].map((seq) => trade('Q', seq));
+      let release: () => void = () => undefined;
+      const fetched = new Promise<void>((r) => (release = r));
+      source.fetch = async (_i, from, to) => {
+        await fetched;
+        return exchange.filter((t) => t.trade_seq >= from && t.trade_seq <= to);
+      };
+      await create().start();
+      await source.push(exchange[0], exchange[1]);
+      await until('2 written', () => publisher.written.length === 2);
+      source.listener!.onEvent({ type: 'subscribed', channels: ['trades.Q.raw'] });
+      await source.push(trade('Q', 5)); // live again: waits for the catch-up
+      source.clock = 9_000;
+      forwarder.markWatermark();
+      await new Promise((r) => setTimeout(r, 20));
+      expect(publisher.watermarks).toEqual([]);
+      expect(seqsOf(publisher.written, 'Q')).toEqual([1, 2]);
+
+      release();
+      await until('caught up', () => publisher.written.length === 5);
+      expect(seqsOf(publisher.written, 'Q')).toEqual([1, 2, 3, 4, 5]);
+      expect(source.fetches).toEqual([['Q', 3, 102]]); // one page, up to BACKFILL_MAX_TRADES
+      expect(await value(metrics.gaps)).toBe(1);
+      expect(await value(metrics.backfilled)).toBe(2);
+      forwarder.markWatermark();
+      await until('watermark written', () => publisher.watermarks.length === 1);
+      expect(publisher.watermarks).toEqual([{ key: 'Q', time: 9_000, after: 5 }]);
+    });
+
+    it('is written on its own schedule when asked to', async () => {
+      source.clock = 3_000;
+      await create({ watermarkIntervalMs: 10 }).start();
+      await source.push(trade('A', 1));
+      await until('watermark written', () => publisher.watermarks.length >= 1);
+      expect(publisher.watermarks[0]).toEqual({ key: 'A', time: 3_000, after: 1 });
+    });
   });
 
   describe('after a restart (what the topic holds is read back first)', () => {

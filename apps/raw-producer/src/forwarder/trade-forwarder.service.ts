@@ -20,6 +20,8 @@ export interface TradeForwarderOptions extends TradeAdmissionOptions, TradePubli
   readonly restoreTailPerPartition: number;
   /** Budget of the start-up read-back, retries included; past it the app does not start. */
   readonly restoreTimeoutMs: number;
+  /** How often the source's watermark is written to the topic (after the trades before it); 0: never. */
+  readonly watermarkIntervalMs: number;
 }
 
 const RESOLVED = Promise.resolve();
@@ -60,6 +62,8 @@ export class TradeForwarder implements TradeSourceListener, OnApplicationBootstr
   private readonly stopping = new AbortController();
   private stopped: Promise<void> | undefined;
   private readonly events: SourceEventsReporter;
+  private watermarkTimer: NodeJS.Timeout | undefined;
+  private lastWatermark = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly source: TradeSource,
@@ -73,10 +77,18 @@ export class TradeForwarder implements TradeSourceListener, OnApplicationBootstr
     this.admission = new TradeAdmission(this.queue, source, metrics, opts, this.stopping.signal, () =>
       this.queue.wake(),
     );
-    this.publishing = new TradePublishLoop(this.queue, publisher, topic, metrics, opts, () => {
-      this.metrics.buffered.set(this.buffered);
-      if (this.queue.size < this.opts.maxQueuedTrades) this.queue.releaseSpace();
-    });
+    this.publishing = new TradePublishLoop(
+      this.queue,
+      publisher,
+      topic,
+      metrics,
+      opts,
+      () => {
+        this.metrics.buffered.set(this.buffered);
+        if (this.queue.size < this.opts.maxQueuedTrades) this.queue.releaseSpace();
+      },
+      () => this.admission.instruments(),
+    );
     this.events = new SourceEventsReporter(metrics);
   }
 
@@ -92,6 +104,24 @@ export class TradeForwarder implements TradeSourceListener, OnApplicationBootstr
     await this.restore();
     this.publishing.start();
     await this.source.start(this);
+    if (this.opts.watermarkIntervalMs > 0) {
+      this.watermarkTimer = setInterval(() => this.markWatermark(), this.opts.watermarkIntervalMs);
+      this.watermarkTimer.unref();
+    }
+  }
+
+  /**
+   * Asks the publish loop for the source's watermark, to be written after the trades queued so far: only
+   * while no gap is being filled and no catch-up runs (trades older than the watermark may still come
+   * from them), and only forward.
+   */
+  markWatermark(): void {
+    if (!this.admission.idle || this.stopping.signal.aborted) return;
+    const time = this.source.watermark();
+    if (time === undefined || time <= this.lastWatermark) return;
+    this.lastWatermark = time;
+    this.queue.markWatermark(time);
+    this.queue.wake();
   }
 
   /**
@@ -132,6 +162,7 @@ export class TradeForwarder implements TradeSourceListener, OnApplicationBootstr
   stop(): Promise<void> {
     this.stopped ??= (async () => {
       this.stopping.abort();
+      clearInterval(this.watermarkTimer);
       this.queue.releaseSpace();
       await this.source.stop();
       await this.admission.settled();
@@ -158,7 +189,9 @@ export class TradeForwarder implements TradeSourceListener, OnApplicationBootstr
     return this.queue.waitForSpace();
   }
 
+  /** A (re)subscription starts the catch-up of every known instrument (see TradeAdmission.catchUp). */
   onEvent(event: TradeSourceEvent): void {
     this.events.report(event);
+    if (event.type === 'subscribed') this.admission.catchUp();
   }
 }

@@ -1,5 +1,5 @@
 import { DeribitTrade } from '@lib/domain';
-import { MessagePublisher, PublishError, TopicSpec } from '@lib/kafka-avro';
+import { MessagePublisher, PublishError, TopicSpec, tradeWatermark } from '@lib/kafka-avro';
 import { fullJitterDelay, sleep } from '@lib/platform';
 import { Logger } from '@nestjs/common';
 import { RawProducerMetrics } from '../metrics/raw-producer.metrics';
@@ -37,6 +37,8 @@ export class TradePublishLoop {
     private readonly opts: TradePublishOptions,
     /** Called after each batch written. */
     private readonly onWritten: () => void,
+    /** The instruments a watermark is written for. */
+    private readonly instruments: () => Iterable<string>,
   ) {}
 
   start(): void {
@@ -55,6 +57,11 @@ export class TradePublishLoop {
 
   private async loop(): Promise<void> {
     for (;;) {
+      const watermark = this.queue.takeWatermark();
+      if (watermark !== undefined) {
+        await this.publishWatermark(watermark);
+        continue;
+      }
       if (this.queue.size === 0) {
         if (this.drainDeadline !== undefined) break;
         await this.queue.nextArrival();
@@ -67,6 +74,22 @@ export class TradePublishLoop {
         break;
       }
       this.onWritten();
+    }
+  }
+
+  /**
+   * One marker per instrument, each after the instrument's trades in its partition. Not retried: the next
+   * watermark says more, and a lost one only delays the windows it would have closed.
+   */
+  private async publishWatermark(time: number): Promise<void> {
+    const markers = [...this.instruments()].map((instrument) => tradeWatermark(instrument, time));
+    if (markers.length === 0) return;
+    try {
+      await this.publisher.publishMarkers(this.topic, markers, { timeoutMs: this.opts.publishTimeoutMs });
+      this.metrics.watermark.set(time / 1_000);
+    } catch (err) {
+      this.metrics.publishFailures.inc();
+      this.log.debug(`writing the watermark ${new Date(time).toISOString()} failed: ${(err as Error).message}`);
     }
   }
 

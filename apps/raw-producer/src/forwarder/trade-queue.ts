@@ -8,6 +8,10 @@ import { DeribitTrade } from '@lib/domain';
 export class TradeQueue {
   private items: DeribitTrade[] = [];
   private head = 0;
+  /** Trades taken so far. */
+  private taken = 0;
+  /** The newest watermark asked for, and how many trades must be taken (and written) before it. */
+  private mark: { readonly time: number; readonly after: number } | undefined;
   private spaceWaiters: (() => void)[] = [];
   private arrival: (() => void) | undefined;
 
@@ -19,10 +23,27 @@ export class TradeQueue {
     this.items.push(trade);
   }
 
+  /**
+   * Asks for a watermark after the trades queued so far (a newer one replaces one still waiting): the
+   * consumer writes it once they are written.
+   */
+  markWatermark(time: number): void {
+    this.mark = { time, after: this.taken + this.size };
+  }
+
+  /** The watermark to write now (every trade queued before it was taken), removed; else undefined. */
+  takeWatermark(): number | undefined {
+    const mark = this.mark;
+    if (mark === undefined || mark.after > this.taken) return undefined;
+    this.mark = undefined;
+    return mark.time;
+  }
+
   /** The oldest `n` trades (fewer when there are not as many), removed from the queue. */
   take(n: number): DeribitTrade[] {
     const batch = this.items.slice(this.head, this.head + n);
     this.head += batch.length;
+    this.taken += batch.length;
     // Compact once the consumed prefix dominates, so the array does not grow without bound.
     if (this.head >= 4_096 && this.head * 2 >= this.items.length) {
       this.items = this.items.slice(this.head);

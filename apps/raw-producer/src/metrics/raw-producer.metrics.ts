@@ -25,6 +25,7 @@ export class RawProducerMetrics {
   readonly rejected: Counter<never>;
   readonly buffered: Gauge<never>;
   readonly restoredInstruments: Gauge<never>;
+  readonly watermark: Gauge<never>;
   readonly lag: Histogram<never>;
 
   constructor(readonly registry: Registry = defaultRegistry) {
@@ -64,6 +65,13 @@ export class RawProducerMetrics {
       {
         name: 'deribit_backfill_pending_trades',
         help: 'Missing trades a short back-fill asks for again in the background (BACKFILL_RETRY_FOR_MS): recovered late, or counted unrecovered',
+      },
+      registry,
+    );
+    this.watermark = gauge<never>(
+      {
+        name: 'deribit_source_watermark_seconds',
+        help: 'Last source watermark written to the trades topic (epoch s): every trade up to it was written before it',
       },
       registry,
     );

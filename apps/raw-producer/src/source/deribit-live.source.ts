@@ -80,6 +80,8 @@ export class DeribitLiveSource extends TradeSource {
   private loop: Promise<void> | undefined;
   private deliveries: Promise<void> = Promise.resolve();
   private pendingDeliveries = 0;
+  /** When each notification still waiting for the listener was received, oldest first. */
+  private readonly receivedAt: number[] = [];
   private rateLimitedUntil = 0;
   private readonly maxPending: number;
   private readonly random: () => number;
@@ -110,6 +112,15 @@ export class DeribitLiveSource extends TradeSource {
 
   state(): TradeSourceState {
     return this.status;
+  }
+
+  /**
+   * While subscribed: now, or just before the oldest notification not yet handed over. A trade made while
+   * disconnected is older than the reconnection: the listener holds the watermark until it caught up.
+   */
+  watermark(): number | undefined {
+    if (this.status !== 'streaming') return undefined;
+    return this.receivedAt.length > 0 ? this.receivedAt[0] - 1 : Date.now();
   }
 
   async fetchTrades(instrument: string, startSeq: number, endSeq: number): Promise<DeribitTrade[]> {
@@ -265,12 +276,14 @@ export class DeribitLiveSource extends TradeSource {
     const listener = this.listener;
     if (listener === undefined) return;
     this.pendingDeliveries++;
+    this.receivedAt.push(Date.now());
     if (this.pendingDeliveries > this.maxPending) this.current?.pause();
     this.deliveries = this.deliveries
       .then(() => listener.onTrades(trades))
       .catch(() => undefined)
       .then(() => {
         this.pendingDeliveries--;
+        this.receivedAt.shift();
         if (this.pendingDeliveries <= this.maxPending / 2) this.current?.resume();
       });
   }

@@ -52,6 +52,10 @@ export class NdjsonReplaySource extends TradeSource {
   private stopping = new AbortController();
   private loopDone: Promise<void> | undefined;
   private listener: TradeSourceListener | undefined;
+  /** Newest timestamp handed to the listener. */
+  private newest: number | undefined;
+  /** While the replay waits (for a notification's time, or for good once finished): since when, and until which event time. */
+  private waiting: { readonly since: number; readonly until: number } | undefined;
 
   constructor(private readonly opts: NdjsonReplayOptions) {
     super();
@@ -86,6 +90,14 @@ export class NdjsonReplaySource extends TradeSource {
     return this.status;
   }
 
+  /** The newest time delivered; while waiting, the recording's clock advances from it (at `speed`). */
+  watermark(): number | undefined {
+    if (this.newest === undefined || this.status === 'idle') return undefined;
+    if (this.waiting === undefined) return this.newest;
+    const clock = this.newest + (Date.now() - this.waiting.since) * this.opts.speed;
+    return Math.max(this.newest, Math.min(clock, this.waiting.until - 1));
+  }
+
   fetchTrades(): Promise<DeribitTrade[]> {
     return Promise.reject(new Error('a replay cannot fetch trades it did not record'));
   }
@@ -107,6 +119,7 @@ export class NdjsonReplaySource extends TradeSource {
         const batch = pending;
         pending = [];
         await this.listener?.onTrades(batch);
+        for (const t of batch) if (this.newest === undefined || t.timestamp > this.newest) this.newest = t.timestamp;
       }
       return !this.stopping.signal.aborted;
     };
@@ -117,7 +130,9 @@ export class NdjsonReplaySource extends TradeSource {
       const waitMs = started + (trades[0].timestamp - firstTs) / this.opts.speed - Date.now();
       if (waitMs >= MIN_SLEEP_MS) {
         if (!(await flush())) return false;
+        this.waiting = { since: Date.now(), until: trades[0].timestamp };
         await sleep(waitMs, this.stopping.signal);
+        this.waiting = undefined;
         sinceYield = 0;
       } else if (++sinceYield >= FRAMES_PER_YIELD) {
         await yieldToEventLoop();
@@ -167,6 +182,7 @@ export class NdjsonReplaySource extends TradeSource {
       }
     }
     if (await flush()) {
+      this.waiting = { since: Date.now(), until: Number.POSITIVE_INFINITY };
       this.status = 'finished';
       this.emit({ type: 'finished' });
     }

@@ -94,6 +94,10 @@ export const rawProducerConfigSchema = z
       'How long trades a back-fill did not recover in time are asked for again in the background (published late when they come); 0: never',
       int(600_000, { min: 0, max: 86_400_000 }),
     ),
+    SOURCE_WATERMARK_INTERVAL_MS: doc(
+      "How often the source's watermark is written to the trades topic, after the trades before it (agg-producer closes windows on it); 0: never",
+      int(1_000, { min: 0, max: 60_000 }),
+    ),
     FORWARD_QUEUE_MAX_TRADES: doc(
       'Trades queued for Kafka beyond which the source is paused (backpressure); those held for a back-fill do not count',
       int(50_000, { min: 1, max: 10_000_000 }),

@@ -46,6 +46,11 @@ export class TradeSequenceTracker {
     return this.last.get(instrument);
   }
 
+  /** The instruments with a last trade_seq. */
+  names(): IterableIterator<string> {
+    return this.last.keys();
+  }
+
   get instruments(): number {
     return this.last.size;
   }

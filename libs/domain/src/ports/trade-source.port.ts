@@ -80,6 +80,14 @@ export abstract class TradeSource {
   abstract start(listener: TradeSourceListener): Promise<void>;
   abstract stop(): Promise<void>;
   abstract state(): TradeSourceState;
+  /**
+   * The source's watermark (epoch ms): every trade it will still deliver has a later timestamp, as far as
+   * the source can tell. Live: the wall clock while subscribed (the feed's latency is left to the readers'
+   * grace), undefined while not connected; a listener that fills gaps holds it back meanwhile. Replay: the
+   * newest timestamp delivered, and the recording's own clock while it waits between notifications.
+   * Undefined before the first trade, or when the source cannot say.
+   */
+  abstract watermark(): number | undefined;
   /** Whether `fetchTrades` can be used to fill gaps. */
   abstract readonly supportsBackfill: boolean;
   abstract fetchTrades(instrument: string, startSeq: number, endSeq: number): Promise<DeribitTrade[]>;

@@ -5,7 +5,7 @@ import { decodeBatch } from '../consuming/batch-decoder';
 import { RawMessage } from '../consuming/raw-message';
 import { DEFAULT_RETRY, retryUntilDone, RetryOptions, Stopped } from '../consuming/retry';
 import { DeadLetterSink } from '../dead-letter/dead-letter';
-import { ConsumedBatch, ConsumedMessage, ConsumerHandle, ConsumerOptions, MessageConsumer } from '../messaging';
+import { ConsumedBatch, ConsumerHandle, ConsumerOptions, MessageConsumer } from '../messaging';
 import { consumerBatchFailures, consumerBatchSize, consumerLag } from '../metrics/messaging.metrics';
 import { AvroSerde } from '../serde/avro.serde';
 import { headersToStrings } from '../tracing/trace-context';
@@ -297,15 +297,15 @@ class ConsumerRun<T> {
       shouldStop: () => this.stopping || !payload.isRunning() || payload.isStale() || !this.owned.has(partition),
       whileWaiting: () => payload.heartbeat(),
     };
-    const messages: ConsumedMessage<T>[] = await retryUntilDone(
+    const { messages, markers } = await retryUntilDone(
       () => decodeBatch(this.serde, this.deadLetters, this.opts.topic, partition, chunk.map(toRaw)),
       {
         ...retry,
         onFailure: (err, n, delay) => this.warn('decoding', topic, partition, chunk[0].offset, err, n, delay),
       },
     );
-    if (messages.length > 0) {
-      const consumed: ConsumedBatch<T> = { topic, partition, messages, nextOffset, lag };
+    if (messages.length > 0 || markers.length > 0) {
+      const consumed: ConsumedBatch<T> = { topic, partition, messages, markers, nextOffset, lag };
       consumerBatchSize().observe(this.labels, messages.length);
       const headers = messages.map((m) => m.headers);
       // A slow onBatch (a large database transaction) must not cost this member its place in the group.

@@ -1,7 +1,7 @@
 import { Backoff, sleep } from '@lib/platform/retry/backoff';
 import { Logger } from '@nestjs/common';
 import { Message, Producer, TopicMessages } from 'kafkajs';
-import { Headers, MessagePublisher, PublishError, TopicSpec } from '../messaging';
+import { Headers, MARKER_HEADER, Marker, MessagePublisher, PublishError, TopicSpec } from '../messaging';
 import { producerRequestSize, publishFailures } from '../metrics/messaging.metrics';
 import { producerTuning } from '../messaging.config';
 import { AvroSerde, EncodeError } from '../serde/avro.serde';
@@ -117,12 +117,7 @@ export class KafkaMessagePublisher extends MessagePublisher {
     values: readonly T[],
     opts?: { timeoutMs?: number; headers?: Headers },
   ): Promise<void> {
-    if (this.state === 'closed') throw this.fail(new PublishError('the publisher is closed', 'unavailable'));
-    if (this.state === 'down') {
-      throw this.fail(new PublishError(`Kafka is unreachable (${this.lastError})`, 'unavailable'));
-    }
-    if (values.length === 0) return;
-    if (this.state === 'connecting') this.startConnecting();
+    if (!this.canSend(values.length)) return;
     const timeoutMs = opts?.timeoutMs ?? this.tuning.timeoutMs;
     await inPublishSpan(topic.name, values.length, opts?.headers, async (headers) => {
       const messages: Message[] = [];
@@ -131,6 +126,32 @@ export class KafkaMessagePublisher extends MessagePublisher {
       }
       await this.enqueue(topic.name, messages, timeoutMs);
     });
+  }
+
+  /** Markers ride the same queue as values, so they follow what was published before them. */
+  override async publishMarkers(
+    topic: TopicSpec<unknown>,
+    markers: readonly Marker[],
+    opts?: { timeoutMs?: number },
+  ): Promise<void> {
+    if (!this.canSend(markers.length)) return;
+    const messages: Message[] = markers.map((m) => ({
+      key: m.key,
+      value: null,
+      headers: { ...m.headers, [MARKER_HEADER]: m.headers[MARKER_HEADER] ?? 'marker' },
+    }));
+    await this.enqueue(topic.name, messages, opts?.timeoutMs ?? this.tuning.timeoutMs);
+  }
+
+  /** Throws when nothing can be sent now; false when there is nothing to send. */
+  private canSend(count: number): boolean {
+    if (this.state === 'closed') throw this.fail(new PublishError('the publisher is closed', 'unavailable'));
+    if (this.state === 'down') {
+      throw this.fail(new PublishError(`Kafka is unreachable (${this.lastError})`, 'unavailable'));
+    }
+    if (count === 0) return false;
+    if (this.state === 'connecting') this.startConnecting();
+    return true;
   }
 
   /** Sends what is queued (bounded by `timeoutMs`), then disconnects; what is left is rejected. */
