@@ -24,6 +24,8 @@ export interface FakeDeribitOptions {
    * Larger gaps make one-minute windows hold fewer trades.
    */
   maxTradeGapMs?: number;
+  /** Trades are stamped with the wall clock (at least 1 ms after the previous one) instead of a simulated one. */
+  realTime?: boolean;
 }
 
 export interface RecordedRequest {
@@ -98,6 +100,7 @@ export class FakeDeribitServer {
   private readonly random = prng(20261121);
   private nextTradeId = 300_000_000;
   private clock = Date.UTC(2026, 10, 20, 14, 0, 0);
+  private refusing = false;
 
   private constructor(
     private readonly wss: WebSocketServer,
@@ -183,6 +186,11 @@ export class FakeDeribitServer {
     for (const c of this.conns) c.ws.terminate();
   }
 
+  /** While on, new connections are closed at once (an exchange or network outage); trading goes on. */
+  refuseConnections(on: boolean): void {
+    this.refusing = on;
+  }
+
   /** Current connections go quiet: no answers, no heartbeats, no notifications. New ones behave. */
   silenceAll(): void {
     for (const c of this.conns) {
@@ -223,7 +231,9 @@ export class FakeDeribitServer {
       prev === undefined
         ? basePrice
         : Math.max(tick, Math.round((prev.price + (this.random() - 0.5) * 20 * tick) / tick) * tick);
-    this.clock += 1 + Math.floor(this.random() * (this.opts.maxTradeGapMs ?? 50));
+    this.clock = this.opts.realTime
+      ? Math.max(this.clock + 1, Date.now())
+      : this.clock + 1 + Math.floor(this.random() * (this.opts.maxTradeGapMs ?? 50));
     const id = this.nextTradeId++;
     const trade: DeribitTrade = {
       trade_seq: prev === undefined ? 1_000 : prev.trade_seq + 1,
@@ -248,6 +258,10 @@ export class FakeDeribitServer {
   }
 
   private accept(ws: WebSocket): void {
+    if (this.refusing) {
+      ws.terminate();
+      return;
+    }
     const conn: Conn = {
       n: ++this.connectionsAccepted,
       ws,

@@ -1,6 +1,6 @@
 import { counter, gauge, histogram } from '@lib/platform/metrics/metric';
 import { Counter, Gauge, Histogram, Registry, register as defaultRegistry } from 'prom-client';
-import { CloseReason } from './trade-stats.processor';
+import { CLOSE_REASONS, CloseReason } from './trade-stats.processor';
 
 /**
  * agg-producer's metrics, recorded by the runner around the processor (which itself only computes).
@@ -94,7 +94,7 @@ export class AggProducerMetrics {
   }
 
   published(byReason: Readonly<Record<CloseReason, number>>): void {
-    for (const reason of ['event-time', 'idle'] as const) {
+    for (const reason of CLOSE_REASONS) {
       if (byReason[reason] > 0) this.windowsPublished.inc({ reason }, byReason[reason]);
     }
   }

@@ -5,7 +5,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { AggProducerMetrics } from './agg-producer.metrics';
 import { AggProducerTopics, aggProducerTopics } from './agg-producer.topics';
-import { aggStateSchemaV1, aggStateSchemaV2 } from './state/agg-state.schema';
+import { aggStateSchemaV1, aggStateSchemaV2, aggStateSchemaV3 } from './state/agg-state.schema';
 import { TradeStatsProcessor } from './trade-stats.processor';
 import { TradeStatsRunner } from './trade-stats.runner';
 import { tradeWindowRulesOf } from './trade-window-rules';
@@ -24,8 +24,8 @@ export function aggProducerMessaging(config: AggProducerConfig): KafkaAvroModule
     // The cast: the library's AvroRecordSchema type does not describe arrays yet (avsc handles them).
     // Version 2 written; version 1 (before the dedupe) still read, from a changelog of an older build.
     schemas: {
-      current: [aggStateSchemaV2 as unknown as AvroRecordSchema],
-      known: [aggStateSchemaV1 as unknown as AvroRecordSchema],
+      current: [aggStateSchemaV3 as unknown as AvroRecordSchema],
+      known: [aggStateSchemaV1 as unknown as AvroRecordSchema, aggStateSchemaV2 as unknown as AvroRecordSchema],
     },
     transactionalId: `${config.KAFKA_CLIENT_ID ?? 'agg-producer'}-tx`,
   };

@@ -1,5 +1,6 @@
 import { DeribitTrade, TradeStats, TradeWindowRules } from '@lib/domain';
 import { ConsumedBatch } from '@lib/kafka-avro/messaging';
+import { tradeWatermark } from '@lib/kafka-avro/topics';
 import { AggStateRecord } from './state/agg-state.record';
 import { TradeStatsProcessor, UnitOfWork } from './trade-stats.processor';
 
@@ -43,6 +44,18 @@ function batch(partition: number, from: number, trades: readonly DeribitTrade[],
   };
 }
 
+/** A batch of source watermarks only (markers at `from`, `from + 1`...). */
+function watermarks(partition: number, from: number, marks: readonly [string, number][]): ConsumedBatch<DeribitTrade> {
+  return {
+    ...batch(partition, from, []),
+    markers: marks.map(([instrument, offsetMs], i) => ({
+      ...tradeWatermark(instrument, T0 + offsetMs),
+      offset: String(from + i),
+    })),
+    nextOffset: String(from + marks.length),
+  };
+}
+
 const rules = () => new TradeWindowRules({ windowMs: MIN, graceMs: 1_000, ewma: { mode: 'span', span: 3 } });
 const summary = (stats: readonly TradeStats[]) =>
   stats.map(
@@ -66,7 +79,7 @@ describe('TradeStatsProcessor', () => {
     const work = p.takeWork()!;
     // BTC's stream time reached 10:01:01 = end + grace; ETH's own stream time (10:00:02) closes nothing.
     expect(summary(work.stats)).toEqual(['BTC-PERPETUAL 10:00 n=2 ewma=101']);
-    expect(work.published).toEqual({ 'event-time': 1, idle: 0 });
+    expect(work.published).toEqual({ 'event-time': 1, watermark: 0, idle: 0 });
     expect(work.offsets).toEqual([{ topic: TOPIC, partition: 0, offset: '4' }]);
     expect(work.state.map((r) => r.key).sort()).toEqual([
       'instrument/BTC-PERPETUAL',
@@ -191,7 +204,7 @@ describe('TradeStatsProcessor', () => {
       expect(p.closeIdle(readAt + 6_000)).toBe(2);
       const work = p.takeWork()!;
       expect(summary(work.stats)).toEqual(['BTC-PERPETUAL 10:00 n=1 ewma=100', 'ETH-PERPETUAL 10:00 n=1 ewma=10']);
-      expect(work.published).toEqual({ 'event-time': 0, idle: 2 });
+      expect(work.published).toEqual({ 'event-time': 0, watermark: 0, idle: 2 });
 
       // A minute later the empty windows follow, EWMA carried.
       expect(p.closeIdle(readAt + 66_000)).toBe(2);
@@ -221,6 +234,47 @@ describe('TradeStatsProcessor', () => {
       expect(restored.closeIdle(9_000_000 + 20_999)).toBe(0);
       expect(restored.closeIdle(9_000_000 + 21_000)).toBe(1);
       expect(summary(restored.takeWork()!.stats)).toEqual(['BTC-PERPETUAL 10:00 n=1 ewma=100']);
+    });
+
+    it("closes a quiet instrument's windows on its source watermark, and only on it once there is one", () => {
+      const p = new TradeStatsProcessor(rules());
+      p.process(batch(0, 0, [trade('BTC-PERPETUAL', 40_000, 100), trade('ETH-PERPETUAL', 55_000, 10)]), 0);
+      p.process(watermarks(0, 2, [['BTC-PERPETUAL', 58_000]]), 0);
+      p.takeWork();
+      // The source went away after 10:00:58: 10 s of wall time close nothing of BTC; ETH, without a
+      // watermark, closes on the partition's clock (10:00:55 + 10 s).
+      expect(p.closeIdle(10_000)).toBe(1);
+      expect(summary(p.takeWork()!.stats)).toEqual(['ETH-PERPETUAL 10:00 n=1 ewma=10']);
+
+      // Back, and what it missed is in: a trade of 10:00:59 is still counted, in its window.
+      expect(p.process(batch(0, 3, [trade('BTC-PERPETUAL', 59_000, 101)]), 10_000).late).toEqual([]);
+      p.process(watermarks(0, 4, [['BTC-PERPETUAL', MIN + 999]]), 10_000);
+      expect(p.closeIdle(10_000)).toBe(0); // end + grace not passed yet
+      p.process(
+        watermarks(0, 5, [
+          ['BTC-PERPETUAL', MIN + 1_000],
+          ['NEVER-SEEN', MIN + 1_000],
+        ]),
+        10_000,
+      );
+      expect(p.closeIdle(10_000)).toBe(1);
+      const work = p.takeWork()!;
+      expect(summary(work.stats)).toEqual(['BTC-PERPETUAL 10:00 n=2 ewma=100.5']);
+      expect(work.published).toEqual({ 'event-time': 0, watermark: 1, idle: 0 });
+      expect(work.offsets).toEqual([{ topic: TOPIC, partition: 0, offset: '7' }]);
+    });
+
+    it('keeps the watermark across a restore, and never moves it back', () => {
+      const p = new TradeStatsProcessor(rules());
+      p.process(batch(0, 0, [trade('BTC-PERPETUAL', 40_000, 100)]), 0);
+      p.process(watermarks(0, 1, [['BTC-PERPETUAL', 50_000]]), 0);
+      p.process(watermarks(0, 2, [['BTC-PERPETUAL', 45_000]]), 0); // an older one changes nothing
+      p.process(batch(0, 3, [trade('BTC-PERPETUAL', 41_000, 100)]), 0); // the instrument's state is written
+      const restored = new TradeStatsProcessor(rules());
+      restored.restore(p.takeWork()!.state, [0], 0);
+      expect(restored.closeIdle(3_600_000)).toBe(0);
+      restored.process(watermarks(0, 4, [['BTC-PERPETUAL', MIN + 1_000]]), 3_600_000);
+      expect(restored.closeIdle(3_600_000)).toBe(1);
     });
 
     it('leaves a partition with unread trades alone', () => {

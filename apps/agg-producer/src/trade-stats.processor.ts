@@ -1,5 +1,6 @@
 import { DeribitTrade, InstrumentWindows, SeenSequences, TradeStats, TradeWindowRules } from '@lib/domain';
 import { ConsumedBatch, TopicPartitionOffset } from '@lib/kafka-avro/messaging';
+import { tradeWatermarkTime } from '@lib/kafka-avro/topics';
 import {
   AggStateRecord,
   PartitionStateRecord,
@@ -27,7 +28,15 @@ export interface BatchOutcome {
   readonly duplicates: number;
 }
 
-export type CloseReason = 'event-time' | 'idle';
+/**
+ * What closed a window: the instrument's own newer trades (`event-time`), the source's watermark for a
+ * quiet instrument (`watermark`), or, for an instrument without one, the partition's clock (`idle`).
+ */
+export type CloseReason = 'event-time' | 'watermark' | 'idle';
+
+export const CLOSE_REASONS: readonly CloseReason[] = ['event-time', 'watermark', 'idle'];
+
+const noneClosed = (): Record<CloseReason, number> => ({ 'event-time': 0, watermark: 0, idle: 0 });
 
 /** Everything one transaction writes: the statistics, the state it leaves, the offsets it consumed. */
 export interface UnitOfWork {
@@ -43,6 +52,11 @@ interface Tracked {
   readonly windows: InstrumentWindows;
   /** trade_seq values counted: a trade published twice is counted once. */
   readonly seen: SeenSequences;
+  /**
+   * The newest source watermark read for the instrument (epoch ms): every trade of it up to that time was
+   * before the watermark in the partition. Null until the first one (a source that writes none).
+   */
+  sourceTime: number | null;
 }
 
 interface PartitionProgress extends PartitionStateRecord {
@@ -97,6 +111,7 @@ export class TradeStatsProcessor {
           partition: batch.partition,
           windows: this.rules.begin(trade.instrument_name, trade),
           seen: new SeenSequences(),
+          sourceTime: null,
         };
         this.instruments.set(trade.instrument_name, tracked);
       }
@@ -124,6 +139,17 @@ export class TradeStatsProcessor {
       }
     }
     closed.published['event-time'] += closed.stats.length - closedBefore;
+    // Applied after the batch's trades: a watermark only moves the check of quiet instruments (closeIdle),
+    // and the trades after it in the batch are newer than it anyway.
+    for (const marker of batch.markers ?? []) {
+      const time = tradeWatermarkTime(marker);
+      const tracked = time === undefined ? undefined : this.instruments.get(marker.key);
+      if (tracked !== undefined && time !== undefined && (tracked.sourceTime === null || time > tracked.sourceTime)) {
+        // Not a reason to write the instrument's state: the next write carries it, and a restart from an
+        // older one only waits for the next watermark.
+        tracked.sourceTime = time;
+      }
+    }
     progress.next_offset = batch.nextOffset;
     progress.behind = batch.lag > 0;
     this.dirtyPartitions.add(batch.partition);
@@ -132,8 +158,11 @@ export class TradeStatsProcessor {
   }
 
   /**
-   * The scheduled check for quiet instruments: closes the windows whose end plus grace has passed on
-   * the event clock of the instrument's partition, the newest trade time read on that partition advanced
+   * The scheduled check for quiet instruments. An instrument whose source writes watermarks closes the
+   * windows whose end plus grace the newest watermark has passed: the source says when event time moved
+   * on, so an outage of the source (or of its feed) holds the windows open until what it missed was
+   * filled in, however long that takes. Without a watermark, it closes the windows whose end plus grace
+   * has passed on the event clock of the instrument's partition, the newest trade time read on that partition advanced
    * by the wall time since it was read (or since the state was restored). For a live feed that is the
    * wall clock less the feed's latency; unlike the raw wall clock it also holds for a replay of recorded
    * trades, whose times are in the past. The clock is the partition's, not the instrument's, so busy
@@ -145,13 +174,20 @@ export class TradeStatsProcessor {
   closeIdle(now: number): number {
     let count = 0;
     for (const [name, tracked] of this.instruments) {
-      const progress = this.partitions.get(tracked.partition);
-      if (progress === undefined || progress.behind) continue;
-      const clock = this.eventClock(progress, now);
+      let clock: number;
+      let reason: CloseReason;
+      if (tracked.sourceTime !== null) {
+        // Markers are read in order with the trades: this holds however far behind the partition is.
+        [clock, reason] = [tracked.sourceTime, 'watermark'];
+      } else {
+        const progress = this.partitions.get(tracked.partition);
+        if (progress === undefined || progress.behind) continue;
+        [clock, reason] = [this.eventClock(progress, now), 'idle'];
+      }
       const pending = this.pendingOf(tracked.partition);
       const closed = this.rules.closeUntil(tracked.windows, clock - this.rules.graceMs, pending.stats);
       if (closed > 0) {
-        pending.published.idle += closed;
+        pending.published[reason] += closed;
         this.dirtyInstruments.add(name);
         count += closed;
       }
@@ -186,16 +222,16 @@ export class TradeStatsProcessor {
   takeWork(): UnitOfWork | undefined {
     if (!this.hasChanges) return undefined;
     const stats: TradeStats[] = [];
-    const published: Record<CloseReason, number> = { 'event-time': 0, idle: 0 };
+    const published = noneClosed();
     for (const p of this.pending.values()) {
       stats.push(...p.stats);
-      published['event-time'] += p.published['event-time'];
-      published.idle += p.published.idle;
+      for (const reason of CLOSE_REASONS) published[reason] += p.published[reason];
     }
     const state: AggStateRecord[] = [];
     for (const name of this.dirtyInstruments) {
       const tracked = this.instruments.get(name);
-      if (tracked !== undefined) state.push(instrumentRecord(tracked.partition, tracked.windows, tracked.seen));
+      if (tracked !== undefined)
+        state.push(instrumentRecord(tracked.partition, tracked.windows, tracked.seen, tracked.sourceTime));
     }
     const offsets: TopicPartitionOffset[] = [];
     for (const partition of this.dirtyPartitions) {
@@ -227,6 +263,7 @@ export class TradeStatsProcessor {
           partition: instrument.partition,
           windows: instrumentWindowsOf(instrument),
           seen: seenSequencesOf(instrument),
+          sourceTime: instrument.source_time ?? null,
         });
       }
       if (partition !== null && assigned.has(partition.partition)) {
@@ -286,7 +323,7 @@ export class TradeStatsProcessor {
   private pendingOf(partition: number): Pending {
     let pending = this.pending.get(partition);
     if (pending === undefined) {
-      pending = { stats: [], published: { 'event-time': 0, idle: 0 } };
+      pending = { stats: [], published: noneClosed() };
       this.pending.set(partition, pending);
     }
     return pending;

@@ -27,6 +27,8 @@ export interface InstrumentStateRecord {
   open_windows: OpenWindowRecord[];
   /** Counted trade_seq ranges, flat (SeenSequences); empty in a version-1 record. */
   seen_seqs: number[];
+  /** The newest source watermark read for the instrument, epoch ms; null before version 3 or without one. */
+  source_time: number | null;
 }
 
 export interface OpenWindowRecord {
@@ -56,7 +58,12 @@ export const instrumentKey = (instrument: string): string => `instrument/${instr
 export const partitionKey = (topic: string, partition: number): string => `partition/${topic}/${partition}`;
 
 /** A copy of the state, detached from the live objects the processor keeps mutating. */
-export function instrumentRecord(partition: number, w: InstrumentWindows, seen: SeenSequences): AggStateRecord {
+export function instrumentRecord(
+  partition: number,
+  w: InstrumentWindows,
+  seen: SeenSequences,
+  sourceTime: number | null,
+): AggStateRecord {
   return {
     key: instrumentKey(w.instrument),
     instrument: {
@@ -81,6 +88,7 @@ export function instrumentRecord(partition: number, w: InstrumentWindows, seen: 
         ewma: o.ewma,
       })),
       seen_seqs: seen.toFlat(),
+      source_time: sourceTime,
     },
     partition: null,
   };

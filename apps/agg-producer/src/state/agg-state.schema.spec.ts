@@ -7,12 +7,13 @@ import {
   partitionRecord,
   seenSequencesOf,
 } from './agg-state.record';
-import { AGG_STATE_SCHEMA, aggStateSchemaV1, aggStateSchemaV2 } from './agg-state.schema';
+import { AGG_STATE_SCHEMA, aggStateSchemaV1, aggStateSchemaV2, aggStateSchemaV3 } from './agg-state.schema';
 
 const v1 = aggStateSchemaV1 as unknown as AvroRecordSchema;
 const v2 = aggStateSchemaV2 as unknown as AvroRecordSchema;
-// What agg-producer runs with: version 2 written, version 1 read.
-const serde = new SingleObjectSerde(new SchemaCatalog([v2], [v1]));
+const v3 = aggStateSchemaV3 as unknown as AvroRecordSchema;
+// What agg-producer runs with: version 3 written, versions 1 and 2 read.
+const serde = new SingleObjectSerde(new SchemaCatalog([v3], [v1, v2]));
 const roundTrip = async (record: AggStateRecord): Promise<AggStateRecord> => {
   const bytes = await serde.encode('state', AGG_STATE_SCHEMA, record);
   return JSON.parse(JSON.stringify(await serde.decode<AggStateRecord>('state', AGG_STATE_SCHEMA, bytes)));
@@ -32,7 +33,7 @@ describe('agg-producer changelog record (Avro)', () => {
     expect(state.open).toHaveLength(2);
 
     const seen = new SeenSequences([10, 20, 25, 25]);
-    const record = instrumentRecord(2, state, seen);
+    const record = instrumentRecord(2, state, seen, t0 + 61_500);
     expect(await roundTrip(record)).toEqual(record);
     expect(instrumentWindowsOf((await roundTrip(record)).instrument!)).toEqual(state);
     expect(seenSequencesOf((await roundTrip(record)).instrument!).toFlat()).toEqual([10, 20, 25, 25]);
@@ -48,11 +49,30 @@ describe('agg-producer changelog record (Avro)', () => {
         amount: 1,
       }),
       new SeenSequences(),
+      null,
     );
-    const { seen_seqs: _dropped, ...written } = record.instrument!;
+    const { seen_seqs: _dropped, source_time: _none, ...written } = record.instrument!;
     const bytes = await old.encode('state', AGG_STATE_SCHEMA, { ...record, instrument: written });
     const read = await serde.decode<AggStateRecord>('state', AGG_STATE_SCHEMA, bytes);
-    expect(read.instrument).toEqual({ ...written, seen_seqs: [] });
+    expect(read.instrument).toEqual({ ...written, seen_seqs: [], source_time: null });
+  });
+
+  it('reads a version-2 record (written before source watermarks): no watermark, the sequences intact', async () => {
+    const old = new SingleObjectSerde(new SchemaCatalog([v2], [v1]));
+    const record = instrumentRecord(
+      1,
+      new TradeWindowRules({ windowMs: 60_000, graceMs: 0, ewma: { mode: 'span', span: 5 } }).begin('ETH-PERPETUAL', {
+        timestamp: 0,
+        price: 1,
+        amount: 1,
+      }),
+      new SeenSequences([3, 9]),
+      123,
+    );
+    const { source_time: _dropped, ...written } = record.instrument!;
+    const bytes = await old.encode('state', AGG_STATE_SCHEMA, { ...record, instrument: written });
+    const read = await serde.decode<AggStateRecord>('state', AGG_STATE_SCHEMA, bytes);
+    expect(read.instrument).toEqual({ ...written, seen_seqs: [3, 9], source_time: null });
   });
 
   it('carries a partition position through Avro unchanged', async () => {

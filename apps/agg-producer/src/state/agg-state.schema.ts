@@ -71,7 +71,7 @@ export const aggStateSchemaV1 = {
 } as const;
 
 /**
- * Version 2, the one written: InstrumentState gains `seen_seqs`, the instrument's counted trade_seq
+ * Version 2: InstrumentState gains `seen_seqs`, the instrument's counted trade_seq
  * ranges (SeenSequences: `[lo0, hi0, lo1, hi1, ...]`). Its default (empty) lets a version-1 changelog be
  * read after an upgrade: the instrument then starts with no sequences remembered.
  */
@@ -90,6 +90,33 @@ export const aggStateSchemaV2 = {
               fields: [
                 ...field.type[1].fields,
                 { name: 'seen_seqs', type: { type: 'array', items: 'long' }, default: [] },
+              ],
+            },
+          ],
+        },
+  ),
+} as const;
+
+/**
+ * Version 3, the one written: InstrumentState gains `source_time`, the newest source watermark read for
+ * the instrument (null: none yet, or a record of an earlier version).
+ */
+export const aggStateSchemaV3 = {
+  ...aggStateSchemaV2,
+  doc: `${aggStateSchemaV2.doc} Version 3: the newest source watermark.`,
+  fields: aggStateSchemaV1.fields.map((field) =>
+    field.name !== 'instrument'
+      ? field
+      : {
+          ...field,
+          type: [
+            'null',
+            {
+              ...field.type[1],
+              fields: [
+                ...field.type[1].fields,
+                { name: 'seen_seqs', type: { type: 'array', items: 'long' }, default: [] },
+                { name: 'source_time', type: ['null', 'long'], default: null },
               ],
             },
           ],

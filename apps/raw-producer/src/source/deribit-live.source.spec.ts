@@ -141,6 +141,36 @@ describe('DeribitLiveSource against a fake Deribit', () => {
     expect(rec.trades.map((t) => t.trade_seq)).toEqual([1000, 1001, 1002, 1003]);
   });
 
+  it('has a watermark only while subscribed, and none past a notification not yet handed over', async () => {
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => (release = r));
+    rec.onTrades = (trades) => {
+      rec.trades.push(...trades);
+      return held;
+    };
+    await startSource();
+    expect(source!.watermark()).toBeUndefined();
+    await streaming();
+    const before = Date.now();
+    expect(source!.watermark()).toBeGreaterThanOrEqual(before);
+
+    server.trade('BTC-PERPETUAL', 1);
+    await server.waitFor('the first notification', () => rec.trades.length === 1);
+    server.trade('BTC-PERPETUAL', 1); // received while the listener still holds the first
+    await new Promise((r) => setTimeout(r, 100));
+    const stuck = source!.watermark()!;
+    expect(stuck).toBeLessThan(Date.now() - 50);
+    release();
+    await server.waitFor('the second handed over', () => rec.trades.length === 2);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(source!.watermark()).toBeGreaterThan(stuck + 50);
+
+    server.refuseConnections(true);
+    server.dropAll();
+    await server.waitFor('disconnected', () => source?.state() === 'connecting');
+    expect(source!.watermark()).toBeUndefined();
+  });
+
   it('reconnects when the watchdog finds the line silent', async () => {
     await startSource({ watchdogMs: 300 });
     await streaming();

@@ -102,6 +102,29 @@ describe('NdjsonReplaySource', () => {
     expect(elapsed).toBeLessThan(1_000);
   });
 
+  it("has a watermark: the newest time delivered, the recording's clock while it waits, the wall clock's pace once finished", async () => {
+    const t0 = 1_795_000_000_000;
+    const path = file([frame([trade('X', 1, '1', t0)]), frame([trade('X', 2, '2', t0 + 10_000)])]);
+    source = new NdjsonReplaySource({ file: path, speed: 20, loop: false });
+    expect(source.watermark()).toBeUndefined();
+    await source.start(rec);
+    await until('the first notification', () => rec.trades.length === 1);
+    // Waiting 500 ms for the second (10 s of recording at 20x): the clock runs at 20x, below its time.
+    await new Promise((r) => setTimeout(r, 250));
+    const waiting = source.watermark()!;
+    expect(waiting).toBeGreaterThan(t0 + 2_000);
+    expect(waiting).toBeLessThan(t0 + 10_000);
+    await until('the end of the file', () => source?.state() === 'finished');
+    const finished = source.watermark()!;
+    await new Promise((r) => setTimeout(r, 100));
+    const later = source.watermark()!;
+    expect(finished).toBeGreaterThanOrEqual(t0 + 10_000);
+    expect(later - finished).toBeGreaterThanOrEqual(90);
+    expect(later - finished).toBeLessThan(1_000); // wall pace, not 20x
+    await source.stop();
+    expect(source.watermark()).toBeUndefined();
+  });
+
   it.each([
     ['from memory', undefined],
     ['reading the file again', 0],

@@ -54,8 +54,11 @@ export class NdjsonReplaySource extends TradeSource {
   private listener: TradeSourceListener | undefined;
   /** Newest timestamp handed to the listener. */
   private newest: number | undefined;
-  /** While the replay waits (for a notification's time, or for good once finished): since when, and until which event time. */
-  private waiting: { readonly since: number; readonly until: number } | undefined;
+  /**
+   * While the replay waits: since when (wall clock), how fast its clock runs meanwhile (`speed` before a
+   * notification's time, real time once finished), and the event time it stays below.
+   */
+  private waiting: { readonly since: number; readonly rate: number; readonly until: number } | undefined;
 
   constructor(private readonly opts: NdjsonReplayOptions) {
     super();
@@ -90,12 +93,16 @@ export class NdjsonReplaySource extends TradeSource {
     return this.status;
   }
 
-  /** The newest time delivered; while waiting, the recording's clock advances from it (at `speed`). */
+  /**
+   * The newest time delivered; while waiting for the next notification, the recording's clock advances
+   * from it at `speed`, up to just before that notification; once finished, at the wall clock's pace (a
+   * fast replay's last windows then close as a live feed's would, not years of empty ones at once).
+   */
   watermark(): number | undefined {
     if (this.newest === undefined || this.status === 'idle') return undefined;
     if (this.waiting === undefined) return this.newest;
-    const clock = this.newest + (Date.now() - this.waiting.since) * this.opts.speed;
-    return Math.max(this.newest, Math.min(clock, this.waiting.until - 1));
+    const clock = this.newest + (Date.now() - this.waiting.since) * this.waiting.rate;
+    return Math.max(this.newest, Math.min(Math.floor(clock), this.waiting.until - 1));
   }
 
   fetchTrades(): Promise<DeribitTrade[]> {
@@ -130,7 +137,7 @@ export class NdjsonReplaySource extends TradeSource {
       const waitMs = started + (trades[0].timestamp - firstTs) / this.opts.speed - Date.now();
       if (waitMs >= MIN_SLEEP_MS) {
         if (!(await flush())) return false;
-        this.waiting = { since: Date.now(), until: trades[0].timestamp };
+        this.waiting = { since: Date.now(), rate: this.opts.speed, until: trades[0].timestamp };
         await sleep(waitMs, this.stopping.signal);
         this.waiting = undefined;
         sinceYield = 0;
@@ -182,7 +189,7 @@ export class NdjsonReplaySource extends TradeSource {
       }
     }
     if (await flush()) {
-      this.waiting = { since: Date.now(), until: Number.POSITIVE_INFINITY };
+      this.waiting = { since: Date.now(), rate: 1, until: Number.POSITIVE_INFINITY };
       this.status = 'finished';
       this.emit({ type: 'finished' });
     }
