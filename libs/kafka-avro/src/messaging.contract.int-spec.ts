@@ -12,7 +12,7 @@ import { DLQ_HEADERS } from './dead-letter/dead-letter';
 import { KafkaMessagePublisher } from './kafka/kafka-message.publisher';
 import { KafkaOptionsFactory } from './kafka/kafka-options.factory';
 import { MessagingConfig } from './messaging.config';
-import { ConsumerHandle, PublishError } from './messaging';
+import { ConsumedMarker, ConsumerHandle, MARKER_HEADER, PublishError } from './messaging';
 import { sampleUserTag } from './testing/sample-values';
 import { userTagsTopic } from './topics';
 import {
@@ -443,6 +443,54 @@ describe.each([
       [DLQ_HEADERS.offset]: '1',
       [DLQ_HEADERS.error]: expect.stringContaining('cookie must be 1 to 256 characters long, got 300'),
     });
+  });
+
+  it('hands markers over beside the messages, in order after what their key had before, and readers skip them', async () => {
+    const topic = await h.topic('markers', 3);
+    const publisher = await h.publisher();
+    await publisher.publish(topic, [tag('a', 1), tag('b', 1)]);
+    await publisher.publishMarkers(topic, [
+      { key: 'a', headers: { [MARKER_HEADER]: 'watermark', 'x-watermark': '100' } },
+      { key: 'b', headers: { [MARKER_HEADER]: 'watermark', 'x-watermark': '200' } },
+    ]);
+    await publisher.publish(topic, [tag('a', 2)]);
+    // A marker only: the consumer still hands it over (a batch may hold no message).
+    await publisher.publishMarkers(topic, [
+      { key: 'a', headers: { [MARKER_HEADER]: 'watermark', 'x-watermark': '300' } },
+    ]);
+
+    const markers: ConsumedMarker[] = [];
+    const rec = await record<UserTag>(h.consumer(), {
+      groupId: uniqueName('markers'),
+      topic,
+      fromBeginning: true,
+      onBatch: (batch) => {
+        markers.push(...(batch.markers ?? []));
+        return Promise.resolve();
+      },
+    });
+    await rec.until((m) => m.length >= 3 && markers.length >= 3, 'messages and markers');
+    await rec.handle.stop();
+    expect(rec.messages.map((m) => `${m.key}${priceOf(m)}`).sort()).toEqual(['a1', 'a2', 'b1']);
+    expect(markers.map((m) => [m.key, m.headers['x-watermark'], m.headers[MARKER_HEADER]])).toEqual(
+      expect.arrayContaining([
+        ['a', '100', 'watermark'],
+        ['b', '200', 'watermark'],
+        ['a', '300', 'watermark'],
+      ]),
+    );
+    // Per key, offsets put each marker after the messages published before it and before the later ones.
+    const offsetsOf = (key: string) => [
+      ...rec.messages.filter((m) => m.key === key).map((m) => [Number(m.offset), `m${priceOf(m)}`] as const),
+      ...markers.filter((m) => m.key === key).map((m) => [Number(m.offset), `w${m.headers['x-watermark']}`] as const),
+    ];
+    const order = (key: string) =>
+      offsetsOf(key)
+        .sort((x, y) => x[0] - y[0])
+        .map(([, what]) => what);
+    expect(order('a')).toEqual(['m1', 'w100', 'm2', 'w300']);
+    expect(order('b')).toEqual(['m1', 'w200']);
+    expect(await h.reader().readToEnd(topic, { timeoutMs: 30_000 })).toHaveLength(3);
   });
 
   it('carries the W3C trace context of the publisher to the consumer', async () => {
