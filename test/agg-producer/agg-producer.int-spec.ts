@@ -8,7 +8,14 @@ import { DeribitTrade, TradeStats, ewmaParamsOf } from '@lib/domain';
 import { Kafka, Partitioners } from 'kafkajs';
 import { testKafkaBrokers, uniqueName } from '../support/test-env';
 import { AppProcess } from './support/app.process';
-import { createTopics, produceTrades, readStats, recordedTrades, testKafka } from './support/kafka-io';
+import {
+  createTopics,
+  produceTrades,
+  readStats,
+  recordedTrades,
+  testKafka,
+  waitForCommitted,
+} from './support/kafka-io';
 import { DEFAULT_INSTRUMENTS, expectedStats, sortStats, tradeStream } from './support/trades';
 
 const MIN = 60_000;
@@ -180,6 +187,9 @@ describe('agg-producer on Kafka', () => {
     await produceTrades(kafka, crashed.trades, trades.slice(0, firstPart));
     const doomed = await start('agg-crashed', crashed);
     await doomed.waitForMetric('agg_producer_trades_consumed_total', (n) => n >= firstPart);
+    // Committed, not only read: a transaction may be retried (CONCURRENT_TRANSACTIONS while the coordinator
+    // still writes the previous one's markers, on a loaded machine), and the kill must find it done.
+    await waitForCommitted(kafka, crashed.group, crashed.trades, firstPart);
     await doomed.waitForMetric('agg_producer_windows_published_total', (n) => n > 0);
     // The rest comes with duplicates, as raw-producer may write them (a publish retry): again the last
     // trades before the kill, which the survivor knows only from the changelog, and every 97th trade twice.
@@ -206,5 +216,64 @@ describe('agg-producer on Kafka', () => {
     // committed when it was killed varies with the machine's load: at least some thousands of trades).
     expect(redone).toBeLessThan(firstPart + restWithDuplicates.length - 2_000);
     expect(duplicatesSeen).toBeGreaterThan(0);
+  });
+
+  it('publishes a revision of a published window when a trade comes later than the grace', async () => {
+    const t = freshTopics('revision');
+    await createTopics(kafka, [t.trades], 1);
+    const trades = tradeStream({
+      startMs: Date.parse('2026-03-01T10:00:00Z'),
+      count: 3_000,
+      meanGapMs: 100,
+      seed: 5,
+      instruments: [{ name: 'BTC-PERPETUAL', price: 64_000, weight: 1 }],
+    });
+    await produceTrades(kafka, t.trades, trades);
+    const app = await start('agg-revision', t, 1);
+    const until = settledUntil(trades, 1, 500);
+    const expected = expectedStats(trades, MIN, ALPHA, PARAMS, until);
+    await waitForStats(kafka, t.stats, until, expected.length);
+
+    // A trade of the first window (its own trade_seq: not a duplicate), minutes after it was published.
+    const first = trades[0];
+    const late: DeribitTrade = {
+      ...first,
+      trade_id: 'late-1',
+      trade_seq: 10_000_000,
+      timestamp: first.timestamp + 1,
+      price: first.price + 7.5,
+      amount: 3,
+    };
+    await produceTrades(kafka, t.trades, [late]);
+    const windowStart = Math.floor(late.timestamp / MIN) * MIN;
+    const revisionsOf = async () =>
+      (await readStats(kafka, t.stats))
+        .filter((s) => s.instrument === late.instrument_name && s.window_start === windowStart)
+        .sort((a, b) => a.revision - b.revision);
+    const deadline = Date.now() + 30_000;
+    let versions = await revisionsOf();
+    while (versions.length < 2 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      versions = await revisionsOf();
+    }
+    expect(await app.metric('agg_producer_late_trades_total')).toBe(0);
+    expect(await app.metric('agg_producer_windows_published_total', { reason: 'revision' })).toBe(1);
+    await app.stop();
+
+    expect(versions.map((s) => s.revision)).toEqual([0, 1]);
+    const [published, revised] = versions;
+    // The ground truth of the window with the late trade in it, but for the EWMA: a revision keeps the one
+    // first published (the EWMA follows arrival order).
+    const [truth] = expectedStats([first, late, ...trades.slice(1)], MIN, ALPHA, PARAMS, windowStart + MIN);
+    expect(published).toEqual(expected.find((s) => s.window_start === windowStart));
+    expect({ ...revised, vwap: null, volume: 0 }).toEqual({
+      ...truth,
+      ewma: published.ewma,
+      vwap: null,
+      volume: 0,
+      revision: 1,
+    });
+    expect(revised.volume).toBeCloseTo(truth.volume, 9);
+    expect(revised.vwap).toBeCloseTo(truth.vwap!, 9);
   });
 });

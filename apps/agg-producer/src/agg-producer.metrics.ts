@@ -37,7 +37,7 @@ export class AggProducerMetrics {
     this.lateTrades = counter(
       {
         name: 'agg_producer_late_trades_total',
-        help: 'Trades refused because their window was already published',
+        help: 'Trades refused because their window was already published and is no longer kept for revisions (REVISION_WINDOWS)',
       },
       registry,
     );

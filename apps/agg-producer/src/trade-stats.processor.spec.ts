@@ -74,12 +74,12 @@ describe('TradeStatsProcessor', () => {
       ]),
       T0 + MIN + 1_000,
     );
-    expect(outcome).toEqual({ trades: 4, late: [], duplicates: 0 });
+    expect(outcome).toEqual({ trades: 4, late: [], revised: 0, duplicates: 0 });
 
     const work = p.takeWork()!;
     // BTC's stream time reached 10:01:01 = end + grace; ETH's own stream time (10:00:02) closes nothing.
     expect(summary(work.stats)).toEqual(['BTC-PERPETUAL 10:00 n=2 ewma=101']);
-    expect(work.published).toEqual({ 'event-time': 1, watermark: 0, idle: 0 });
+    expect(work.published).toEqual({ 'event-time': 1, watermark: 0, idle: 0, revision: 0 });
     expect(work.offsets).toEqual([{ topic: TOPIC, partition: 0, offset: '4' }]);
     expect(work.state.map((r) => r.key).sort()).toEqual([
       'instrument/BTC-PERPETUAL',
@@ -204,7 +204,7 @@ describe('TradeStatsProcessor', () => {
       expect(p.closeIdle(readAt + 6_000)).toBe(2);
       const work = p.takeWork()!;
       expect(summary(work.stats)).toEqual(['BTC-PERPETUAL 10:00 n=1 ewma=100', 'ETH-PERPETUAL 10:00 n=1 ewma=10']);
-      expect(work.published).toEqual({ 'event-time': 0, watermark: 0, idle: 2 });
+      expect(work.published).toEqual({ 'event-time': 0, watermark: 0, idle: 2, revision: 0 });
 
       // A minute later the empty windows follow, EWMA carried.
       expect(p.closeIdle(readAt + 66_000)).toBe(2);
@@ -260,7 +260,7 @@ describe('TradeStatsProcessor', () => {
       expect(p.closeIdle(10_000)).toBe(1);
       const work = p.takeWork()!;
       expect(summary(work.stats)).toEqual(['BTC-PERPETUAL 10:00 n=2 ewma=100.5']);
-      expect(work.published).toEqual({ 'event-time': 0, watermark: 1, idle: 0 });
+      expect(work.published).toEqual({ 'event-time': 0, watermark: 1, idle: 0, revision: 0 });
       expect(work.offsets).toEqual([{ topic: TOPIC, partition: 0, offset: '7' }]);
     });
 

@@ -23,20 +23,24 @@ export interface LateTrade {
 export interface BatchOutcome {
   /** Trades read, late ones and duplicates included. */
   readonly trades: number;
+  /** Trades too late for any kept window: left out. */
   readonly late: readonly LateTrade[];
+  /** Late trades counted into a published window, which is published again (a revision). */
+  readonly revised: number;
   /** Trades already counted (the same instrument and trade_seq), left out. */
   readonly duplicates: number;
 }
 
 /**
- * What closed a window: the instrument's own newer trades (`event-time`), the source's watermark for a
- * quiet instrument (`watermark`), or, for an instrument without one, the partition's clock (`idle`).
+ * Why a window was published: the instrument's own newer trades closed it (`event-time`), the source's
+ * watermark for a quiet instrument (`watermark`), or, for an instrument without one, the partition's clock
+ * (`idle`); or a late trade revised it (`revision`: published again).
  */
-export type CloseReason = 'event-time' | 'watermark' | 'idle';
+export type CloseReason = 'event-time' | 'watermark' | 'idle' | 'revision';
 
-export const CLOSE_REASONS: readonly CloseReason[] = ['event-time', 'watermark', 'idle'];
+export const CLOSE_REASONS: readonly CloseReason[] = ['event-time', 'watermark', 'idle', 'revision'];
 
-const noneClosed = (): Record<CloseReason, number> => ({ 'event-time': 0, watermark: 0, idle: 0 });
+const noneClosed = (): Record<CloseReason, number> => ({ 'event-time': 0, watermark: 0, idle: 0, revision: 0 });
 
 /** Everything one transaction writes: the statistics, the state it leaves, the offsets it consumed. */
 export interface UnitOfWork {
@@ -100,6 +104,7 @@ export class TradeStatsProcessor {
   process(batch: ConsumedBatch<DeribitTrade>, now: number): BatchOutcome {
     const late: LateTrade[] = [];
     let duplicates = 0;
+    let revised = 0;
     const progress = this.progressOf(batch.topic, batch.partition, now);
     const closed = this.pendingOf(batch.partition);
     const closedBefore = closed.stats.length;
@@ -124,6 +129,10 @@ export class TradeStatsProcessor {
       }
       if (this.rules.add(tracked.windows, trade, closed.stats)) {
         this.dirtyInstruments.add(trade.instrument_name);
+      } else if (this.rules.revise(tracked.windows, trade, closed.stats)) {
+        this.dirtyInstruments.add(trade.instrument_name);
+        closed.published.revision += 1;
+        revised += 1;
       } else {
         late.push({
           trade,
@@ -138,7 +147,7 @@ export class TradeStatsProcessor {
         progress.seenAt = now;
       }
     }
-    closed.published['event-time'] += closed.stats.length - closedBefore;
+    closed.published['event-time'] += closed.stats.length - closedBefore - revised;
     // Applied after the batch's trades: a watermark only moves the check of quiet instruments (closeIdle),
     // and the trades after it in the batch are newer than it anyway.
     for (const marker of batch.markers ?? []) {
@@ -154,7 +163,7 @@ export class TradeStatsProcessor {
     progress.behind = batch.lag > 0;
     this.dirtyPartitions.add(batch.partition);
     this.tradesSinceWork += batch.messages.length;
-    return { trades: batch.messages.length, late, duplicates };
+    return { trades: batch.messages.length, late, revised, duplicates };
   }
 
   /**

@@ -166,11 +166,38 @@ describe('TradeStatsRunner (in-memory transport)', () => {
     expect(await metricValue(app.metrics, 'failures', { stage: 'transaction' })).toBe(1);
   });
 
-  it('counts and logs late trades with topic, partition and offset', async () => {
+  it('publishes a revision of a window a late trade is in time for, the trade counted in', async () => {
     const broker = new InMemoryBroker();
-    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     // A new trade (its own trade_seq: not a duplicate) dated inside a window already published.
     const late: DeribitTrade = { ...trades[0], trade_id: 'late-1', trade_seq: 1_000_000, timestamp: T0 + 30_000 };
+    broker.append(topics.trades, [...trades.slice(0, 2_000), late]);
+    const app = instance(broker);
+    await app.started();
+    await app.consumer.deliver(500);
+    await app.runner.onModuleDestroy();
+
+    const ofWindow = broker
+      .values<TradeStats>(topics.stats.name)
+      .filter((s) => s.instrument === late.instrument_name && s.window_start === T0);
+    expect(ofWindow.map((s) => s.revision)).toEqual([0, 1]);
+    const [first, revised] = ofWindow;
+    expect(revised.count).toBe(first.count + 1);
+    expect(revised.volume).toBeCloseTo(first.volume + late.amount, 9);
+    expect(revised.ewma).toBe(first.ewma);
+    expect(await metricValue(app.metrics, 'lateTrades')).toBe(0);
+    expect(await metricValue(app.metrics, 'windowsPublished', { reason: 'revision' })).toBe(1);
+  });
+
+  it('counts and logs late trades past the kept windows with topic, partition and offset', async () => {
+    const broker = new InMemoryBroker();
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    // A new trade (its own trade_seq: not a duplicate) dated before every window kept for revisions.
+    const late: DeribitTrade = {
+      ...trades[0],
+      trade_id: 'late-1',
+      trade_seq: 1_000_000,
+      timestamp: T0 - (config.REVISION_WINDOWS + 1) * MIN,
+    };
     broker.append(topics.trades, [...trades.slice(0, 2_000), late]);
     const app = instance(broker);
     await app.started();

@@ -132,7 +132,7 @@ export class TradeStatsRunner implements OnApplicationBootstrap, OnModuleDestroy
     const t = late.trade;
     this.log.warn(
       `late trade ${t.instrument_name} trade_id=${t.trade_id} at ${new Date(t.timestamp).toISOString()} ` +
-        `(${late.topic}/${late.partition}@${late.offset}): its window is already published, ` +
+        `(${late.topic}/${late.partition}@${late.offset}): its window is already published and past REVISION_WINDOWS, ` +
         `open windows start at ${new Date(late.openFrom).toISOString()}; not aggregated`,
     );
   }

@@ -18,5 +18,6 @@ export function tradeWindowRulesOf(config: AggProducerConfig): TradeWindowRules 
     windowMs: config.WINDOW_MINUTES * MS_PER_MINUTE,
     graceMs: config.WINDOW_GRACE_MS,
     ewma: ewmaSpecOf(config),
+    revisionWindows: config.REVISION_WINDOWS,
   });
 }

@@ -14,7 +14,7 @@ export * from './schemas/avro-schema.types';
 export * from './schemas/schema.catalog';
 export { userTagSchemaV1, USER_TAG_SCHEMA } from './schemas/user-tag.schema';
 export { deribitTradeSchemaV1, DERIBIT_TRADE_SCHEMA } from './schemas/deribit-trade.schema';
-export { tradeStatsSchemaV1, TRADE_STATS_SCHEMA } from './schemas/trade-stats.schema';
+export { tradeStatsSchemaV1, tradeStatsSchemaV2, TRADE_STATS_SCHEMA } from './schemas/trade-stats.schema';
 export * from './serde/avro.serde';
 export { SingleObjectSerde } from './serde/single-object.serde';
 export { ConfluentSerde } from './serde/confluent.serde';

@@ -10,7 +10,7 @@ import { MessagingTransport, MessagingTransportFactory, NestEventClient } from '
 import type { AvroRecordSchema } from './schemas/avro-schema.types';
 import { deribitTradeSchemaV1 } from './schemas/deribit-trade.schema';
 import { SchemaCatalog } from './schemas/schema.catalog';
-import { tradeStatsSchemaV1 } from './schemas/trade-stats.schema';
+import { tradeStatsSchemaV1, tradeStatsSchemaV2 } from './schemas/trade-stats.schema';
 import { userTagSchemaV1 } from './schemas/user-tag.schema';
 import { AvroSerde } from './serde/avro.serde';
 import { ConfluentSerde } from './serde/confluent.serde';
@@ -71,8 +71,8 @@ export class MessagingRuntime implements OnModuleInit, OnApplicationShutdown {
     const { config } = options;
     setupTracing({ serviceName: options.app, exporterEnabled: config.OTEL_EXPORTER_ENABLED });
     this.catalog = new SchemaCatalog(
-      [userTagSchemaV1, deribitTradeSchemaV1, tradeStatsSchemaV1, ...(options.schemas?.current ?? [])],
-      options.schemas?.known ?? [],
+      [userTagSchemaV1, deribitTradeSchemaV1, tradeStatsSchemaV2, ...(options.schemas?.current ?? [])],
+      [tradeStatsSchemaV1, ...(options.schemas?.known ?? [])],
     );
     this.serde =
       config.SCHEMA_REGISTRY_URL === undefined

@@ -56,6 +56,33 @@ export async function produceTrades(
   }
 }
 
+/**
+ * Waits until `groupId` has committed offsets of `topic` adding up to at least `count` messages (what
+ * agg-producer's transactions committed), or rejects after `timeoutMs`.
+ */
+export async function waitForCommitted(
+  kafka: Kafka,
+  groupId: string,
+  topic: string,
+  count: number,
+  timeoutMs = 60_000,
+): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      const committed = (offsets?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+      if (committed >= count) return committed;
+      if (Date.now() > deadline) throw new Error(`${groupId} committed ${committed} of ${count} after ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Every committed statistics record of `topic`, from the beginning to its current end. */
 export async function readStats(kafka: Kafka, topic: string): Promise<TradeStats[]> {
   const spec: TopicSpec<TradeStats> = { name: topic, schemaName: 'market.TradeStats', key: (s) => s.instrument };

@@ -115,6 +115,7 @@ export function expectedStats(
         close: inWindow.length > 0 ? prices[prices.length - 1] : null,
         ewma,
         ewma_params: params,
+        revision: 0,
       });
     }
   }

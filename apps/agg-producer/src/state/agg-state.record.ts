@@ -1,4 +1,4 @@
-import { InstrumentWindows, OpenWindow, SeenSequences } from '@lib/domain';
+import { ClosedWindow, InstrumentWindows, OpenWindow, SeenSequences } from '@lib/domain';
 
 /**
  * One record of agg-producer's changelog topic: a compacted topic (like a Kafka Streams store's
@@ -29,6 +29,15 @@ export interface InstrumentStateRecord {
   seen_seqs: number[];
   /** The newest source watermark read for the instrument, epoch ms; null before version 3 or without one. */
   source_time: number | null;
+  /** Published windows kept for revisions, oldest first; empty before version 3. */
+  closed_windows: ClosedWindowRecord[];
+}
+
+export interface ClosedWindowRecord {
+  start: number;
+  revision: number;
+  window: OpenWindowRecord | null;
+  ewma: number | null;
 }
 
 export interface OpenWindowRecord {
@@ -74,21 +83,15 @@ export function instrumentRecord(
       ewma: w.ewma?.value ?? null,
       ewma_time: w.ewma?.time ?? null,
       carried_ewma: w.carriedEwma,
-      open_windows: w.open.map((o) => ({
-        start: o.start,
-        count: o.count,
-        volume: o.volume,
-        notional: o.notional,
-        open: o.open,
-        open_time: o.openTime,
-        high: o.high,
-        low: o.low,
-        close: o.close,
-        close_time: o.closeTime,
-        ewma: o.ewma,
-      })),
+      open_windows: w.open.map(openWindowRecord),
       seen_seqs: seen.toFlat(),
       source_time: sourceTime,
+      closed_windows: w.closed.map((c) => ({
+        start: c.start,
+        revision: c.revision,
+        window: c.window === null ? null : openWindowRecord(c.window),
+        ewma: c.ewma,
+      })),
     },
     partition: null,
   };
@@ -105,19 +108,45 @@ export function instrumentWindowsOf(r: InstrumentStateRecord): InstrumentWindows
     nextWindowStart: r.next_window_start,
     ewma: r.ewma !== null && r.ewma_time !== null ? { value: r.ewma, time: r.ewma_time } : null,
     carriedEwma: r.carried_ewma,
-    open: r.open_windows.map((o): OpenWindow => ({
-      start: o.start,
-      count: o.count,
-      volume: o.volume,
-      notional: o.notional,
-      open: o.open,
-      openTime: o.open_time,
-      high: o.high,
-      low: o.low,
-      close: o.close,
-      closeTime: o.close_time,
-      ewma: o.ewma,
+    open: r.open_windows.map(openWindowOf),
+    closed: (r.closed_windows ?? []).map((c): ClosedWindow => ({
+      start: c.start,
+      revision: c.revision,
+      window: c.window === null ? null : openWindowOf(c.window),
+      ewma: c.ewma,
     })),
+  };
+}
+
+function openWindowRecord(o: OpenWindow): OpenWindowRecord {
+  return {
+    start: o.start,
+    count: o.count,
+    volume: o.volume,
+    notional: o.notional,
+    open: o.open,
+    open_time: o.openTime,
+    high: o.high,
+    low: o.low,
+    close: o.close,
+    close_time: o.closeTime,
+    ewma: o.ewma,
+  };
+}
+
+function openWindowOf(o: OpenWindowRecord): OpenWindow {
+  return {
+    start: o.start,
+    count: o.count,
+    volume: o.volume,
+    notional: o.notional,
+    open: o.open,
+    openTime: o.open_time,
+    high: o.high,
+    low: o.low,
+    close: o.close,
+    closeTime: o.close_time,
+    ewma: o.ewma,
   };
 }
 

@@ -25,16 +25,21 @@ describe('agg-producer changelog record (Avro)', () => {
       windowMs: 60_000,
       graceMs: 5_000,
       ewma: { mode: 'halflife', halfLifeMs: 1_000 },
+      revisionWindows: 3,
     });
     const t0 = Date.parse('2026-03-01T10:00:00Z');
-    const state = rules.begin('BTC-PERPETUAL', { timestamp: t0 + 59_000, price: 64_000.5, amount: 10 });
+    const state = rules.begin('BTC-PERPETUAL', { timestamp: t0 - 61_000, price: 64_000, amount: 1 });
+    rules.add(state, { timestamp: t0 - 61_000, price: 64_000, amount: 1 }, []);
+    rules.closeUntil(state, t0, []); // two windows published (one empty), kept for revisions
     rules.add(state, { timestamp: t0 + 59_000, price: 64_000.5, amount: 10 }, []);
     rules.add(state, { timestamp: t0 + 61_000, price: 64_010.25, amount: 20 }, []);
     expect(state.open).toHaveLength(2);
+    expect(state.closed.map((c) => c.window?.count ?? 0)).toEqual([1, 0]);
 
     const seen = new SeenSequences([10, 20, 25, 25]);
     const record = instrumentRecord(2, state, seen, t0 + 61_500);
     expect(await roundTrip(record)).toEqual(record);
+    expect(record.instrument?.closed_windows).toHaveLength(2);
     expect(instrumentWindowsOf((await roundTrip(record)).instrument!)).toEqual(state);
     expect(seenSequencesOf((await roundTrip(record)).instrument!).toFlat()).toEqual([10, 20, 25, 25]);
   });
@@ -51,13 +56,13 @@ describe('agg-producer changelog record (Avro)', () => {
       new SeenSequences(),
       null,
     );
-    const { seen_seqs: _dropped, source_time: _none, ...written } = record.instrument!;
+    const { seen_seqs: _dropped, source_time: _none, closed_windows: _kept, ...written } = record.instrument!;
     const bytes = await old.encode('state', AGG_STATE_SCHEMA, { ...record, instrument: written });
     const read = await serde.decode<AggStateRecord>('state', AGG_STATE_SCHEMA, bytes);
-    expect(read.instrument).toEqual({ ...written, seen_seqs: [], source_time: null });
+    expect(read.instrument).toEqual({ ...written, seen_seqs: [], source_time: null, closed_windows: [] });
   });
 
-  it('reads a version-2 record (written before source watermarks): no watermark, the sequences intact', async () => {
+  it('reads a version-2 record (before source watermarks and revisions): none of either, the sequences intact', async () => {
     const old = new SingleObjectSerde(new SchemaCatalog([v2], [v1]));
     const record = instrumentRecord(
       1,
@@ -69,10 +74,10 @@ describe('agg-producer changelog record (Avro)', () => {
       new SeenSequences([3, 9]),
       123,
     );
-    const { source_time: _dropped, ...written } = record.instrument!;
+    const { source_time: _dropped, closed_windows: _kept, ...written } = record.instrument!;
     const bytes = await old.encode('state', AGG_STATE_SCHEMA, { ...record, instrument: written });
     const read = await serde.decode<AggStateRecord>('state', AGG_STATE_SCHEMA, bytes);
-    expect(read.instrument).toEqual({ ...written, seen_seqs: [3, 9], source_time: null });
+    expect(read.instrument).toEqual({ ...written, seen_seqs: [3, 9], source_time: null, closed_windows: [] });
   });
 
   it('carries a partition position through Avro unchanged', async () => {

@@ -99,7 +99,8 @@ export const aggStateSchemaV2 = {
 
 /**
  * Version 3, the one written: InstrumentState gains `source_time`, the newest source watermark read for
- * the instrument (null: none yet, or a record of an earlier version).
+ * the instrument (null: none yet, or a record of an earlier version), and `closed_windows`, the published
+ * windows a late trade may still revise (none in a record of an earlier version).
  */
 export const aggStateSchemaV3 = {
   ...aggStateSchemaV2,
@@ -117,6 +118,23 @@ export const aggStateSchemaV3 = {
                 ...field.type[1].fields,
                 { name: 'seen_seqs', type: { type: 'array', items: 'long' }, default: [] },
                 { name: 'source_time', type: ['null', 'long'], default: null },
+                {
+                  name: 'closed_windows',
+                  type: {
+                    type: 'array',
+                    items: {
+                      type: 'record',
+                      name: 'ClosedWindow',
+                      fields: [
+                        { name: 'start', type: 'long' },
+                        { name: 'revision', type: 'int' },
+                        { name: 'window', type: ['null', 'OpenWindow'] },
+                        { name: 'ewma', type: ['null', 'double'] },
+                      ],
+                    },
+                  },
+                  default: [],
+                },
               ],
             },
           ],

@@ -94,6 +94,7 @@ const components: Record<string, Schema> = {
       'close',
       'ewma',
       'ewma_params',
+      'revision',
     ],
     description:
       "One instrument's statistics over one window [window_start, window_end), as agg-producer published it. " +
@@ -119,6 +120,13 @@ const components: Record<string, Schema> = {
           span: { type: ['integer', 'null'] },
           half_life_ms: { type: ['integer', 'null'] },
         },
+      },
+      revision: {
+        type: 'integer',
+        minimum: 0,
+        description:
+          '0 as first published; each trade that came after the window was published (later than the grace, ' +
+          'within REVISION_WINDOWS) publishes it again with the next revision. The EWMA stays as first published.',
       },
     },
   },

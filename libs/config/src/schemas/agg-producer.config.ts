@@ -49,8 +49,12 @@ export const aggProducerConfigSchema = z
       'Longest time reading the changelog topic to its end may take at start-up or after a rebalance before it is retried',
       int(120_000, { min: 1_000, max: 3_600_000 }),
     ),
+    REVISION_WINDOWS: doc(
+      'Published windows per instrument a late trade (past the grace) may still revise: the window is published again with the next revision; 0: late trades are only counted',
+      int(60, { min: 0, max: 10_080 }),
+    ),
     IDLE_CHECK_INTERVAL_MS: doc(
-      'How often quiet instruments are checked for windows whose end plus grace has passed by the wall clock',
+      "How often quiet instruments are checked for windows whose end plus grace the source's watermark (or, without one, the partition's clock) has passed",
       int(1_000, { min: 10, max: 60_000 }),
     ),
   })

@@ -34,4 +34,11 @@ export interface TradeStats {
   /** EWMA of price as of the window's last trade (carried when the window is empty). */
   ewma: number | null;
   ewma_params: EwmaParams;
+  /**
+   * 0 when the window is first published. A trade that comes after its window was published (later than
+   * the grace) but within the revision horizon is counted into it, and the window is published again with
+   * the next revision, under the same key: readers keep the highest. The EWMA of a revision is the one first
+   * published (the EWMA follows arrival order; a late trade is not folded into windows already published).
+   */
+  revision: number;
 }

@@ -86,6 +86,7 @@ describe('trade windows', () => {
         close: 102,
         ewma: 101,
         ewma_params: { mode: 'span', alpha: 0.5, span: 3, half_life_ms: null },
+        revision: 0,
       },
     ]);
   });
@@ -164,10 +165,97 @@ describe('trade windows', () => {
     expect(state.nextWindowStart).toBe(at('2026-03-01T10:02:00Z'));
   });
 
+  describe('revisions', () => {
+    const revising = new TradeWindowRules({
+      windowMs: MIN,
+      graceMs: 2_000,
+      ewma: { mode: 'span', span: 3 },
+      revisionWindows: 2,
+    });
+
+    it('counts a late trade into its published window and publishes it again with the next revision', () => {
+      const { state, closed } = feed(revising, [
+        trade('2026-03-01T10:00:10Z', 100, 10),
+        trade('2026-03-01T10:00:50Z', 104, 10),
+        trade('2026-03-01T10:01:30Z', 90, 1),
+      ]);
+      expect(closed.map((s) => [s.count, s.revision])).toEqual([[2, 0]]);
+      const revised: TradeStats[] = [];
+      const running = state.ewma?.value;
+      // Later than the window's end + grace (10:01:02), dated inside it: `add` refuses it, `revise` takes it.
+      const lateOpen = trade('2026-03-01T10:00:05Z', 96, 20);
+      expect(revising.add(state, lateOpen, revised)).toBe(false);
+      expect(revising.revise(state, lateOpen, revised)).toBe(true);
+      expect(revising.revise(state, trade('2026-03-01T10:00:59Z', 110, 10), revised)).toBe(true);
+      expect(revised).toEqual([
+        { ...closed[0], count: 3, volume: 40, vwap: (1_000 + 1_040 + 1_920) / 40, open: 96, low: 96, revision: 1 },
+        {
+          ...closed[0],
+          count: 4,
+          volume: 50,
+          vwap: (1_000 + 1_040 + 1_920 + 1_100) / 50,
+          open: 96,
+          low: 96,
+          high: 110,
+          close: 110,
+          revision: 2,
+        },
+      ]);
+      // The EWMA stays as first published, and the running one did not take the late trades.
+      expect(revised.map((s) => s.ewma)).toEqual([closed[0].ewma, closed[0].ewma]);
+      expect(state.ewma?.value).toBe(running);
+      expect(running).toBeDefined();
+    });
+
+    it('revises an empty published window into one with its first trade, keeping only the last windows', () => {
+      const { state, closed } = feed(revising, [trade('2026-03-01T10:00:10Z', 100)]);
+      revising.closeUntil(state, at('2026-03-01T10:04:00Z'), closed);
+      expect(starts(closed)).toEqual([
+        '2026-03-01T10:00:00.000Z',
+        '2026-03-01T10:01:00.000Z',
+        '2026-03-01T10:02:00.000Z',
+        '2026-03-01T10:03:00.000Z',
+      ]);
+      expect(state.closed.map((c) => new Date(c.start).toISOString())).toEqual([
+        '2026-03-01T10:02:00.000Z',
+        '2026-03-01T10:03:00.000Z',
+      ]);
+      const revised: TradeStats[] = [];
+      expect(revising.revise(state, trade('2026-03-01T10:01:30Z', 99), revised)).toBe(false); // not kept
+      expect(revising.revise(state, trade('2026-03-01T10:02:30Z', 99, 2), revised)).toBe(true);
+      expect(revised).toEqual([
+        {
+          ...closed[2],
+          count: 1,
+          volume: 2,
+          vwap: 99,
+          open: 99,
+          high: 99,
+          low: 99,
+          close: 99,
+          ewma: 100,
+          revision: 1,
+        },
+      ]);
+    });
+
+    it('keeps nothing without revision windows: a late trade is refused', () => {
+      const { state, late } = feed(oneMinute, [
+        trade('2026-03-01T10:00:10Z', 100),
+        trade('2026-03-01T10:01:30Z', 90),
+        trade('2026-03-01T10:00:20Z', 95),
+      ]);
+      expect(late).toHaveLength(1);
+      expect(state.closed).toEqual([]);
+      expect(oneMinute.revise(state, late[0], [])).toBe(false);
+    });
+  });
+
   it('refuses options no window can use', () => {
     const ewma = { mode: 'span', span: 20 } as const;
     expect(() => new TradeWindowRules({ windowMs: 0, graceMs: 0, ewma })).toThrow(/window length/);
     expect(() => new TradeWindowRules({ windowMs: MIN, graceMs: -1, ewma })).toThrow(/grace/);
+    expect(() => new TradeWindowRules({ windowMs: MIN, graceMs: 0, ewma, revisionWindows: 1.5 })).toThrow(/revision/);
     expect(() => new TradeWindowRules({ windowMs: MIN, graceMs: 0, ewma: { mode: 'alpha', alpha: 2 } })).toThrow(
       /alpha/,
     );

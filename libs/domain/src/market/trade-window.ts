@@ -10,7 +10,9 @@ import { EwmaParams, TradeStats } from './trade-stats';
  *   a close time of its own, see {@link TradeWindowRules.closeUntil});
  * - once an instrument has been seen, every window is published in order, without holes: a window
  *   without trades has count 0 and carries the EWMA of the window before it;
- * - a trade whose window is already published is late: it changes nothing and the caller reports it.
+ * - a trade whose window is already published is late: `add` refuses it; {@link TradeWindowRules.revise}
+ *   counts it into the published window when that is among the last `revisionWindows` closed, which is
+ *   then published again with the next revision; older than that, the caller reports it.
  */
 
 /** What a window needs of a trade (a DeribitTrade has it). */
@@ -41,6 +43,16 @@ export interface OpenWindow {
   ewma: number;
 }
 
+/** A published window kept for revisions: its aggregate (null while it has no trade) and what was published. */
+export interface ClosedWindow {
+  readonly start: number;
+  /** The published revision (0: as first published). */
+  revision: number;
+  window: OpenWindow | null;
+  /** The EWMA published with the window; every revision repeats it. */
+  readonly ewma: number | null;
+}
+
 /** Everything an instrument's windows need to continue, as stored in the changelog. */
 export interface InstrumentWindows {
   readonly instrument: string;
@@ -54,12 +66,16 @@ export interface InstrumentWindows {
   carriedEwma: number | null;
   /** Windows with trades, not yet published, oldest first, all at or after nextWindowStart. */
   open: OpenWindow[];
+  /** The last `revisionWindows` published windows, oldest first, all before nextWindowStart. */
+  closed: ClosedWindow[];
 }
 
 export interface TradeWindowOptions {
   readonly windowMs: number;
   readonly graceMs: number;
   readonly ewma: EwmaSpec;
+  /** Published windows a late trade may still revise (0: none, late trades are refused). Default 0. */
+  readonly revisionWindows?: number;
 }
 
 /** Start of the window holding `time` (floors, so times before 1970 work too). */
@@ -72,6 +88,7 @@ export class TradeWindowRules {
   readonly graceMs: number;
   readonly ewma: EwmaSpec;
   readonly ewmaParams: EwmaParams;
+  readonly revisionWindows: number;
 
   constructor(options: TradeWindowOptions) {
     if (!(Number.isInteger(options.windowMs) && options.windowMs > 0)) {
@@ -82,6 +99,11 @@ export class TradeWindowRules {
     this.graceMs = options.graceMs;
     this.ewma = checkEwmaSpec(options.ewma);
     this.ewmaParams = ewmaParamsOf(options.ewma);
+    const revisionWindows = options.revisionWindows ?? 0;
+    if (!(Number.isInteger(revisionWindows) && revisionWindows >= 0)) {
+      throw new RangeError(`revision windows must be a whole number >= 0, got ${revisionWindows}`);
+    }
+    this.revisionWindows = revisionWindows;
   }
 
   /** State of an instrument before its first trade: windows start at that trade's window. */
@@ -93,6 +115,7 @@ export class TradeWindowRules {
       ewma: null,
       carriedEwma: null,
       open: [],
+      closed: [],
     };
   }
 
@@ -107,22 +130,26 @@ export class TradeWindowRules {
     state.streamTime = Math.max(state.streamTime, trade.timestamp);
     state.ewma = ewmaNext(this.ewma, state.ewma, trade.price, trade.timestamp);
     const window = this.openWindow(state, start, trade);
-    window.count += 1;
-    window.volume += trade.amount;
-    window.notional += trade.price * trade.amount;
-    window.high = Math.max(window.high, trade.price);
-    window.low = Math.min(window.low, trade.price);
-    if (trade.timestamp < window.openTime) {
-      window.open = trade.price;
-      window.openTime = trade.timestamp;
-    }
-    if (trade.timestamp >= window.closeTime) {
-      window.close = trade.price;
-      window.closeTime = trade.timestamp;
-      window.ewma = state.ewma.value;
-    }
+    if (accumulate(window, trade)) window.ewma = state.ewma.value;
 
     this.closeUntil(state, state.streamTime - this.graceMs, closed);
+    return true;
+  }
+
+  /**
+   * A late trade (one `add` refused): when its window is among the kept published ones, counts it in and
+   * appends the window's next revision to `revised`; returns false, changing nothing, when it is older.
+   * The EWMA is left alone: the revision repeats the EWMA first published, and the running EWMA does not
+   * take the trade (it follows the trades in the order they were accepted into open windows).
+   */
+  revise(state: InstrumentWindows, trade: WindowTrade, revised: TradeStats[]): boolean {
+    const start = windowStartOf(trade.timestamp, this.windowMs);
+    const kept = state.closed.find((c) => c.start === start);
+    if (kept === undefined) return false;
+    if (kept.window === null) kept.window = newWindow(start, trade, kept.ewma ?? trade.price);
+    accumulate(kept.window, trade);
+    kept.revision += 1;
+    revised.push({ ...this.statsOf(state.instrument, kept.window), ewma: kept.ewma, revision: kept.revision });
     return true;
   }
 
@@ -143,6 +170,10 @@ export class TradeWindowRules {
       state.nextWindowStart = start + this.windowMs;
       closed.push(stats);
       count += 1;
+      if (this.revisionWindows > 0) {
+        state.closed.push({ start, revision: 0, window: window ?? null, ewma: stats.ewma });
+        if (state.closed.length > this.revisionWindows) state.closed.shift();
+      }
     }
     return count;
   }
@@ -154,19 +185,7 @@ export class TradeWindowRules {
     // Trades of an instrument arrive nearly in time order: the window is almost always the newest one.
     while (i > 0 && open[i - 1].start > start) i -= 1;
     if (i > 0 && open[i - 1].start === start) return open[i - 1];
-    const window: OpenWindow = {
-      start,
-      count: 0,
-      volume: 0,
-      notional: 0,
-      open: trade.price,
-      openTime: trade.timestamp,
-      high: trade.price,
-      low: trade.price,
-      close: trade.price,
-      closeTime: trade.timestamp,
-      ewma: trade.price,
-    };
+    const window = newWindow(start, trade, trade.price);
     open.splice(i, 0, window);
     return window;
   }
@@ -185,6 +204,7 @@ export class TradeWindowRules {
       close: w.close,
       ewma: w.ewma,
       ewma_params: this.ewmaParams,
+      revision: 0,
     };
   }
 
@@ -202,6 +222,41 @@ export class TradeWindowRules {
       close: null,
       ewma,
       ewma_params: this.ewmaParams,
+      revision: 0,
     };
   }
+}
+
+/** An aggregate with no trade yet, seeded with `trade`'s price and time (accumulate then counts it). */
+function newWindow(start: number, trade: WindowTrade, ewma: number): OpenWindow {
+  return {
+    start,
+    count: 0,
+    volume: 0,
+    notional: 0,
+    open: trade.price,
+    openTime: trade.timestamp,
+    high: trade.price,
+    low: trade.price,
+    close: trade.price,
+    closeTime: trade.timestamp,
+    ewma,
+  };
+}
+
+/** Counts `trade` into `window`; true when it is the window's latest trade so far (it set `close`). */
+function accumulate(window: OpenWindow, trade: WindowTrade): boolean {
+  window.count += 1;
+  window.volume += trade.amount;
+  window.notional += trade.price * trade.amount;
+  window.high = Math.max(window.high, trade.price);
+  window.low = Math.min(window.low, trade.price);
+  if (trade.timestamp < window.openTime) {
+    window.open = trade.price;
+    window.openTime = trade.timestamp;
+  }
+  if (trade.timestamp < window.closeTime) return false;
+  window.close = trade.price;
+  window.closeTime = trade.timestamp;
+  return true;
 }

@@ -3,7 +3,7 @@ import { AvroRecordSchema } from './avro-schema.types';
 import { DERIBIT_TRADE_SCHEMA, deribitTradeSchemaV1 } from './deribit-trade.schema';
 import { fingerprintBytes, rabinFingerprint } from './rabin-fingerprint';
 import { safeLongType } from './safe-long';
-import { TRADE_STATS_SCHEMA, tradeStatsSchemaV1 } from './trade-stats.schema';
+import { TRADE_STATS_SCHEMA, tradeStatsSchemaV1, tradeStatsSchemaV2 } from './trade-stats.schema';
 import { USER_TAG_SCHEMA, userTagSchemaV1 } from './user-tag.schema';
 
 /** One version of one record schema, compiled. */
@@ -108,5 +108,5 @@ export const SCHEMAS = {
 
 /** Every schema of this repository: current versions, plus older ones once a schema evolves. */
 export function defaultSchemaCatalog(): SchemaCatalog {
-  return new SchemaCatalog([userTagSchemaV1, deribitTradeSchemaV1, tradeStatsSchemaV1]);
+  return new SchemaCatalog([userTagSchemaV1, deribitTradeSchemaV1, tradeStatsSchemaV2], [tradeStatsSchemaV1]);
 }

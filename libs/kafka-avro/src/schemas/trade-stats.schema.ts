@@ -36,6 +36,26 @@ export const tradeStatsSchemaV1 = {
   ],
 } as const;
 
+/**
+ * Version 2, the one written: `revision` (0 as first published; a window revised by trades that came after
+ * it was published is published again under the same key with the next one). Its default lets a
+ * version-1 record be read as revision 0.
+ */
+export const tradeStatsSchemaV2 = {
+  ...tradeStatsSchemaV1,
+  fields: [
+    ...tradeStatsSchemaV1.fields,
+    { name: 'revision', type: 'int', default: 0, doc: 'Readers keep the highest revision of a window.' },
+  ],
+} as const;
+
 export const TRADE_STATS_SCHEMA = 'market.TradeStats';
 
-assertType<SameShape<AvroValue<typeof tradeStatsSchemaV1>, TradeStats>>(true);
+/** The derived type has `revision` optional (it has a default); the domain type always sets it. */
+type TradeStatsAsWritten = { [K in keyof TradeStats as K extends 'revision' ? never : K]: TradeStats[K] } & {
+  revision?: number;
+};
+
+assertType<
+  SameShape<AvroValue<typeof tradeStatsSchemaV2>, { [K in keyof TradeStatsAsWritten]: TradeStatsAsWritten[K] }>
+>(true);

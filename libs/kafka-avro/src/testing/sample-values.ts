@@ -65,6 +65,7 @@ export function sampleTradeStats(overrides: Partial<TradeStats> = {}): TradeStat
     close: 8955,
     ewma: 8952.1,
     ewma_params: { mode: 'span', alpha: 2 / 21, span: 20, half_life_ms: null },
+    revision: 0,
     ...overrides,
   };
 }

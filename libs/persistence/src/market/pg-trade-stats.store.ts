@@ -9,8 +9,9 @@ const SAVE_CHUNK = 1_000;
 
 /**
  * TradeStatsStore on PostgreSQL through TypeORM (entity TradeStatsWindow). `save` is an upsert on the
- * primary key: the latest delivery of a window wins, which is the latest published version since one
- * window's versions share a key and so a partition, and arrive in order. On a server, each call is
+ * primary key: the latest delivery of a window wins, which is its highest revision since one window's
+ * revisions share a key and so a partition, and arrive in order (a consumer that reads them again reads
+ * them in the same order). On a server, each call is
  * bounded like the other stores' statements (DATABASE_QUERY_TIMEOUT_MS for reads,
  * DATABASE_WRITE_TIMEOUT_MS for saves): the Repository takes no per-query timeout, so the call fails at
  * the bound (the gateway answers 503) while the statement finishes or fails on its own.
@@ -112,6 +113,7 @@ function toRow(s: TradeStats): Omit<TradeStatsWindow, 'storedAt'> {
     ewmaAlpha: s.ewma_params.alpha,
     ewmaSpan: s.ewma_params.span,
     ewmaHalfLifeMs: s.ewma_params.half_life_ms,
+    revision: s.revision,
   };
 }
 
@@ -137,5 +139,6 @@ function fromRow(w: TradeStatsWindow): TradeStats {
       span: w.ewmaSpan,
       half_life_ms: w.ewmaHalfLifeMs,
     },
+    revision: w.revision,
   };
 }

@@ -90,13 +90,13 @@ describe.each(targets)('TradeStatsStore on $name', (target) => {
     const btc = [0, 1, 2].map((m) => window('BTC-PERPETUAL', m));
     await store.save([...btc, empty]);
     await store.save([...btc, empty]); // redelivered
-    const revised = { ...btc[1], count: 99, close: 1e-9 };
+    const revised = { ...btc[1], count: 99, close: 1e-9, revision: 3 };
     await store.save([revised]);
     expect(await store.windows('BTC-PERPETUAL', ALL, 10)).toEqual([btc[0], revised, btc[2]]);
     expect(await store.windows('EMPTY-1', ALL, 10)).toEqual([empty]);
     // Two versions of one window in one call: the later one wins.
-    await store.save([window('DUP-1', 0, { count: 1 }), window('DUP-1', 0, { count: 2 })]);
-    expect((await store.windows('DUP-1', ALL, 10)).map((w) => w.count)).toEqual([2]);
+    await store.save([window('DUP-1', 0, { count: 1 }), window('DUP-1', 0, { count: 2, revision: 1 })]);
+    expect((await store.windows('DUP-1', ALL, 10)).map((w) => [w.count, w.revision])).toEqual([[2, 1]]);
   });
 
   it('answers the range first, then the newest limit, oldest first', async () => {

@@ -59,6 +59,10 @@ export class TradeStatsWindow {
   @Column({ name: 'ewma_half_life_ms', type: 'bigint', nullable: true, transformer: epochMs })
   ewmaHalfLifeMs!: number | null;
 
+  /** Added by TradeStatsRevision1764000000007. */
+  @Column({ type: 'integer' })
+  revision!: number;
+
   /** When this version was stored (wall clock). */
   @Column({ name: 'stored_at', type: 'timestamptz', default: () => 'now()' })
   storedAt!: Date;

@@ -5,6 +5,7 @@ import { ProfileList1764000000003 } from './1764000000003-profile-list.migration
 import { ProfileListWrittenAt1764000000004 } from './1764000000004-profile-list-written-at.migration';
 import { CreateTradeStatsWindow1764000000005 } from './1764000000005-create-trade-stats-window.migration';
 import { CubeDimensionIds1764000000006 } from './1764000000006-cube-dimension-ids.migration';
+import { TradeStatsRevision1764000000007 } from './1764000000007-trade-stats-revision.migration';
 
 /** Every migration, oldest first. Append new ones; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   ProfileListWrittenAt1764000000004,
   CreateTradeStatsWindow1764000000005,
   CubeDimensionIds1764000000006,
+  TradeStatsRevision1764000000007,
 ];
