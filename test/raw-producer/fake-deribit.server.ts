@@ -186,6 +186,9 @@ export class FakeDeribitServer {
     for (const c of this.conns) c.ws.terminate();
   }
 
+  /** While on, trade_seq range queries answer nothing (history sequence numbers do not reach); by time still works. */
+  seqAnswersEmpty = false;
+
   /** While on, new connections are closed at once (an exchange or network outage); trading goes on. */
   refuseConnections(on: boolean): void {
     this.refusing = on;
@@ -348,7 +351,9 @@ export class FakeDeribitServer {
         return answer(channels);
       }
       case 'public/get_last_trades_by_instrument':
-        return answer(this.lastTrades(params));
+        return answer(this.seqAnswersEmpty ? { trades: [], has_more: false } : this.lastTrades(params));
+      case 'public/get_last_trades_by_instrument_and_time':
+        return answer(this.lastTradesByTime(params));
       default:
         return fail({ code: -32601, message: 'Method not found' });
     }
@@ -394,6 +399,15 @@ export class FakeDeribitServer {
       this.testRequestsSent++;
       this.send(c, { jsonrpc: '2.0', method: 'heartbeat', params: { type: 'test_request' } });
     }, every);
+  }
+
+  private lastTradesByTime(params: Record<string, unknown>): { trades: DeribitTrade[]; has_more: boolean } {
+    const log = this.log.get(String(params.instrument_name)) ?? [];
+    const start = typeof params.start_timestamp === 'number' ? params.start_timestamp : -Infinity;
+    const end = typeof params.end_timestamp === 'number' ? params.end_timestamp : Infinity;
+    const count = typeof params.count === 'number' ? params.count : 10;
+    const inRange = log.filter((t) => t.timestamp >= start && t.timestamp <= end);
+    return { trades: inRange.slice(0, count), has_more: inRange.length > count };
   }
 
   private lastTrades(params: Record<string, unknown>): { trades: DeribitTrade[]; has_more: boolean } {

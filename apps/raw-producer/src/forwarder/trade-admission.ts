@@ -27,6 +27,10 @@ const CATCH_UP_PAGE = 1_000;
 interface Hold {
   readonly from: number;
   readonly to: number;
+  /** Event time of the instrument's last trade before the gap (unknown after a restart without one). */
+  readonly after: number | undefined;
+  /** Event time of the trade that revealed the gap: the missing trades are at or before it. */
+  readonly before: number;
   /** The trade that revealed the gap, then everything that came after it, in order. */
   readonly pending: DeribitTrade[];
 }
@@ -42,6 +46,8 @@ export class TradeAdmission {
   private readonly log = new Logger('TradeForwarder');
   private readonly ids: RecentIdSet;
   private readonly seqs = new TradeSequenceTracker();
+  /** Newest event time queued per instrument: with the revealing trade's, it brackets a gap in time. */
+  private readonly lastTimes = new Map<string, number>();
   private readonly holds = new Map<string, Hold>();
   /** Instruments being caught up after a reconnection, with the trades that came meanwhile, in order. */
   private readonly catchUps = new Map<string, DeribitTrade[]>();
@@ -88,6 +94,7 @@ export class TradeAdmission {
     for (const t of byTime) {
       this.ids.add(t.trade_id);
       this.seqs.restore(t.instrument_name, t.trade_seq);
+      this.noteTime(t);
     }
     return this.seqs.instruments;
   }
@@ -109,6 +116,7 @@ export class TradeAdmission {
       case 'first':
       case 'next':
         this.queue.push(t);
+        this.noteTime(t);
         return;
       case 'stale':
         // A different trade_id with an old seq: a re-delivery whose id has left the dedupe window.
@@ -199,7 +207,14 @@ export class TradeAdmission {
     } else {
       this.log.warn(`${what}; back-filling`);
     }
-    const hold: Hold = { from, to: gap.to, pending: [t] };
+    const hold: Hold = {
+      from,
+      to: gap.to,
+      after: this.lastTimes.get(t.instrument_name),
+      before: t.timestamp,
+      pending: [t],
+    };
+    this.noteTime(t);
     this.holds.set(t.instrument_name, hold);
     this.heldCount++;
     const running = this.backfill(t.instrument_name, hold).finally(() => this.backfills.delete(running));
@@ -208,16 +223,17 @@ export class TradeAdmission {
 
   /** Fetches a gap's trades (retrying within the budget), queues them, then releases the held trades. */
   private async backfill(instrument: string, hold: Hold): Promise<void> {
-    const fetched = await this.fetchGap(instrument, hold);
-    this.holds.delete(instrument);
-    this.heldCount -= hold.pending.length;
     const missing = new Set<number>();
     for (let seq = hold.from; seq <= hold.to; seq++) missing.add(seq);
+    const fetched = await this.fetchGap(instrument, hold);
+    if (countMissing(fetched, missing) < missing.size) fetched.push(...(await this.fetchByTime(instrument, hold)));
+    this.holds.delete(instrument);
+    this.heldCount -= hold.pending.length;
     const filled = this.queueRecovered(instrument, fetched, missing);
     const expected = hold.to - hold.from + 1;
     if (filled < expected) {
       this.log.warn(`back-fill of ${instrument} ${hold.from}..${hold.to} recovered ${filled} of ${expected} trades`);
-      this.retryLater(instrument, hold.from, hold.to, missing);
+      this.retryLater(instrument, hold, missing);
     } else {
       this.log.log(`back-fill of ${instrument} ${hold.from}..${hold.to} recovered all ${filled} trades`);
     }
@@ -253,7 +269,8 @@ export class TradeAdmission {
    * pauses, for backfillRetryForMs. What comes back is published late, after newer trades (readers see
    * it as a late trade); what never does is counted unrecovered, and so is what is left at shutdown.
    */
-  private retryLater(instrument: string, from: number, to: number, missing: Set<number>): void {
+  private retryLater(instrument: string, hold: Hold, missing: Set<number>): void {
+    const { from, to } = hold;
     if (this.opts.backfillRetryForMs <= 0 || this.stopping.aborted) {
       this.metrics.unrecovered.inc(missing.size);
       return;
@@ -269,7 +286,10 @@ export class TradeAdmission {
           // No spread into Math.min/max: a gap may hold up to BACKFILL_MAX_TRADES (1,000,000) seqs.
           let [lo, hi] = [Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
           for (const seq of missing) [lo, hi] = [Math.min(lo, seq), Math.max(hi, seq)];
-          this.queueRecovered(instrument, await this.source.fetchTrades(instrument, lo, hi), missing);
+          const fetched = await this.source.fetchTrades(instrument, lo, hi);
+          if (countMissing(fetched, missing) < missing.size)
+            fetched.push(...(await this.fetchByTime(instrument, hold)));
+          this.queueRecovered(instrument, fetched, missing);
         } catch (err) {
           this.log.debug(`later back-fill of ${instrument} ${from}..${to} failed: ${(err as Error).message}`);
         }
@@ -292,6 +312,28 @@ export class TradeAdmission {
       }
     })().finally(() => this.retries.delete(running));
     this.retries.add(running);
+  }
+
+  /**
+   * The fallback when sequence numbers do not reach (the server answers a trade_seq range with less than it
+   * has): the instrument's trades between the last one before the gap and the one that revealed it, by
+   * time. One attempt; [] when the source cannot say, or the gap's start time is unknown.
+   */
+  private async fetchByTime(instrument: string, hold: Hold): Promise<DeribitTrade[]> {
+    if (hold.after === undefined) return [];
+    try {
+      const found = await this.source.fetchTradesByTime(instrument, hold.after, hold.before);
+      this.log.log(`back-fill of ${instrument} ${hold.from}..${hold.to} by time: ${found.length} trade(s) in range`);
+      return found;
+    } catch (err) {
+      this.log.debug(`back-fill of ${instrument} by time failed: ${(err as Error).message}`);
+      return [];
+    }
+  }
+
+  private noteTime(t: DeribitTrade): void {
+    const last = this.lastTimes.get(t.instrument_name);
+    if (last === undefined || t.timestamp > last) this.lastTimes.set(t.instrument_name, t.timestamp);
   }
 
   /** The source's trades of the gap, retried within `backfillTimeoutMs`; [] when that fails. */
@@ -321,4 +363,9 @@ export class TradeAdmission {
       }
     }
   }
+}
+
+/** How many of `fetched` are still `missing` (distinct trade_seqs). */
+function countMissing(fetched: readonly DeribitTrade[], missing: ReadonlySet<number>): number {
+  return new Set(fetched.filter((t) => missing.has(t.trade_seq)).map((t) => t.trade_seq)).size;
 }

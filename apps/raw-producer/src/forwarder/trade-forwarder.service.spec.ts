@@ -60,6 +60,14 @@ class FakeSource extends TradeSource {
     this.fetches.push([instrument, from, to]);
     return this.fetch(instrument, from, to);
   }
+  /** Answers of fetchTradesByTime (default: the source cannot). */
+  fetchByTime: (instrument: string, from: number, to: number) => Promise<DeribitTrade[]> = () =>
+    Promise.reject(new Error('not by time'));
+  readonly timeFetches: [string, number, number][] = [];
+  fetchTradesByTime(instrument: string, from: number, to: number): Promise<DeribitTrade[]> {
+    this.timeFetches.push([instrument, from, to]);
+    return this.fetchByTime(instrument, from, to);
+  }
   push(...trades: DeribitTrade[]): Promise<void> {
     return this.listener!.onTrades(trades);
   }
@@ -248,6 +256,21 @@ describe('TradeForwarder', () => {
       ['X', 5, 6],
     ]);
     expect(await value(metrics.gaps)).toBe(2);
+  });
+
+  it('falls back to a back-fill by time when sequence numbers do not reach', async () => {
+    const exchange = [1, 2, 3, 4, 5].map((seq) => ({ ...trade('X', seq), timestamp: 1_000 + seq * 10 }));
+    source.fetch = () => Promise.resolve([]); // the trade_seq query answers nothing
+    source.fetchByTime = (_i, from, to) =>
+      Promise.resolve(exchange.filter((t) => t.timestamp >= from && t.timestamp <= to).reverse());
+    await create().start();
+    await source.push(exchange[0], exchange[4]);
+    await until('5 trades', () => publisher.written.length === 5);
+    expect(seqsOf(publisher.written, 'X')).toEqual([1, 2, 3, 4, 5]);
+    // Between the last trade before the gap and the one that revealed it; the bounds come twice, once kept.
+    expect(source.timeFetches).toEqual([['X', 1_010, 1_050]]);
+    expect(await value(metrics.backfilled)).toBe(3);
+    expect(await value(metrics.unrecovered)).toBe(0);
   });
 
   it('reports a gap it cannot fill and forwards the rest', async () => {

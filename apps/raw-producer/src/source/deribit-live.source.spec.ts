@@ -171,6 +171,24 @@ describe('DeribitLiveSource against a fake Deribit', () => {
     expect(source!.watermark()).toBeUndefined();
   });
 
+  it("fetches an instrument's trades by time range, for when trade_seq queries do not reach", async () => {
+    await startSource();
+    await streaming();
+    const made = server.trade('BTC-PERPETUAL', 30, { notify: false });
+    server.seqAnswersEmpty = true;
+    expect(await source!.fetchTrades('BTC-PERPETUAL', made[0].trade_seq, made[29].trade_seq)).toEqual([]);
+    const got = await source!.fetchTradesByTime('BTC-PERPETUAL', made[5].timestamp, made[20].timestamp);
+    expect(got).toEqual(made.slice(5, 21));
+    expect(server.requestsOf('public/get_last_trades_by_instrument_and_time')[0].params).toEqual({
+      instrument_name: 'BTC-PERPETUAL',
+      start_timestamp: made[5].timestamp,
+      end_timestamp: made[20].timestamp,
+      count: 1_000,
+      sorting: 'asc',
+      include_old: true,
+    });
+  });
+
   it('reconnects when the watchdog finds the line silent', async () => {
     await startSource({ watchdogMs: 300 });
     await streaming();

@@ -35,6 +35,8 @@ export interface DeribitLiveOptions {
 
 /** Largest count get_last_trades_by_instrument accepts. */
 const BACKFILL_PAGE = 1_000;
+/** Most pages one time-range back-fill asks for (1,000 trades each). */
+const BACKFILL_TIME_PAGES = 100;
 const SAMPLE_CHARS = 200;
 /** Share of an access token's lifetime after which it is refreshed. */
 const TOKEN_REFRESH_AT = 0.8;
@@ -147,6 +149,42 @@ export class DeribitLiveSource extends TradeSource {
       out.push(...trades.filter((t) => t.instrument_name === instrument && t.trade_seq >= from && t.trade_seq <= to));
     }
     return out.sort((a, b) => a.trade_seq - b.trade_seq);
+  }
+
+  /**
+   * `public/get_last_trades_by_instrument_and_time`, oldest first, in pages of 1,000 from the last page's
+   * newest time (trades at that millisecond come twice; the caller keeps one per trade_seq), at most
+   * BACKFILL_TIME_PAGES pages.
+   */
+  async fetchTradesByTime(instrument: string, startTime: number, endTime: number): Promise<DeribitTrade[]> {
+    const out: DeribitTrade[] = [];
+    let from = startTime;
+    for (let page = 0; page < BACKFILL_TIME_PAGES; page++) {
+      const conn = this.current;
+      if (conn === undefined || !conn.isOpen || this.status !== 'streaming')
+        throw new Error('not connected to Deribit');
+      const result = await this.call(conn, 'public/get_last_trades_by_instrument_and_time', {
+        instrument_name: instrument,
+        start_timestamp: from,
+        end_timestamp: endTime,
+        count: BACKFILL_PAGE,
+        sorting: 'asc',
+        include_old: true,
+      });
+      const body =
+        typeof result === 'object' && result !== null ? (result as { trades?: unknown; has_more?: unknown }) : {};
+      const { trades, rejected } = parseTrades(body.trades);
+      for (const r of rejected)
+        this.emit({ type: 'malformed', what: 'trade', reason: r.reason, sample: 'back-fill answer' });
+      const inRange = trades.filter(
+        (t) => t.instrument_name === instrument && t.timestamp >= from && t.timestamp <= endTime,
+      );
+      out.push(...inRange);
+      const newest = inRange.reduce((m, t) => Math.max(m, t.timestamp), from);
+      if (body.has_more !== true || inRange.length < BACKFILL_PAGE || newest <= from) break;
+      from = newest;
+    }
+    return out.sort((a, b) => a.timestamp - b.timestamp);
   }
 
   private async run(): Promise<void> {

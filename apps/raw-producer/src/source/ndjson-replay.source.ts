@@ -109,6 +109,10 @@ export class NdjsonReplaySource extends TradeSource {
     return Promise.reject(new Error('a replay cannot fetch trades it did not record'));
   }
 
+  fetchTradesByTime(): Promise<DeribitTrade[]> {
+    return this.fetchTrades();
+  }
+
   private async run(): Promise<void> {
     const shifter = new ReplayLoopShifter();
     const started = Date.now();

@@ -91,4 +91,10 @@ export abstract class TradeSource {
   /** Whether `fetchTrades` can be used to fill gaps. */
   abstract readonly supportsBackfill: boolean;
   abstract fetchTrades(instrument: string, startSeq: number, endSeq: number): Promise<DeribitTrade[]>;
+  /**
+   * The fallback of `fetchTrades` when sequence numbers do not reach: the instrument's trades with a
+   * timestamp in [startTime, endTime] (epoch ms) that the source can still obtain, ascending by time, possibly
+   * fewer; rejects as `fetchTrades` does (and always when `supportsBackfill` is false).
+   */
+  abstract fetchTradesByTime(instrument: string, startTime: number, endTime: number): Promise<DeribitTrade[]>;
 }
