@@ -70,6 +70,17 @@ export const aggStateSchemaV1 = {
   ],
 } as const;
 
+/** Version 1's fields with `added` appended to InstrumentState's (each with a default, so older records read). */
+function instrumentFieldsAdded(added: readonly unknown[]) {
+  return aggStateSchemaV1.fields.map((field) =>
+    field.name !== 'instrument'
+      ? field
+      : { ...field, type: ['null', { ...field.type[1], fields: [...field.type[1].fields, ...added] }] },
+  );
+}
+
+const SEEN_SEQS = { name: 'seen_seqs', type: { type: 'array', items: 'long' }, default: [] } as const;
+
 /**
  * Version 2: InstrumentState gains `seen_seqs`, the instrument's counted trade_seq
  * ranges (SeenSequences: `[lo0, hi0, lo1, hi1, ...]`). Its default (empty) lets a version-1 changelog be
@@ -78,23 +89,7 @@ export const aggStateSchemaV1 = {
 export const aggStateSchemaV2 = {
   ...aggStateSchemaV1,
   doc: `${aggStateSchemaV1.doc} Version 2: the instrument's counted trade_seq ranges.`,
-  fields: aggStateSchemaV1.fields.map((field) =>
-    field.name !== 'instrument'
-      ? field
-      : {
-          ...field,
-          type: [
-            'null',
-            {
-              ...field.type[1],
-              fields: [
-                ...field.type[1].fields,
-                { name: 'seen_seqs', type: { type: 'array', items: 'long' }, default: [] },
-              ],
-            },
-          ],
-        },
-  ),
+  fields: instrumentFieldsAdded([SEEN_SEQS]),
 } as const;
 
 /**
@@ -103,43 +98,30 @@ export const aggStateSchemaV2 = {
  * windows a late trade may still revise (none in a record of an earlier version).
  */
 export const aggStateSchemaV3 = {
-  ...aggStateSchemaV2,
-  doc: `${aggStateSchemaV2.doc} Version 3: the newest source watermark.`,
-  fields: aggStateSchemaV1.fields.map((field) =>
-    field.name !== 'instrument'
-      ? field
-      : {
-          ...field,
-          type: [
-            'null',
-            {
-              ...field.type[1],
-              fields: [
-                ...field.type[1].fields,
-                { name: 'seen_seqs', type: { type: 'array', items: 'long' }, default: [] },
-                { name: 'source_time', type: ['null', 'long'], default: null },
-                {
-                  name: 'closed_windows',
-                  type: {
-                    type: 'array',
-                    items: {
-                      type: 'record',
-                      name: 'ClosedWindow',
-                      fields: [
-                        { name: 'start', type: 'long' },
-                        { name: 'revision', type: 'int' },
-                        { name: 'window', type: ['null', 'OpenWindow'] },
-                        { name: 'ewma', type: ['null', 'double'] },
-                      ],
-                    },
-                  },
-                  default: [],
-                },
-              ],
-            },
+  ...aggStateSchemaV1,
+  doc: `${aggStateSchemaV2.doc} Version 3: the newest source watermark and the windows kept for revisions.`,
+  fields: instrumentFieldsAdded([
+    SEEN_SEQS,
+    { name: 'source_time', type: ['null', 'long'], default: null },
+    {
+      name: 'closed_windows',
+      type: {
+        type: 'array',
+        items: {
+          type: 'record',
+          name: 'ClosedWindow',
+          fields: [
+            { name: 'start', type: 'long' },
+            { name: 'revision', type: 'int' },
+            // Named in the same schema: the record of open_windows' items.
+            { name: 'window', type: ['null', 'OpenWindow'] },
+            { name: 'ewma', type: ['null', 'double'] },
           ],
         },
-  ),
+      },
+      default: [],
+    },
+  ]),
 } as const;
 
 export const AGG_STATE_SCHEMA = 'agg.AggStateRecord';

@@ -71,6 +71,17 @@ class FakeSource extends TradeSource {
   push(...trades: DeribitTrade[]): Promise<void> {
     return this.listener!.onTrades(trades);
   }
+  /** From now on fetchTrades answers only once the returned function is called (as it would have). */
+  holdFetches(): () => void {
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((r) => (release = r));
+    const answer = this.fetch;
+    this.fetch = async (i, from, to) => {
+      await released;
+      return answer(i, from, to);
+    };
+    return release;
+  }
 }
 
 class FakePublisher extends MessagePublisher {
@@ -220,13 +231,7 @@ describe('TradeForwarder', () => {
   });
 
   it('back-fills a gap before the trade that revealed it, holding later trades of that instrument only', async () => {
-    let release: () => void = () => undefined;
-    const fetched = new Promise<void>((r) => (release = r));
-    const defaultFetch = source.fetch;
-    source.fetch = async (i, from, to) => {
-      await fetched;
-      return defaultFetch(i, from, to);
-    };
+    const release = source.holdFetches();
     await create().start();
     await source.push(trade('BTC-PERPETUAL', 10), trade('ETH-PERPETUAL', 1));
     await source.push(trade('BTC-PERPETUAL', 14), trade('ETH-PERPETUAL', 2));
@@ -385,13 +390,7 @@ describe('TradeForwarder', () => {
   });
 
   it('does not make the source wait for trades held by a back-fill (the answer must get through)', async () => {
-    let release: () => void = () => undefined;
-    const answered = new Promise<void>((r) => (release = r));
-    const defaultFetch = source.fetch;
-    source.fetch = async (i, from, to) => {
-      await answered;
-      return defaultFetch(i, from, to);
-    };
+    const release = source.holdFetches();
     await create({ maxQueuedTrades: 2 }).start();
     await source.push(trade('X', 1), trade('X', 5));
     await source.push(...[6, 7, 8, 9].map((s) => trade('X', s)));
@@ -445,13 +444,7 @@ describe('TradeForwarder', () => {
     });
 
     it('is held while a gap is back-filled, so no trade it covers comes after it', async () => {
-      let release: () => void = () => undefined;
-      const fetched = new Promise<void>((r) => (release = r));
-      const defaultFetch = source.fetch;
-      source.fetch = async (i, from, to) => {
-        await fetched;
-        return defaultFetch(i, from, to);
-      };
+      const release = source.holdFetches();
       await create().start();
       await source.push(trade('A', 1), trade('A', 4));
       source.clock = 5_000;
@@ -468,12 +461,9 @@ describe('TradeForwarder', () => {
     it('after a (re)subscription, is held until every known instrument caught up on what it missed', async () => {
       // The exchange's trades of quiet instrument Q: 1-2 were seen, 3-4 were made while away.
       const exchange = [1, 2, 3, 4].map((seq) => trade('Q', seq));
-      let release: () => void = () => undefined;
-      const fetched = new Promise<void>((r) => (release = r));
-      source.fetch = async (_i, from, to) => {
-        await fetched;
-        return exchange.filter((t) => t.trade_seq >= from && t.trade_seq <= to);
-      };
+      source.fetch = (_i, from, to) =>
+        Promise.resolve(exchange.filter((t) => t.trade_seq >= from && t.trade_seq <= to));
+      const release = source.holdFetches();
       await create().start();
       await source.push(exchange[0], exchange[1]);
       await until('2 written', () => publisher.written.length === 2);

@@ -131,10 +131,7 @@ export class DeribitLiveSource extends TradeSource {
     // picks when it has to cut.
     for (let from = startSeq; from <= endSeq; from += BACKFILL_PAGE) {
       const to = Math.min(endSeq, from + BACKFILL_PAGE - 1);
-      const conn = this.current;
-      if (conn === undefined || !conn.isOpen || this.status !== 'streaming')
-        throw new Error('not connected to Deribit');
-      const result = await this.call(conn, 'public/get_last_trades_by_instrument', {
+      const result = await this.call(this.streamingConnection(), 'public/get_last_trades_by_instrument', {
         instrument_name: instrument,
         start_seq: from,
         end_seq: to,
@@ -160,10 +157,7 @@ export class DeribitLiveSource extends TradeSource {
     const out: DeribitTrade[] = [];
     let from = startTime;
     for (let page = 0; page < BACKFILL_TIME_PAGES; page++) {
-      const conn = this.current;
-      if (conn === undefined || !conn.isOpen || this.status !== 'streaming')
-        throw new Error('not connected to Deribit');
-      const result = await this.call(conn, 'public/get_last_trades_by_instrument_and_time', {
+      const result = await this.call(this.streamingConnection(), 'public/get_last_trades_by_instrument_and_time', {
         instrument_name: instrument,
         start_timestamp: from,
         end_timestamp: endTime,
@@ -333,6 +327,13 @@ export class DeribitLiveSource extends TradeSource {
       // Errors were reported by call(); a connection that cannot answer heartbeats is closed by the server.
       () => undefined,
     );
+  }
+
+  /** The connection to ask on; throws while there is none subscribed. */
+  private streamingConnection(): DeribitRpcConnection {
+    const conn = this.current;
+    if (conn === undefined || !conn.isOpen || this.status !== 'streaming') throw new Error('not connected to Deribit');
+    return conn;
   }
 
   /** A request on `conn`; a JSON-RPC error is reported (and acted upon) before it is rethrown. */
