@@ -141,29 +141,40 @@ describe('DeribitLiveSource against a fake Deribit', () => {
     expect(rec.trades.map((t) => t.trade_seq)).toEqual([1000, 1001, 1002, 1003]);
   });
 
-  it('has a watermark only while subscribed, and none past a notification not yet handed over', async () => {
-    let release: () => void = () => undefined;
-    const held = new Promise<void>((r) => (release = r));
+  it("has a watermark while subscribed: the feed's newest trade time moved on at wall pace, held while a notification waits", async () => {
+    let hold: Promise<void> | undefined;
     rec.onTrades = (trades) => {
       rec.trades.push(...trades);
-      return held;
+      return hold ?? Promise.resolve();
     };
     await startSource();
-    expect(source!.watermark()).toBeUndefined();
     await streaming();
-    const before = Date.now();
-    expect(source!.watermark()).toBeGreaterThanOrEqual(before);
+    expect(source!.watermark()).toBeUndefined(); // no trade yet: the exchange's clock is unknown
 
-    server.trade('BTC-PERPETUAL', 1);
-    await server.waitFor('the first notification', () => rec.trades.length === 1);
-    server.trade('BTC-PERPETUAL', 1); // received while the listener still holds the first
-    await new Promise((r) => setTimeout(r, 100));
-    const stuck = source!.watermark()!;
-    expect(stuck).toBeLessThan(Date.now() - 50);
-    release();
-    await server.waitFor('the second handed over', () => rec.trades.length === 2);
+    // The fake exchange's clock is days behind the wall clock: the watermark follows the exchange's.
+    const [first] = server.trade('BTC-PERPETUAL', 1);
+    await server.waitFor('the first trade', () => rec.trades.length === 1);
     await new Promise((r) => setTimeout(r, 10));
-    expect(source!.watermark()).toBeGreaterThan(stuck + 50);
+    const w1 = source!.watermark()!;
+    expect(w1).toBeGreaterThanOrEqual(first.timestamp);
+    expect(w1).toBeLessThan(first.timestamp + 1_000);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(source!.watermark()! - w1).toBeGreaterThanOrEqual(90);
+
+    let release: () => void = () => undefined;
+    hold = new Promise<void>((r) => (release = r));
+    server.advanceClock(60_000);
+    const [second] = server.trade('BTC-PERPETUAL', 1);
+    await server.waitFor('the second trade (held by the listener)', () => rec.trades.length === 2);
+    const [third] = server.trade('BTC-PERPETUAL', 1); // received, waiting behind the second
+    await new Promise((r) => setTimeout(r, 100));
+    expect(source!.watermark()).toBe(first.timestamp);
+    hold = undefined;
+    release();
+    await server.waitFor('the third handed over', () => rec.trades.length === 3);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(source!.watermark()).toBeGreaterThanOrEqual(third.timestamp);
+    expect(third.timestamp).toBeGreaterThan(second.timestamp);
 
     server.refuseConnections(true);
     server.dropAll();

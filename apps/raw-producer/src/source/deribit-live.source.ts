@@ -84,6 +84,8 @@ export class DeribitLiveSource extends TradeSource {
   private pendingDeliveries = 0;
   /** When each notification still waiting for the listener was received, oldest first. */
   private readonly receivedAt: number[] = [];
+  /** Newest trade time handed to the listener, and the wall time when it was: the exchange's clock. */
+  private newest: { readonly time: number; readonly at: number } | undefined;
   private rateLimitedUntil = 0;
   private readonly maxPending: number;
   private readonly random: () => number;
@@ -117,12 +119,16 @@ export class DeribitLiveSource extends TradeSource {
   }
 
   /**
-   * While subscribed: now, or just before the oldest notification not yet handed over. A trade made while
-   * disconnected is older than the reconnection: the listener holds the watermark until it caught up.
+   * While subscribed: the exchange's clock as the feed shows it, the newest trade time handed over moved on
+   * by the wall time since (the local clock is not compared with the exchange's: they need not agree, and a
+   * test exchange's runs apart); while a notification waits to be handed over, that newest time as is.
+   * Undefined before the first trade and while not subscribed. A trade made while disconnected is older
+   * than the reconnection: the listener holds the watermark until it caught up.
    */
   watermark(): number | undefined {
-    if (this.status !== 'streaming') return undefined;
-    return this.receivedAt.length > 0 ? this.receivedAt[0] - 1 : Date.now();
+    if (this.status !== 'streaming' || this.newest === undefined) return undefined;
+    if (this.receivedAt.length > 0) return this.newest.time;
+    return this.newest.time + (Date.now() - this.newest.at);
   }
 
   async fetchTrades(instrument: string, startSeq: number, endSeq: number): Promise<DeribitTrade[]> {
@@ -314,6 +320,9 @@ export class DeribitLiveSource extends TradeSource {
       .then(() => listener.onTrades(trades))
       .catch(() => undefined)
       .then(() => {
+        let newest = this.newest?.time ?? Number.NEGATIVE_INFINITY;
+        for (const t of trades) if (t.timestamp > newest) newest = t.timestamp;
+        if (newest > (this.newest?.time ?? Number.NEGATIVE_INFINITY)) this.newest = { time: newest, at: Date.now() };
         this.pendingDeliveries--;
         this.receivedAt.shift();
         if (this.pendingDeliveries <= this.maxPending / 2) this.current?.resume();
