@@ -82,8 +82,9 @@ export abstract class TradeSource {
   abstract state(): TradeSourceState;
   /**
    * The source's watermark (epoch ms): every trade it will still deliver has a later timestamp, as far as
-   * the source can tell. Live: the wall clock while subscribed (the feed's latency is left to the readers'
-   * grace), undefined while not connected; a listener that fills gaps holds it back meanwhile. Replay: the
+   * the source can tell. Live: the exchange's clock as the feed shows it while subscribed (the newest trade
+   * time delivered, moved on at wall pace; the feed's latency is left to the readers' grace), undefined while
+   * not connected; a listener that fills gaps holds it back meanwhile. Replay: the
    * newest timestamp delivered, and the recording's own clock while it waits between notifications.
    * Undefined before the first trade, or when the source cannot say.
    */
