@@ -109,10 +109,13 @@ describe('raw-producer app against a fake Deribit (in-memory publisher)', () => 
     expect(await value(metrics.reconnects)).toBe(CHAOS_EXPECTED.connections - 1);
     expect(await value(metrics.rpcErrors, { code: '10028' })).toBe(1);
     expect(await value(metrics.rpcErrors, { code: '11050' })).toBe(1);
-    expect(await value(metrics.duplicates)).toBe(CHAOS_EXPECTED.duplicates);
+    // At least the re-sent ones: a catch-up's answer can also overlap the live feed (dropped the same way).
+    expect(await value(metrics.duplicates)).toBeGreaterThanOrEqual(CHAOS_EXPECTED.duplicates);
     expect(await value(metrics.malformed, { what: 'frame' })).toBe(CHAOS_EXPECTED.malformedFrames);
     expect(await value(metrics.malformed, { what: 'trade' })).toBe(CHAOS_EXPECTED.malformedTrades);
-    expect(await value(metrics.gaps)).toBe(CHAOS_EXPECTED.gaps);
+    // A reconnection's catch-up may find the trades of two holes at once (see CHAOS_EXPECTED.gaps).
+    expect(await value(metrics.gaps)).toBeGreaterThanOrEqual(CHAOS_EXPECTED.gaps - 1);
+    expect(await value(metrics.gaps)).toBeLessThanOrEqual(CHAOS_EXPECTED.gaps);
     expect(await value(metrics.missing)).toBe(CHAOS_EXPECTED.missing);
     expect(await value(metrics.backfilled)).toBe(CHAOS_EXPECTED.missing);
     expect(await value(metrics.unrecovered)).toBe(0);

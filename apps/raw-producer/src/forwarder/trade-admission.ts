@@ -22,6 +22,10 @@ export interface TradeAdmissionOptions {
 
 /** Trades asked for per request when catching up (Deribit answers at most 1,000). */
 const CATCH_UP_PAGE = 1_000;
+/** Catch-up requests in flight at once, for the server's rate limits. */
+const CATCH_UP_CONCURRENCY = 4;
+/** Instruments quiet for longer than this before the newest known trade are not caught up. */
+const CATCH_UP_HORIZON_MS = 3_600_000;
 
 /** Trades of one instrument waiting for the back-fill of the gap before the first of them. */
 interface Hold {
@@ -132,38 +136,59 @@ export class TradeAdmission {
   }
 
   /**
-   * After a reconnection: trades made while the source was away only show up as a trade_seq gap at the
-   * instrument's next trade, which for a quiet instrument may come much later (and a watermark would have
-   * passed them). So each known instrument's trades after its last are asked for now, paged, within
-   * `backfillTimeoutMs`; the instrument's new trades wait meanwhile, as behind a gap. What comes back goes
-   * through the usual checks (counted as a gap when there is any); a catch-up that fails leaves the rest
-   * to the gap check of the next trade.
+   * After a (re)subscription: trades made while the source was away only show up as a trade_seq gap at
+   * the instrument's next trade, which for a quiet instrument may come much later (and a watermark would
+   * have passed them). So the known instruments' trades after their last are asked for now, paged, within
+   * `backfillTimeoutMs` each; an instrument's new trades wait meanwhile, as behind a gap. What comes back
+   * goes through the usual checks (counted as a gap when there is any); a catch-up that fails leaves the
+   * rest to the gap check of the next trade. Bounded for the server's rate limits: at most
+   * CATCH_UP_CONCURRENCY requests at a time, and only instruments that traded within CATCH_UP_HORIZON_MS
+   * of the newest trade known (by the exchange's clock): one quiet for longer, or no longer subscribed,
+   * is left to its next trade's gap check.
    */
   catchUp(): void {
     if (!this.opts.backfillEnabled || !this.source.supportsBackfill || this.stopping.aborted) return;
-    for (const instrument of [...this.seqs.names()]) {
+    let newest = Number.NEGATIVE_INFINITY;
+    for (const time of this.lastTimes.values()) if (time > newest) newest = time;
+    const due: [string, DeribitTrade[]][] = [];
+    for (const instrument of this.seqs.names()) {
+      const last = this.lastTimes.get(instrument);
       if (this.holds.has(instrument) || this.catchUps.has(instrument)) continue;
+      if (last === undefined || last < newest - CATCH_UP_HORIZON_MS) continue;
       const pending: DeribitTrade[] = [];
       this.catchUps.set(instrument, pending);
-      const running = this.fetchAfter(instrument)
-        .then((fetched) => {
-          this.catchUps.delete(instrument);
-          this.heldCount -= pending.length;
-          if (fetched.length > 0) {
-            const last = this.seqs.lastSeq(instrument) ?? 0;
-            const found = fetched.filter((t) => t.trade_seq > last).length;
-            this.log.warn(`caught up ${instrument} after a reconnection: ${found} trade(s) made while away`);
-            this.metrics.gaps.inc();
-            this.metrics.missing.inc(found);
-            this.metrics.backfilled.inc(found);
-          }
-          for (const t of fetched) this.admit(t);
-          for (const t of pending) this.admit(t);
-          this.onQueued();
-        })
-        .finally(() => this.backfills.delete(running));
+      due.push([instrument, pending]);
+    }
+    const worker = async (): Promise<void> => {
+      for (let next = due.shift(); next !== undefined; next = due.shift()) await this.catchUpOne(...next);
+    };
+    const workers = Math.min(CATCH_UP_CONCURRENCY, due.length);
+    for (let i = 0; i < workers; i++) {
+      const running = worker().finally(() => this.backfills.delete(running));
       this.backfills.add(running);
     }
+  }
+
+  /** One instrument's catch-up: what it fetched, then the trades that came meanwhile, through the checks. */
+  private async catchUpOne(instrument: string, pending: DeribitTrade[]): Promise<void> {
+    const fetched = await this.fetchAfter(instrument);
+    this.catchUps.delete(instrument);
+    this.heldCount -= pending.length;
+    // The subscription was live while the catch-up asked: a trade both delivered and fetched is the overlap
+    // of the two, neither missed nor a re-delivery to count as a duplicate.
+    const delivered = new Set(pending.map((t) => t.trade_id));
+    const last = this.seqs.lastSeq(instrument) ?? 0;
+    const missed = fetched.filter((t) => t.trade_seq > last && !delivered.has(t.trade_id)).length;
+    if (missed > 0) {
+      this.log.warn(`caught up ${instrument} after a reconnection: ${missed} trade(s) made while away`);
+      this.metrics.gaps.inc();
+      this.metrics.missing.inc(missed);
+      this.metrics.backfilled.inc(missed);
+    }
+    for (const t of fetched) this.admit(t);
+    const overlap = new Set(fetched.map((t) => t.trade_id));
+    for (const t of pending) if (!overlap.has(t.trade_id)) this.admit(t);
+    this.onQueued();
   }
 
   /** An instrument's trades after its last trade_seq, page by page (at most backfillMaxTrades). */

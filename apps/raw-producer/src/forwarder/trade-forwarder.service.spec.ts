@@ -486,6 +486,31 @@ describe('TradeForwarder', () => {
       expect(publisher.watermarks).toEqual([{ key: 'Q', time: 9_000, after: 5 }]);
     });
 
+    it('catches up at most 4 instruments at a time, and none quiet for over an hour before the newest trade', async () => {
+      let inFlight = 0;
+      let maxInFlight = 0;
+      source.fetch = async () => {
+        maxInFlight = Math.max(maxInFlight, ++inFlight);
+        await new Promise((r) => setTimeout(r, 10));
+        inFlight--;
+        return [];
+      };
+      await create().start();
+      const now = Date.now();
+      const active = ['A', 'B', 'C', 'D', 'E', 'F'];
+      await source.push(
+        { ...trade('QUIET', 1), timestamp: now - 3_600_001 - 1_000 },
+        ...active.map((i) => ({ ...trade(i, 1), timestamp: now - 1_000 })),
+      );
+      await until('7 written', () => publisher.written.length === 7);
+      source.listener!.onEvent({ type: 'subscribed', channels: ['trades.any'] });
+      await until('6 catch-ups', () => source.fetches.length === 6 && inFlight === 0);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(source.fetches.map(([i]) => i).sort()).toEqual(active);
+      expect(maxInFlight).toBe(4);
+      expect(await value(metrics.gaps)).toBe(0); // nothing was missing
+    });
+
     it('is written on its own schedule when asked to', async () => {
       source.clock = 3_000;
       await create({ watermarkIntervalMs: 10 }).start();
