@@ -180,7 +180,9 @@ export class TradeStatsRunner implements OnApplicationBootstrap, OnModuleDestroy
     }
     this.lastCommitAt = this.clock.now();
     this.metrics.published(work.published);
-    for (const s of work.stats) if (s.ewma !== null) this.metrics.ewma.set({ instrument: s.instrument }, s.ewma);
+    // The newest window's EWMA: a revision of an older window repeats an older one.
+    for (const s of work.stats)
+      if (s.ewma !== null && s.revision === 0) this.metrics.ewma.set({ instrument: s.instrument }, s.ewma);
     this.metrics.instruments.set(this.processor.instrumentCount);
   }
 
