@@ -186,8 +186,12 @@ export class FakeDeribitServer {
     for (const c of this.conns) c.ws.terminate();
   }
 
-  /** While on, trade_seq range queries answer nothing (history sequence numbers do not reach); by time still works. */
-  seqAnswersEmpty = false;
+  /**
+   * What history queries answer: everything (`full`); nothing by trade_seq but everything by time
+   * (`by-time-only`: sequence numbers that do not reach); nothing at all (`none`: trades the server no
+   * longer has, or not yet).
+   */
+  history: 'full' | 'by-time-only' | 'none' = 'full';
 
   /** While on, new connections are closed at once (an exchange or network outage); trading goes on. */
   refuseConnections(on: boolean): void {
@@ -351,9 +355,9 @@ export class FakeDeribitServer {
         return answer(channels);
       }
       case 'public/get_last_trades_by_instrument':
-        return answer(this.seqAnswersEmpty ? { trades: [], has_more: false } : this.lastTrades(params));
+        return answer(this.history === 'full' ? this.lastTrades(params) : { trades: [], has_more: false });
       case 'public/get_last_trades_by_instrument_and_time':
-        return answer(this.lastTradesByTime(params));
+        return answer(this.history === 'none' ? { trades: [], has_more: false } : this.lastTradesByTime(params));
       default:
         return fail({ code: -32601, message: 'Method not found' });
     }

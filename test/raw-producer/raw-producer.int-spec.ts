@@ -14,7 +14,7 @@ import { RawProducerMetrics } from '../../apps/raw-producer/src/metrics/raw-prod
 import { rawProducerAppModule } from '../../apps/raw-producer/src/raw-producer-app.module';
 import { TradeForwarder } from '../../apps/raw-producer/src/forwarder/trade-forwarder.service';
 import { testKafkaBrokers, uniqueName } from '../support/test-env';
-import { CHAOS_EXPECTED, chaosEnv, INSTRUMENTS, playChaos } from './chaos.scenario';
+import { BTC, CHAOS_EXPECTED, chaosEnv, ETH, INSTRUMENTS, playChaos } from './chaos.scenario';
 import { FakeDeribitServer } from './fake-deribit.server';
 import { readTrades } from './kafka-trades.reader';
 
@@ -104,6 +104,49 @@ describe('raw-producer into a real Kafka broker', () => {
       expect(await value(metrics.produced)).toBe(expected.length);
       expect(server.testRequestsAnswered).toBeGreaterThanOrEqual(3);
       expect(unhandled).toEqual([]);
+    } finally {
+      await app?.close();
+      app = undefined;
+      await server.stop();
+    }
+  });
+
+  it('asks again for a gap a back-fill could not fill: publishes what comes later, counts what never does', async () => {
+    const server = await FakeDeribitServer.start({ testRequestEveryMs: 100, testRequestTimeoutMs: 1_000 });
+    try {
+      const { topic } = await startApp({
+        ...chaosEnv(server),
+        BACKFILL_TIMEOUT_MS: '300',
+        BACKFILL_RETRY_FOR_MS: '6000',
+      });
+      const metrics = app!.get(RawProducerMetrics);
+      await server.waitFor('the subscription', () => server.subscribedConnections === 1, 10_000);
+      server.history = 'none';
+
+      // ETH: the server never has the gap's trades: asked again, then counted unrecovered.
+      const eth = [...server.trade(ETH, 2), ...server.trade(ETH, 4, { withhold: [1_002, 1_003] })];
+      const deadline = Date.now() + 15_000;
+      while ((await value(metrics.unrecovered)) < 2) {
+        if (Date.now() > deadline) throw new Error('the ETH gap was not counted unrecovered in time');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const ethAsked = server
+        .requestsOf('public/get_last_trades_by_instrument')
+        .filter((r) => r.params.instrument_name === ETH).length;
+      expect(ethAsked).toBeGreaterThan(1); // the first back-fill, then at least one later attempt
+
+      // BTC: the server has them again a moment after the first back-fill failed: published late.
+      const btc = [...server.trade(BTC, 2), ...server.trade(BTC, 4, { withhold: [1_002, 1_003] })];
+      await new Promise((r) => setTimeout(r, 600));
+      server.history = 'full';
+      const expected = [...eth.filter((t) => t.trade_seq !== 1_002 && t.trade_seq !== 1_003), ...btc];
+      const received = await readTrades(testKafkaBrokers(), topic, expected.length);
+      expect(received.map((m) => m.value.trade_id).sort()).toEqual(expected.map((t) => t.trade_id).sort());
+      const btcOrder = received.filter((m) => m.value.instrument_name === BTC).map((m) => m.value.trade_seq);
+      expect(btcOrder).toEqual([1_000, 1_001, 1_004, 1_005, 1_002, 1_003]); // recovered late, after newer ones
+      expect(await value(metrics.unrecovered)).toBe(2);
+      expect(await value(metrics.backfilled)).toBe(2);
+      expect(await value(metrics.backfillPending)).toBe(0);
     } finally {
       await app?.close();
       app = undefined;

@@ -186,7 +186,7 @@ describe('DeribitLiveSource against a fake Deribit', () => {
     await startSource();
     await streaming();
     const made = server.trade('BTC-PERPETUAL', 30, { notify: false });
-    server.seqAnswersEmpty = true;
+    server.history = 'by-time-only';
     expect(await source!.fetchTrades('BTC-PERPETUAL', made[0].trade_seq, made[29].trade_seq)).toEqual([]);
     const got = await source!.fetchTradesByTime('BTC-PERPETUAL', made[5].timestamp, made[20].timestamp);
     expect(got).toEqual(made.slice(5, 21));
