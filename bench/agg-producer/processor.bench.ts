@@ -3,7 +3,10 @@
  * closed windows and changelog records out, a unit of work taken whenever windows close (as the runner
  * commits). Bounded by count and time.
  *
- *   npx tsx bench/agg-producer/processor.bench.ts [trades=2000000] [seconds=20]
+ *   npx tsx bench/agg-producer/processor.bench.ts [trades=2000000] [seconds=20] [revisionWindows=10]
+ *
+ * revisionWindows is agg-producer's REVISION_WINDOWS (its default, 10): published windows kept per
+ * instrument, in memory and in every changelog record of the instrument; 0 keeps none.
  */
 import { TradeWindowRules } from '@lib/domain';
 import { ConsumedBatch } from '@lib/kafka-avro/messaging';
@@ -20,6 +23,7 @@ function instruments(n: number) {
 function main(): void {
   const total = Number(process.argv[2] ?? 2_000_000);
   const seconds = Number(process.argv[3] ?? 20);
+  const revisionWindows = Number(process.argv[4] ?? 10);
   // 200 instruments, ~10 000 trades a minute of event time: many windows close during the run.
   const trades = tradeStream({
     startMs: Date.parse('2026-03-01T00:00:00Z'),
@@ -48,7 +52,12 @@ function main(): void {
     });
   }
 
-  const rules = new TradeWindowRules({ windowMs: 60_000, graceMs: 2_000, ewma: { mode: 'span', span: 20 } });
+  const rules = new TradeWindowRules({
+    windowMs: 60_000,
+    graceMs: 2_000,
+    ewma: { mode: 'span', span: 20 },
+    revisionWindows,
+  });
   let processed = 0;
   let windows = 0;
   let units = 0;
@@ -72,7 +81,8 @@ function main(): void {
   console.log(
     `agg-producer processor: ${processed} trades in ${elapsedS.toFixed(2)} s = ` +
       `${Math.round(processed / elapsedS).toLocaleString('en-US')} trades/s ` +
-      `(${windows} windows closed, ${units} units of work, batches of ${BATCH}, 200 instruments)`,
+      `(${windows} windows closed, ${units} units of work, batches of ${BATCH}, 200 instruments, ` +
+      `${revisionWindows} revision windows)`,
   );
 }
 

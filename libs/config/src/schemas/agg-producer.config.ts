@@ -51,7 +51,7 @@ export const aggProducerConfigSchema = z
     ),
     REVISION_WINDOWS: doc(
       'Published windows per instrument a late trade (past the grace) may still revise: the window is published again with the next revision; 0: late trades are only counted',
-      int(60, { min: 0, max: 10_080 }),
+      int(10, { min: 0, max: 10_080 }),
     ),
     IDLE_CHECK_INTERVAL_MS: doc(
       "How often quiet instruments are checked for windows whose end plus grace the source's watermark (or, without one, the partition's clock) has passed",
