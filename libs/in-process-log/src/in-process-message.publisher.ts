@@ -1,4 +1,4 @@
-import { Headers, MARKER_HEADER, Marker, MessagePublisher, PublishError, TopicSpec } from '@lib/kafka-avro/messaging';
+import { Headers, Marker, markerHeaders, MessagePublisher, PublishError, TopicSpec } from '@lib/kafka-avro/messaging';
 import { AvroSerde, EncodeError } from '@lib/kafka-avro/serde/avro.serde';
 import { inPublishSpan } from '@lib/kafka-avro/tracing/tracing.setup';
 import { InMemoryBroker, OutgoingRecord } from './in-memory.broker';
@@ -65,7 +65,7 @@ export class InProcessMessagePublisher extends MessagePublisher {
       topic: topic.name,
       key: m.key,
       value: null,
-      headers: { ...m.headers, [MARKER_HEADER]: m.headers[MARKER_HEADER] ?? 'marker' },
+      headers: markerHeaders(m),
     }));
     await this.broker.append(records).catch((err: unknown) => {
       throw new PublishError(`cannot publish to ${topic.name}: ${(err as Error).message}`, 'unavailable', err);

@@ -51,6 +51,12 @@ export interface Marker {
 /** The header that tells a marker from a tombstone (both have no value); its value is the marker's kind. */
 export const MARKER_HEADER = 'x-marker';
 
+/** The headers a marker is written with: its own, and {@link MARKER_HEADER} (kind `marker` unless it names one). */
+export const markerHeaders = (marker: Marker): Headers => ({
+  ...marker.headers,
+  [MARKER_HEADER]: marker.headers[MARKER_HEADER] ?? 'marker',
+});
+
 /** A marker as consumed: where it sits and what it says (its headers include {@link MARKER_HEADER}). */
 export interface ConsumedMarker extends Marker {
   readonly offset: string;

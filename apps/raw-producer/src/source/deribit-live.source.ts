@@ -137,7 +137,7 @@ export class DeribitLiveSource extends TradeSource {
     // picks when it has to cut.
     for (let from = startSeq; from <= endSeq; from += BACKFILL_PAGE) {
       const to = Math.min(endSeq, from + BACKFILL_PAGE - 1);
-      const result = await this.call(this.streamingConnection(), 'public/get_last_trades_by_instrument', {
+      const { trades } = await this.history('public/get_last_trades_by_instrument', {
         instrument_name: instrument,
         start_seq: from,
         end_seq: to,
@@ -145,10 +145,6 @@ export class DeribitLiveSource extends TradeSource {
         sorting: 'asc',
         include_old: true,
       });
-      const data = typeof result === 'object' && result !== null ? (result as { trades?: unknown }).trades : undefined;
-      const { trades, rejected } = parseTrades(data);
-      for (const r of rejected)
-        this.emit({ type: 'malformed', what: 'trade', reason: r.reason, sample: 'back-fill answer' });
       out.push(...trades.filter((t) => t.instrument_name === instrument && t.trade_seq >= from && t.trade_seq <= to));
     }
     return out.sort((a, b) => a.trade_seq - b.trade_seq);
@@ -163,7 +159,7 @@ export class DeribitLiveSource extends TradeSource {
     const out: DeribitTrade[] = [];
     let from = startTime;
     for (let page = 0; page < BACKFILL_TIME_PAGES; page++) {
-      const result = await this.call(this.streamingConnection(), 'public/get_last_trades_by_instrument_and_time', {
+      const { trades, hasMore } = await this.history('public/get_last_trades_by_instrument_and_time', {
         instrument_name: instrument,
         start_timestamp: from,
         end_timestamp: endTime,
@@ -171,17 +167,12 @@ export class DeribitLiveSource extends TradeSource {
         sorting: 'asc',
         include_old: true,
       });
-      const body =
-        typeof result === 'object' && result !== null ? (result as { trades?: unknown; has_more?: unknown }) : {};
-      const { trades, rejected } = parseTrades(body.trades);
-      for (const r of rejected)
-        this.emit({ type: 'malformed', what: 'trade', reason: r.reason, sample: 'back-fill answer' });
       const inRange = trades.filter(
         (t) => t.instrument_name === instrument && t.timestamp >= from && t.timestamp <= endTime,
       );
       out.push(...inRange);
       const newest = inRange.reduce((m, t) => Math.max(m, t.timestamp), from);
-      if (body.has_more !== true || inRange.length < BACKFILL_PAGE || newest <= from) break;
+      if (!hasMore || inRange.length < BACKFILL_PAGE || newest <= from) break;
       from = newest;
     }
     return out.sort((a, b) => a.timestamp - b.timestamp);
@@ -336,6 +327,20 @@ export class DeribitLiveSource extends TradeSource {
       // Errors were reported by call(); a connection that cannot answer heartbeats is closed by the server.
       () => undefined,
     );
+  }
+
+  /** One history request on the subscribed connection: its valid trades (invalid ones reported) and has_more. */
+  private async history(
+    method: string,
+    params: Record<string, unknown>,
+  ): Promise<{ trades: DeribitTrade[]; hasMore: boolean }> {
+    const result = await this.call(this.streamingConnection(), method, params);
+    const body =
+      typeof result === 'object' && result !== null ? (result as { trades?: unknown; has_more?: unknown }) : {};
+    const { trades, rejected } = parseTrades(body.trades);
+    for (const r of rejected)
+      this.emit({ type: 'malformed', what: 'trade', reason: r.reason, sample: 'back-fill answer' });
+    return { trades, hasMore: body.has_more === true };
   }
 
   /** The connection to ask on; throws while there is none subscribed. */

@@ -1,7 +1,7 @@
 import { Backoff, sleep } from '@lib/platform/retry/backoff';
 import { Logger } from '@nestjs/common';
 import { Message, Producer, TopicMessages } from 'kafkajs';
-import { Headers, MARKER_HEADER, Marker, MessagePublisher, PublishError, TopicSpec } from '../messaging';
+import { Headers, Marker, markerHeaders, MessagePublisher, PublishError, TopicSpec } from '../messaging';
 import { producerRequestSize, publishFailures } from '../metrics/messaging.metrics';
 import { producerTuning } from '../messaging.config';
 import { AvroSerde, EncodeError } from '../serde/avro.serde';
@@ -138,7 +138,7 @@ export class KafkaMessagePublisher extends MessagePublisher {
     const messages: Message[] = markers.map((m) => ({
       key: m.key,
       value: null,
-      headers: { ...m.headers, [MARKER_HEADER]: m.headers[MARKER_HEADER] ?? 'marker' },
+      headers: markerHeaders(m),
     }));
     await this.enqueue(topic.name, messages, opts?.timeoutMs ?? this.tuning.timeoutMs);
   }
