@@ -303,9 +303,11 @@ export class TradeAdmission {
     this.metrics.backfillPending.inc(missing.size);
     const giveUpAt = Date.now() + this.opts.backfillRetryForMs;
     const running = (async () => {
-      for (let attempt = 0; missing.size > 0; attempt++) {
-        await sleep(fullJitterDelay(attempt, 1_000, 30_000), this.stopping);
-        if (this.stopping.aborted || Date.now() >= giveUpAt) break;
+      // The pauses never reach past giveUpAt: the last attempt is made at it, so a gap is given up (and
+      // counted) within backfillRetryForMs plus one request, not up to a whole backoff step later.
+      for (let attempt = 0; missing.size > 0 && Date.now() < giveUpAt; attempt++) {
+        await sleep(Math.min(fullJitterDelay(attempt, 1_000, 30_000), giveUpAt - Date.now()), this.stopping);
+        if (this.stopping.aborted) break;
         const before = missing.size;
         try {
           // No spread into Math.min/max: a gap may hold up to BACKFILL_MAX_TRADES (1,000,000) seqs.

@@ -329,6 +329,24 @@ describe('TradeForwarder', () => {
     expect(await value(metrics.unrecovered)).toBe(2);
   });
 
+  it('gives a gap up when backfillRetryForMs ends, not a whole backoff pause later', async () => {
+    // The backoff draws its longest pauses (1 s, 2 s, 4 s, ...): after 1 + 2 s, the next would end at 7 s.
+    const random = jest.spyOn(Math, 'random').mockReturnValue(0.999);
+    try {
+      source.fetch = () => Promise.reject(new Error('not connected to Deribit'));
+      await create({ backfillTimeoutMs: 50, backfillRetryForMs: 3_100 }).start();
+      const started = Date.now();
+      await source.push(trade('X', 1), trade('X', 4));
+      await until('the gap given up', () => publisher.written.length === 2 && source.fetches.length > 0, 2_000);
+      while ((await value(metrics.unrecovered)) < 2) await new Promise((r) => setTimeout(r, 20));
+      const tookMs = Date.now() - started;
+      expect(tookMs).toBeGreaterThanOrEqual(3_100);
+      expect(tookMs).toBeLessThan(5_000);
+    } finally {
+      random.mockRestore();
+    }
+  }, 10_000);
+
   it('takes what a partial back-fill returns, in trade_seq order, and counts the rest unrecovered', async () => {
     // Out of order, one outside the gap, one of another instrument: 2 and 3 are taken, 4 is missing.
     source.fetch = (i) => Promise.resolve([trade(i, 3), trade(i, 2), trade(i, 99), trade('Y', 2)]);
