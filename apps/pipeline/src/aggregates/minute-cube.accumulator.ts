@@ -1,11 +1,15 @@
 import { AggregateFlush, CubeDelta, UserTag, minuteBucketOf, userTagEventTime } from '@lib/domain';
-import { CubeCells } from './cube-cells';
+import { CubeCells, sumPriceOf } from './cube-cells';
 
 interface PartitionState {
   /** Offset the store holds for this partition (null: none yet); what the next flush continues. */
   storedOffset: string | null;
-  /** Next offset to accept; messages below it were already counted (here or in the store). */
-  nextOffset: bigint;
+  /**
+   * Next offset to accept; messages below it were already counted (here or in the store). A number:
+   * Kafka's offsets are int64, but a partition would need 2^53 records to leave the exact range, and a
+   * bigint per message was two allocations per tag ({@link offsetOf} checks the range).
+   */
+  nextOffset: number;
   cells: CubeCells;
   tags: number;
   /** Offsets moved since the last take(). */
@@ -48,7 +52,7 @@ export class MinuteCubeAccumulator {
   assign(partition: number, storedOffset: string | null): void {
     this.partitions.set(partition, {
       storedOffset,
-      nextOffset: storedOffset === null ? 0n : BigInt(storedOffset),
+      nextOffset: storedOffset === null ? 0 : offsetOf(storedOffset),
       cells: new CubeCells(),
       tags: 0,
       dirty: false,
@@ -67,20 +71,13 @@ export class MinuteCubeAccumulator {
   add(partition: number, offset: string, tag: UserTag): AddResult {
     const state = this.partitions.get(partition);
     if (!state) return 'unowned';
-    const at = BigInt(offset);
+    const at = offsetOf(offset);
     if (at < state.nextOffset) return 'duplicate';
     const eventMs = userTagEventTime(tag);
     const info = tag.product_info;
-    state.cells.addTag(
-      minuteBucketOf(eventMs),
-      tag.action,
-      tag.origin,
-      info.brand_id,
-      info.category_id,
-      BigInt(info.price),
-    );
+    state.cells.addTag(minuteBucketOf(eventMs), tag.action, tag.origin, info.brand_id, info.category_id, info.price);
     state.tags += 1;
-    state.nextOffset = at + 1n;
+    state.nextOffset = at + 1;
     state.dirty = true;
     if (this.newestEventMs === undefined || eventMs > this.newestEventMs) this.newestEventMs = eventMs;
     return 'added';
@@ -92,8 +89,8 @@ export class MinuteCubeAccumulator {
    */
   skip(partition: number, offset: string): void {
     const state = this.partitions.get(partition);
-    if (state && BigInt(offset) >= state.nextOffset) {
-      state.nextOffset = BigInt(offset) + 1n;
+    if (state && offsetOf(offset) >= state.nextOffset) {
+      state.nextOffset = offsetOf(offset) + 1;
       state.dirty = true;
     }
   }
@@ -124,10 +121,10 @@ export class MinuteCubeAccumulator {
     const partitions: AggregateFlush['partitions'][number][] = [];
     for (const [partition, state] of this.partitions) {
       if (!state.dirty) continue;
-      const nextOffset = state.nextOffset.toString();
+      const nextOffset = String(state.nextOffset);
       taken.set(partition, { live: state, storedOffset: state.storedOffset, cells: state.cells, tags: state.tags });
       const deltas: CubeDelta[] = [];
-      for (const c of state.cells.values()) deltas.push({ key: c.key, count: c.count, sumPrice: c.sumPrice });
+      for (const c of state.cells.values()) deltas.push({ key: c.key, count: c.count, sumPrice: sumPriceOf(c) });
       partitions.push({ partition, expectedOffset: state.storedOffset, nextOffset, deltas });
       state.cells = new CubeCells();
       state.tags = 0;
@@ -148,7 +145,7 @@ export class MinuteCubeAccumulator {
       if (state !== before.live) continue;
       state.storedOffset = before.storedOffset;
       state.dirty = true;
-      for (const cell of before.cells.values()) state.cells.addCell(cell.key, cell.count, cell.sumPrice);
+      for (const cell of before.cells.values()) state.cells.addCell(cell.key, cell.count, sumPriceOf(cell));
       state.tags += before.tags;
     }
   }
@@ -166,4 +163,11 @@ export class MinuteCubeAccumulator {
     }
     return dropped;
   }
+}
+
+/** A Kafka offset as a number; throws past 2^53 (never reached: 9 × 10^15 records in one partition). */
+function offsetOf(offset: string): number {
+  const n = Number(offset);
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`offset ${offset} is not a safe non-negative integer`);
+  return n;
 }

@@ -97,6 +97,48 @@ describe('parseTagTime', () => {
   });
 });
 
+describe('parseTagTime after a time of the same minute (the remembered minute)', () => {
+  const throwsTimeFormat = (text: string): void => {
+    expect(() => parseTagTime(text)).toThrow(DomainError);
+  };
+
+  it('reads times of the minute it saw last as the full parse does, both shapes, before 1970 too', () => {
+    let x = 17;
+    const next = (m: number): number => {
+      x = (x * 1103515245 + 12345) % 2 ** 31;
+      return x % m;
+    };
+    for (let i = 0; i < 2_000; i++) {
+      // Runs of times within one minute, from 1901 to 2099; some with whole seconds only.
+      const minute = -2_177_452_800_000 + next(6_311_390) * 60_000;
+      for (let k = 0; k < 3; k++) {
+        const t = minute + next(60_000);
+        const iso = new Date(t).toISOString();
+        const text = next(4) === 0 ? `${iso.slice(0, 19)}Z` : iso;
+        expect(parseTagTime(text)).toBe(Date.parse(text));
+      }
+    }
+  });
+
+  it('still refuses what the full parse refuses, when only the seconds or the ending are wrong', () => {
+    expect(parseTagTime('2022-03-22T12:15:30.500Z')).toBe(Date.parse('2022-03-22T12:15:30.500Z'));
+    for (const bad of [
+      '2022-03-22T12:15:60.000Z',
+      '2022-03-22T12:15:60Z',
+      '2022-03-22T12:15:3a.000Z',
+      '2022-03-22T12:15:30,000Z',
+      '2022-03-22T12:15:30.0a0Z',
+      '2022-03-22T12:15:30.000z',
+      '2022-03-22T12:15:30.0000',
+      '2022-03-22T12:15.30.000Z',
+    ]) {
+      throwsTimeFormat(bad);
+    }
+    expect(parseTagTime('2022-03-22T12:15:59Z')).toBe(Date.parse('2022-03-22T12:15:59Z'));
+    expect(parseTagTime('2022-03-22T12:15:30.1234Z')).toBe(Date.parse('2022-03-22T12:15:30.123Z'));
+  });
+});
+
 describe('formatting', () => {
   it('formats seconds and milliseconds without zone', () => {
     const t = Date.parse('2024-02-29T23:59:07.045Z');

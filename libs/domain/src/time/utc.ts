@@ -57,6 +57,8 @@ export function parseUtcNoZone(text: string): ParsedUtc | undefined {
  * second (`2022-03-22T12:15:00.000Z`, `2022-03-22T12:15:00Z`). Throws TIME_FORMAT otherwise.
  */
 export function parseTagTime(text: string, field = 'time'): number {
+  const fast = sameMinuteAsLast(text);
+  if (fast !== undefined) return fast;
   const parsed = text.endsWith('Z') ? parseUtcNoZone(text.slice(0, -1)) : undefined;
   if (!parsed) {
     throw new DomainError(
@@ -65,7 +67,52 @@ export function parseTagTime(text: string, field = 'time'): number {
       field,
     );
   }
+  rememberMinute(text, parsed.epochMs);
   return parsed.epochMs;
+}
+
+/**
+ * The minute (`YYYY-MM-DDTHH:MM`) of the last tag time parsed in full, and its start: tags come in time
+ * order, so most share the previous one's minute and need only their seconds and milliseconds read
+ * (the full parse, a regular expression and a Date, was ~3 % of the pipeline's time).
+ */
+let lastMinute = '';
+let lastMinuteMs = 0;
+
+const MINUTE_CHARS = 16;
+
+/** Two ASCII digits at `at` as a number, or NaN. */
+function twoDigits(text: string, at: number): number {
+  const a = text.charCodeAt(at) - 48;
+  const b = text.charCodeAt(at + 1) - 48;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : Number.NaN;
+}
+
+/**
+ * Epoch ms of `YYYY-MM-DDTHH:MM:SSZ` or `YYYY-MM-DDTHH:MM:SS.mmmZ` when its minute is the remembered
+ * one; undefined otherwise (the full parse decides, including what is wrong).
+ */
+function sameMinuteAsLast(text: string): number | undefined {
+  const n = text.length;
+  if ((n !== 20 && n !== 24) || lastMinute === '' || !text.startsWith(lastMinute)) return undefined;
+  if (text.charCodeAt(16) !== 58 /* : */ || text.charCodeAt(n - 1) !== 90 /* Z */) return undefined;
+  const second = twoDigits(text, 17);
+  if (!(second <= 59)) return undefined;
+  let ms = 0;
+  if (n === 24) {
+    const hundreds = text.charCodeAt(20) - 48;
+    const rest = twoDigits(text, 21);
+    if (text.charCodeAt(19) !== 46 /* . */ || !(hundreds >= 0 && hundreds <= 9) || Number.isNaN(rest)) return undefined;
+    ms = hundreds * 100 + rest;
+  }
+  return lastMinuteMs + second * MS_PER_SECOND + ms;
+}
+
+/** Remembers the minute of a fully parsed tag time of one of the two shapes sameMinuteAsLast reads. */
+function rememberMinute(text: string, epochMs: number): void {
+  if (text.length !== 20 && text.length !== 24) return;
+  lastMinute = text.slice(0, MINUTE_CHARS);
+  lastMinuteMs = epochMs - (((epochMs % MS_PER_MINUTE) + MS_PER_MINUTE) % MS_PER_MINUTE);
 }
 
 function pad(n: number, width: number): string {
