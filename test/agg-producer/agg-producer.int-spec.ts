@@ -10,6 +10,7 @@ import { testKafkaBrokers, uniqueName } from '../support/test-env';
 import { AppProcess } from './support/app.process';
 import {
   createTopics,
+  produceGapMarkers,
   produceTrades,
   readStats,
   recordedTrades,
@@ -275,5 +276,54 @@ describe('agg-producer on Kafka', () => {
     });
     expect(revised.volume).toBeCloseTo(truth.volume, 9);
     expect(revised.vwap).toBeCloseTo(truth.vwap!, 9);
+  });
+
+  it("carries raw-producer's unrecovered trades in the stats record, and revises the window when some come back", async () => {
+    const t = freshTopics('unrecovered');
+    await createTopics(kafka, [t.trades], 1);
+    const trades = tradeStream({
+      startMs: Date.parse('2026-03-01T10:00:00Z'),
+      count: 2_400,
+      meanGapMs: 100,
+      seed: 9,
+      instruments: [{ name: 'BTC-PERPETUAL', price: 64_000, weight: 1 }],
+    });
+    // The gap is revealed by a trade of the second minute; the marker follows it, and later trades close the window.
+    const revealing = trades.findIndex((x) => x.timestamp >= Date.parse('2026-03-01T10:01:30Z'));
+    const gap = { instrument: 'BTC-PERPETUAL', time: trades[revealing].timestamp };
+    await produceTrades(kafka, t.trades, trades.slice(0, revealing + 1));
+    await produceGapMarkers(kafka, t.trades, [{ ...gap, count: 3 }]);
+    await produceTrades(kafka, t.trades, trades.slice(revealing + 1));
+    const app = await start('agg-unrecovered', t, 1);
+    const until = settledUntil(trades, 1, 500);
+    const expected = expectedStats(trades, MIN, ALPHA, PARAMS, until);
+    await waitForStats(kafka, t.stats, until, expected.length);
+
+    // Two of the three found again later (raw-producer's back-fill retry): the window is published again.
+    await produceGapMarkers(kafka, t.trades, [{ ...gap, count: -2 }]);
+    const windowStart = Math.floor(gap.time / MIN) * MIN;
+    const versionsOf = async () =>
+      (await readStats(kafka, t.stats))
+        .filter((s) => s.window_start === windowStart)
+        .sort((a, b) => a.revision - b.revision);
+    const deadline = Date.now() + 30_000;
+    let versions = await versionsOf();
+    while (versions.length < 2 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      versions = await versionsOf();
+    }
+    expect(await app.metric('agg_producer_unrecovered_unplaced_total')).toBe(0);
+    await app.stop();
+
+    const truth = expected.find((s) => s.window_start === windowStart)!;
+    expect(versions).toEqual([
+      { ...truth, unrecovered_trades: 3 },
+      { ...truth, revision: 1, unrecovered_trades: 1 },
+    ]);
+    // Every other window as the ground truth, nothing lost in it.
+    const others = (await readStats(kafka, t.stats)).filter(
+      (s) => s.window_start !== windowStart && s.window_start < until,
+    );
+    expect(sortStats(others)).toEqual(expected.filter((s) => s.window_start !== windowStart));
   });
 });

@@ -97,7 +97,7 @@ describe('market read side: deribit-trade-stats to REST and the /market page', (
   const btc = Array.from({ length: 30 }, (_, m) => windowAt('BTC-PERPETUAL', m, 60_000));
   const eth = Array.from({ length: 12 }, (_, m) => windowAt('ETH-PERPETUAL', m, 3_000));
   // The republished version of BTC's window 5: the API must answer this one.
-  const revised = { ...btc[5], count: 999, close: 61_234.5 };
+  const revised = { ...btc[5], count: 999, close: 61_234.5, revision: 1, unrecovered_trades: 4 };
 
   const get = async (path: string) => {
     const res = await fetch(`${gateway.url}${path}`);

@@ -24,7 +24,12 @@ export async function readTrades(
   brokers: string[],
   topic: string,
   expected: number,
-  opts: { settleMs?: number; timeoutMs?: number } = {},
+  opts: {
+    settleMs?: number;
+    timeoutMs?: number;
+    /** Filled with the markers read (records without a value): key and headers, in partition order. */
+    markers?: { key: string; headers: Record<string, string> }[];
+  } = {},
 ): Promise<ReadTrade[]> {
   const serde = new SingleObjectSerde(defaultSchemaCatalog());
   const consumer = new Kafka({ clientId: 'raw-producer-e2e-reader', brokers, logLevel: logLevel.WARN }).consumer({
@@ -38,7 +43,13 @@ export async function readTrades(
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
       eachMessage: async ({ partition, message }) => {
-        if (message.value === null) return;
+        if (message.value === null) {
+          const headers = Object.fromEntries(
+            Object.entries(message.headers ?? {}).map(([k, v]) => [k, Buffer.isBuffer(v) ? v.toString() : String(v)]),
+          );
+          opts.markers?.push({ key: message.key?.toString() ?? '', headers });
+          return;
+        }
         const value = serde.decode<Record<string, unknown>>(topic, 'market.DeribitTrade', message.value);
         received.push({ key: message.key?.toString() ?? '', partition, value: withoutNulls(value) });
         if (received.length >= expected) reachedAt ??= Date.now();

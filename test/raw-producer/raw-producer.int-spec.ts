@@ -7,8 +7,9 @@
  */
 import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { DeribitTrade } from '@lib/domain';
 import { loadConfig, RawProducerConfig, rawProducerConfigSchema } from '@lib/config';
-import { deribitTradesTopic, KafkaAvroModule } from '@lib/kafka-avro';
+import { deribitTradesTopic, KafkaAvroModule, tradeGapOf } from '@lib/kafka-avro';
 import { Metric, register } from 'prom-client';
 import { RawProducerMetrics } from '../../apps/raw-producer/src/metrics/raw-producer.metrics';
 import { rawProducerAppModule } from '../../apps/raw-producer/src/raw-producer-app.module';
@@ -140,8 +141,19 @@ describe('raw-producer into a real Kafka broker', () => {
       await new Promise((r) => setTimeout(r, 600));
       server.history = 'full';
       const expected = [...eth.filter((t) => t.trade_seq !== 1_002 && t.trade_seq !== 1_003), ...btc];
-      const received = await readTrades(testKafkaBrokers(), topic, expected.length);
+      const markers: { key: string; headers: Record<string, string> }[] = [];
+      const received = await readTrades(testKafkaBrokers(), topic, expected.length, { markers });
       expect(received.map((m) => m.value.trade_id).sort()).toEqual(expected.map((t) => t.trade_id).sort());
+      // The stats record learns of both gaps (gap markers after the trade that revealed each, at its time):
+      // ETH's 2 never come back; BTC's 2 do, and a second marker takes them off again.
+      const gapsOf = (instrument: string) =>
+        markers.filter((m) => m.key === instrument).flatMap((m) => tradeGapOf(m) ?? []);
+      const revealedAt = (trades: readonly DeribitTrade[]) => trades.find((t) => t.trade_seq === 1_004)!.timestamp;
+      expect(gapsOf(ETH)).toEqual([{ time: revealedAt(eth), count: 2 }]);
+      expect(gapsOf(BTC)).toEqual([
+        { time: revealedAt(btc), count: 2 },
+        { time: revealedAt(btc), count: -2 },
+      ]);
       const btcOrder = received.filter((m) => m.value.instrument_name === BTC).map((m) => m.value.trade_seq);
       expect(btcOrder).toEqual([1_000, 1_001, 1_004, 1_005, 1_002, 1_003]); // recovered late, after newer ones
       expect(await value(metrics.unrecovered)).toBe(2);

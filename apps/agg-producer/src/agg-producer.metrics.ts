@@ -11,6 +11,7 @@ export class AggProducerMetrics {
   readonly windowsPublished: Counter<'reason'>;
   readonly lateTrades: Counter;
   readonly duplicateTrades: Counter;
+  readonly unplacedUnrecovered: Counter;
   readonly ewma: Gauge<'instrument'>;
   readonly instruments: Gauge;
   readonly transactionSeconds: Histogram;
@@ -45,6 +46,13 @@ export class AggProducerMetrics {
       {
         name: 'agg_producer_duplicate_trades_total',
         help: 'Trades left out because the same instrument and trade_seq was already counted (a trade published twice)',
+      },
+      registry,
+    );
+    this.unplacedUnrecovered = counter(
+      {
+        name: 'agg_producer_unrecovered_unplaced_total',
+        help: "Unrecovered trades (raw-producer's gap markers) not put into any window: the window of the trade that revealed the gap was past REVISION_WINDOWS",
       },
       registry,
     );

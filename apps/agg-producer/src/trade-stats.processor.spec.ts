@@ -1,6 +1,6 @@
 import { DeribitTrade, TradeStats, TradeWindowRules } from '@lib/domain';
 import { ConsumedBatch } from '@lib/kafka-avro/messaging';
-import { tradeWatermark } from '@lib/kafka-avro/topics';
+import { tradeGapMarker, tradeWatermark } from '@lib/kafka-avro/topics';
 import { AggStateRecord } from './state/agg-state.record';
 import { TradeStatsProcessor, UnitOfWork } from './trade-stats.processor';
 
@@ -57,6 +57,8 @@ function watermarks(partition: number, from: number, marks: readonly [string, nu
 }
 
 const rules = () => new TradeWindowRules({ windowMs: MIN, graceMs: 1_000, ewma: { mode: 'span', span: 3 } });
+const keeping = (revisionWindows: number) =>
+  new TradeWindowRules({ windowMs: MIN, graceMs: 1_000, ewma: { mode: 'span', span: 3 }, revisionWindows });
 const summary = (stats: readonly TradeStats[]) =>
   stats.map(
     (s) => `${s.instrument} ${new Date(s.window_start).toISOString().slice(11, 16)} n=${s.count} ewma=${s.ewma}`,
@@ -74,7 +76,7 @@ describe('TradeStatsProcessor', () => {
       ]),
       T0 + MIN + 1_000,
     );
-    expect(outcome).toEqual({ trades: 4, late: [], revised: 0, duplicates: 0 });
+    expect(outcome).toEqual({ trades: 4, late: [], revised: 0, duplicates: 0, unplacedGaps: [] });
 
     const work = p.takeWork()!;
     // BTC's stream time reached 10:01:01 = end + grace; ETH's own stream time (10:00:02) closes nothing.
@@ -283,6 +285,105 @@ describe('TradeStatsProcessor', () => {
       expect(p.closeIdle(10 * MIN)).toBe(0);
       p.process(batch(0, 1, [trade('BTC-PERPETUAL', 41_000, 100)], 0), 10 * MIN);
       expect(p.closeIdle(10 * MIN + 21_000)).toBe(1);
+    });
+  });
+
+  describe("the source's unrecovered trades (gap markers)", () => {
+    /** Trades at `from`, `from + 1`... with gap markers among them: [offset, instrument, time offset, count]. */
+    function withGaps(
+      from: number,
+      trades: readonly DeribitTrade[],
+      gaps: readonly [number, string, number, number][],
+    ): ConsumedBatch<DeribitTrade> {
+      const markers = gaps.map(([offset, instrument, offsetMs, count]) => ({
+        ...tradeGapMarker(instrument, { time: T0 + offsetMs, count }),
+        offset: String(offset),
+      }));
+      // The trades take the offsets the markers leave free.
+      const taken = new Set(gaps.map(([offset]) => offset));
+      const offsets: number[] = [];
+      for (let o = from; offsets.length < trades.length; o++) if (!taken.has(o)) offsets.push(o);
+      const b = batch(0, from, trades);
+      return {
+        ...b,
+        messages: b.messages.map((m, i) => ({ ...m, offset: String(offsets[i]) })),
+        markers,
+        nextOffset: String(Math.max(...offsets, ...gaps.map(([o]) => o)) + 1),
+      };
+    }
+    const unrecovered = (stats: readonly TradeStats[]) =>
+      stats.map(
+        (s) =>
+          `${new Date(s.window_start).toISOString().slice(11, 16)} r${s.revision} n=${s.count} lost=${s.unrecovered_trades}`,
+      );
+
+    it('counts them into the window of the trade that revealed the gap, before a later trade of the batch closes it', () => {
+      const p = new TradeStatsProcessor(keeping(5));
+      // offset 0: 10:00:10, 1: the gap revealed by it (3 lost), 2: 10:01:05 closes 10:00.
+      const outcome = p.process(
+        withGaps(
+          0,
+          [trade('BTC-PERPETUAL', 10_000, 100), trade('BTC-PERPETUAL', MIN + 5_000, 101)],
+          [[1, 'BTC-PERPETUAL', 10_000, 3]],
+        ),
+        0,
+      );
+      expect(outcome.unplacedGaps).toEqual([]);
+      const work = p.takeWork()!;
+      expect(unrecovered(work.stats)).toEqual(['10:00 r0 n=1 lost=3']);
+      expect(work.published).toEqual({ 'event-time': 1, watermark: 0, idle: 0, revision: 0 });
+    });
+
+    it('revises a published window when some come back later, and says so for one past the kept windows', () => {
+      const p = new TradeStatsProcessor(keeping(2));
+      p.process(withGaps(0, [trade('BTC-PERPETUAL', 10_000, 100)], [[1, 'BTC-PERPETUAL', 10_000, 3]]), 0);
+      p.process(batch(0, 2, [trade('BTC-PERPETUAL', MIN + 5_000, 101)]), 0);
+      p.takeWork();
+      // 2 of the 3 recovered (their trades revise their own windows; here: none in the batch).
+      p.process(withGaps(3, [], [[3, 'BTC-PERPETUAL', 10_000, -2]]), 0);
+      const work = p.takeWork()!;
+      expect(unrecovered(work.stats)).toEqual(['10:00 r1 n=1 lost=1']);
+      expect(work.published.revision).toBe(1);
+      // Recovered more than was counted (a marker repeated): never below 0.
+      p.process(withGaps(4, [], [[4, 'BTC-PERPETUAL', 10_000, -5]]), 0);
+      expect(unrecovered(p.takeWork()!.stats)).toEqual(['10:00 r2 n=1 lost=0']);
+      // Three windows on, 10:00 is no longer kept: reported, not placed.
+      p.process(batch(0, 5, [trade('BTC-PERPETUAL', 3 * MIN + 5_000, 101)]), 0);
+      const late = p.process(
+        withGaps(
+          6,
+          [],
+          [
+            [6, 'BTC-PERPETUAL', 10_000, 4],
+            [7, 'NEVER-SEEN', 10_000, 1],
+          ],
+        ),
+        0,
+      );
+      expect(late.unplacedGaps).toEqual([
+        { instrument: 'BTC-PERPETUAL', time: T0 + 10_000, count: 4 },
+        { instrument: 'NEVER-SEEN', time: T0 + 10_000, count: 1 },
+      ]);
+    });
+
+    it('keeps the counts of windows not yet published, and of the kept ones, across a restore', () => {
+      const p = new TradeStatsProcessor(keeping(5));
+      p.process(
+        withGaps(
+          0,
+          [trade('BTC-PERPETUAL', 10_000, 100), trade('BTC-PERPETUAL', MIN + 5_000, 101)],
+          [
+            [1, 'BTC-PERPETUAL', 10_000, 3],
+            [3, 'BTC-PERPETUAL', MIN + 5_000, 2],
+          ],
+        ),
+        0,
+      );
+      const restored = new TradeStatsProcessor(keeping(5));
+      restored.restore(p.takeWork()!.state, [0], 0);
+      restored.process(batch(0, 4, [trade('BTC-PERPETUAL', 2 * MIN + 5_000, 102)]), 0);
+      restored.process(withGaps(5, [], [[5, 'BTC-PERPETUAL', 10_000, -1]]), 0);
+      expect(unrecovered(restored.takeWork()!.stats)).toEqual(['10:01 r0 n=1 lost=2', '10:00 r1 n=1 lost=2']);
     });
   });
 

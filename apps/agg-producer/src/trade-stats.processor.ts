@@ -1,6 +1,6 @@
 import { DeribitTrade, InstrumentWindows, SeenSequences, TradeStats, TradeWindowRules } from '@lib/domain';
 import { ConsumedBatch, TopicPartitionOffset } from '@lib/kafka-avro/messaging';
-import { tradeWatermarkTime } from '@lib/kafka-avro/topics';
+import { TradeGap, tradeGapOf, tradeWatermarkTime } from '@lib/kafka-avro/topics';
 import {
   AggStateRecord,
   PartitionStateRecord,
@@ -29,6 +29,11 @@ export interface BatchOutcome {
   readonly revised: number;
   /** Trades already counted (the same instrument and trade_seq), left out. */
   readonly duplicates: number;
+  /**
+   * Changes in unrecovered trades (gap markers) that could not go into a window: the window of the trade
+   * that revealed the gap is past REVISION_WINDOWS, or the instrument is unknown here.
+   */
+  readonly unplacedGaps: readonly (TradeGap & { readonly instrument: string })[];
 }
 
 /**
@@ -108,7 +113,31 @@ export class TradeStatsProcessor {
     const progress = this.progressOf(batch.topic, batch.partition, now);
     const closed = this.pendingOf(batch.partition);
     const closedBefore = closed.stats.length;
+    const unplacedGaps: (TradeGap & { instrument: string })[] = [];
+    let gapRevisions = 0;
+    // Gap markers are applied where they are among the trades (a trade after one may close its window).
+    const gaps = gapMarkersOf(batch);
+    const applyGapsBefore = (offset: bigint | undefined): void => {
+      while (gaps.length > 0 && (offset === undefined || gaps[0].offset < offset)) {
+        const { instrument, gap } = gaps.shift() as (typeof gaps)[number];
+        const tracked = this.instruments.get(instrument);
+        const place =
+          tracked === undefined
+            ? 'too-old'
+            : this.rules.unrecovered(tracked.windows, gap.time, gap.count, closed.stats);
+        if (place === 'too-old') {
+          unplacedGaps.push({ instrument, ...gap });
+          continue;
+        }
+        this.dirtyInstruments.add(instrument);
+        if (place === 'revised') {
+          closed.published.revision += 1;
+          gapRevisions += 1;
+        }
+      }
+    };
     for (const message of batch.messages) {
+      if (gaps.length > 0) applyGapsBefore(BigInt(message.offset));
       const trade = message.value;
       let tracked = this.instruments.get(trade.instrument_name);
       if (tracked === undefined) {
@@ -147,7 +176,8 @@ export class TradeStatsProcessor {
         progress.seenAt = now;
       }
     }
-    closed.published['event-time'] += closed.stats.length - closedBefore - revised;
+    applyGapsBefore(undefined);
+    closed.published['event-time'] += closed.stats.length - closedBefore - revised - gapRevisions;
     // Applied after the batch's trades: a watermark only moves the check of quiet instruments (closeIdle),
     // and the trades after it in the batch are newer than it anyway.
     for (const marker of batch.markers ?? []) {
@@ -163,7 +193,7 @@ export class TradeStatsProcessor {
     progress.behind = batch.lag > 0;
     this.dirtyPartitions.add(batch.partition);
     this.tradesSinceWork += batch.messages.length;
-    return { trades: batch.messages.length, late, revised, duplicates };
+    return { trades: batch.messages.length, late, revised, duplicates, unplacedGaps };
   }
 
   /**
@@ -337,4 +367,14 @@ export class TradeStatsProcessor {
     }
     return pending;
   }
+}
+
+/** The batch's gap markers, in offset order. */
+function gapMarkersOf(batch: ConsumedBatch<DeribitTrade>): { offset: bigint; instrument: string; gap: TradeGap }[] {
+  const out: { offset: bigint; instrument: string; gap: TradeGap }[] = [];
+  for (const marker of batch.markers ?? []) {
+    const gap = tradeGapOf(marker);
+    if (gap !== undefined) out.push({ offset: BigInt(marker.offset), instrument: marker.key, gap });
+  }
+  return out;
 }

@@ -120,6 +120,13 @@ export class TradeStatsRunner implements OnApplicationBootstrap, OnModuleDestroy
       this.metrics.tradesConsumed.inc(outcome.trades);
       if (outcome.duplicates > 0) this.metrics.duplicateTrades.inc(outcome.duplicates);
       for (const late of outcome.late) this.reportLate(late);
+      for (const gap of outcome.unplacedGaps) {
+        this.metrics.unplacedUnrecovered.inc(Math.max(0, gap.count));
+        this.log.warn(
+          `${gap.count} unrecovered trade(s) of ${gap.instrument} revealed at ${new Date(gap.time).toISOString()}: ` +
+            'that window is past REVISION_WINDOWS (or the instrument is unknown here); not in any stats record',
+        );
+      }
       if (this.processor.closedWindows > 0 || this.commitDue()) {
         const committed = this.commitSoon();
         if (this.processor.uncommittedTrades > MAX_UNCOMMITTED_TRADES) await committed;

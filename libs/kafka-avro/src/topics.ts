@@ -36,6 +36,35 @@ export function tradeWatermarkTime(marker: Marker): number | undefined {
   return Number.isSafeInteger(time) ? time : undefined;
 }
 
+/** The marker kind and headers of a change in an instrument's unrecovered trades. */
+const GAP_KIND = 'gap';
+const GAP_TIME_HEADER = 'x-gap-time';
+const GAP_COUNT_HEADER = 'x-gap-unrecovered';
+
+/** What a gap marker says: `count` more trades lost (negative: found again) at the trade of `time`. */
+export interface TradeGap {
+  readonly time: number;
+  readonly count: number;
+}
+
+/**
+ * A change in the trades of `instrument` the source lost: `count` trades of a trade_seq gap no back-fill
+ * recovered (negative: that many of them recovered since), the gap revealed by the trade at `time` (epoch
+ * ms). Written under the instrument's key after that trade.
+ */
+export const tradeGapMarker = (instrument: string, gap: TradeGap): Marker => ({
+  key: instrument,
+  headers: { [MARKER_HEADER]: GAP_KIND, [GAP_TIME_HEADER]: String(gap.time), [GAP_COUNT_HEADER]: String(gap.count) },
+});
+
+/** What a gap marker says; undefined for another kind of marker or unreadable headers. */
+export function tradeGapOf(marker: Marker): TradeGap | undefined {
+  if (marker.headers[MARKER_HEADER] !== GAP_KIND) return undefined;
+  const time = Number(marker.headers[GAP_TIME_HEADER]);
+  const count = Number(marker.headers[GAP_COUNT_HEADER]);
+  return Number.isSafeInteger(time) && Number.isSafeInteger(count) ? { time, count } : undefined;
+}
+
 /** The identity of one window's statistics, e.g. `BTC-PERPETUAL|2026-03-01T10:00:00.000Z`. */
 export const tradeStatsKey = (stats: TradeStats): string =>
   `${stats.instrument}|${new Date(stats.window_start).toISOString()}`;

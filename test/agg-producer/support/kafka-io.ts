@@ -5,7 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { DeribitTrade, TradeStats } from '@lib/domain';
-import { TopicSpec } from '@lib/kafka-avro/messaging';
+import { TopicSpec, markerHeaders } from '@lib/kafka-avro/messaging';
+import { TradeGap, tradeGapMarker } from '@lib/kafka-avro/topics';
 import { defaultSchemaCatalog } from '@lib/kafka-avro/schemas/schema.catalog';
 import { SingleObjectSerde } from '@lib/kafka-avro/serde/single-object.serde';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
@@ -51,6 +52,25 @@ export async function produceTrades(
       }
       await producer.send({ topic, acks: -1, messages });
     }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** Writes gap markers as raw-producer does (no value, the marker's headers), each under its instrument. */
+export async function produceGapMarkers(
+  kafka: Kafka,
+  topic: string,
+  gaps: readonly (TradeGap & { readonly instrument: string })[],
+): Promise<void> {
+  const producer = kafka.producer({ idempotent: true, createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  try {
+    const messages = gaps.map((g) => {
+      const marker = tradeGapMarker(g.instrument, g);
+      return { key: marker.key, value: null, headers: markerHeaders(marker) };
+    });
+    await producer.send({ topic, acks: -1, messages });
   } finally {
     await producer.disconnect();
   }

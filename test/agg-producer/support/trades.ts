@@ -116,6 +116,7 @@ export function expectedStats(
         ewma,
         ewma_params: params,
         revision: 0,
+        unrecovered_trades: 0,
       });
     }
   }

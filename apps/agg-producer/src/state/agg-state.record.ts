@@ -31,6 +31,8 @@ export interface InstrumentStateRecord {
   source_time: number | null;
   /** Published windows kept for revisions, oldest first; empty before version 3. */
   closed_windows: ClosedWindowRecord[];
+  /** Unrecovered trades of windows not yet published, oldest first; empty before version 3. */
+  unrecovered: { start: number; count: number }[];
 }
 
 export interface ClosedWindowRecord {
@@ -38,6 +40,7 @@ export interface ClosedWindowRecord {
   revision: number;
   window: OpenWindowRecord | null;
   ewma: number | null;
+  unrecovered: number;
 }
 
 export interface OpenWindowRecord {
@@ -91,7 +94,9 @@ export function instrumentRecord(
         revision: c.revision,
         window: c.window === null ? null : openWindowRecord(c.window),
         ewma: c.ewma,
+        unrecovered: c.unrecovered,
       })),
+      unrecovered: w.unrecovered.map((u) => ({ start: u.start, count: u.count })),
     },
     partition: null,
   };
@@ -114,7 +119,9 @@ export function instrumentWindowsOf(r: InstrumentStateRecord): InstrumentWindows
       revision: c.revision,
       window: c.window === null ? null : openWindowOf(c.window),
       ewma: c.ewma,
+      unrecovered: c.unrecovered ?? 0,
     })),
+    unrecovered: (r.unrecovered ?? []).map((u) => ({ start: u.start, count: u.count })),
   };
 }
 

@@ -35,6 +35,11 @@ describe('agg-producer changelog record (Avro)', () => {
     rules.add(state, { timestamp: t0 + 61_000, price: 64_010.25, amount: 20 }, []);
     expect(state.open).toHaveLength(2);
     expect(state.closed.map((c) => c.window?.count ?? 0)).toEqual([1, 0]);
+    // Unrecovered trades: in an open window, and in a published one (a revision).
+    expect(rules.unrecovered(state, t0 + 61_000, 2, [])).toBe('open');
+    expect(rules.unrecovered(state, t0 - 61_000, 5, [])).toBe('revised');
+    expect(state.unrecovered).toEqual([{ start: t0 + 60_000, count: 2 }]);
+    expect(state.closed.map((c) => c.unrecovered)).toEqual([5, 0]);
 
     const seen = new SeenSequences([10, 20, 25, 25]);
     const record = instrumentRecord(2, state, seen, t0 + 61_500);
@@ -56,10 +61,22 @@ describe('agg-producer changelog record (Avro)', () => {
       new SeenSequences(),
       null,
     );
-    const { seen_seqs: _dropped, source_time: _none, closed_windows: _kept, ...written } = record.instrument!;
+    const {
+      seen_seqs: _dropped,
+      source_time: _none,
+      closed_windows: _kept,
+      unrecovered: _lost,
+      ...written
+    } = record.instrument!;
     const bytes = await old.encode('state', AGG_STATE_SCHEMA, { ...record, instrument: written });
     const read = await serde.decode<AggStateRecord>('state', AGG_STATE_SCHEMA, bytes);
-    expect(read.instrument).toEqual({ ...written, seen_seqs: [], source_time: null, closed_windows: [] });
+    expect(read.instrument).toEqual({
+      ...written,
+      seen_seqs: [],
+      source_time: null,
+      closed_windows: [],
+      unrecovered: [],
+    });
   });
 
   it('reads a version-2 record (before source watermarks and revisions): none of either, the sequences intact', async () => {
@@ -74,10 +91,16 @@ describe('agg-producer changelog record (Avro)', () => {
       new SeenSequences([3, 9]),
       123,
     );
-    const { source_time: _dropped, closed_windows: _kept, ...written } = record.instrument!;
+    const { source_time: _dropped, closed_windows: _kept, unrecovered: _lost, ...written } = record.instrument!;
     const bytes = await old.encode('state', AGG_STATE_SCHEMA, { ...record, instrument: written });
     const read = await serde.decode<AggStateRecord>('state', AGG_STATE_SCHEMA, bytes);
-    expect(read.instrument).toEqual({ ...written, seen_seqs: [3, 9], source_time: null, closed_windows: [] });
+    expect(read.instrument).toEqual({
+      ...written,
+      seen_seqs: [3, 9],
+      source_time: null,
+      closed_windows: [],
+      unrecovered: [],
+    });
   });
 
   it('carries a partition position through Avro unchanged', async () => {

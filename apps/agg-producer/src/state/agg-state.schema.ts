@@ -94,12 +94,13 @@ export const aggStateSchemaV2 = {
 
 /**
  * Version 3, the one written: InstrumentState gains `source_time`, the newest source watermark read for
- * the instrument (null: none yet, or a record of an earlier version), and `closed_windows`, the published
- * windows a late trade may still revise (none in a record of an earlier version).
+ * the instrument (null: none yet, or a record of an earlier version), `closed_windows`, the published
+ * windows a late trade may still revise (none in a record of an earlier version), and `unrecovered`, the
+ * trades the source lost counted into windows not yet published (TradeStats.unrecovered_trades).
  */
 export const aggStateSchemaV3 = {
   ...aggStateSchemaV1,
-  doc: `${aggStateSchemaV2.doc} Version 3: the newest source watermark and the windows kept for revisions.`,
+  doc: `${aggStateSchemaV2.doc} Version 3: the newest source watermark, the windows kept for revisions, unrecovered trades.`,
   fields: instrumentFieldsAdded([
     SEEN_SEQS,
     { name: 'source_time', type: ['null', 'long'], default: null },
@@ -116,6 +117,22 @@ export const aggStateSchemaV3 = {
             // Named in the same schema: the record of open_windows' items.
             { name: 'window', type: ['null', 'OpenWindow'] },
             { name: 'ewma', type: ['null', 'double'] },
+            { name: 'unrecovered', type: 'long', default: 0 },
+          ],
+        },
+      },
+      default: [],
+    },
+    {
+      name: 'unrecovered',
+      type: {
+        type: 'array',
+        items: {
+          type: 'record',
+          name: 'UnrecoveredCount',
+          fields: [
+            { name: 'start', type: 'long' },
+            { name: 'count', type: 'long' },
           ],
         },
       },

@@ -95,6 +95,7 @@ const components: Record<string, Schema> = {
       'ewma',
       'ewma_params',
       'revision',
+      'unrecovered_trades',
     ],
     description:
       "One instrument's statistics over one window [window_start, window_end), as agg-producer published it. " +
@@ -127,6 +128,14 @@ const components: Record<string, Schema> = {
         description:
           '0 as first published; each trade that came after the window was published (later than the grace, ' +
           'within REVISION_WINDOWS) publishes it again with the next revision. The EWMA stays as first published.',
+      },
+      unrecovered_trades: {
+        type: 'integer',
+        minimum: 0,
+        description:
+          "Trades the exchange skipped (a trade_seq gap) that are not in this window's count: never recovered by " +
+          "raw-producer's back-fill, or not yet as of this revision. Counted in the window of the trade that revealed " +
+          'the gap; trades recovered later go into their own windows and off this number (a revision each).',
       },
     },
   },

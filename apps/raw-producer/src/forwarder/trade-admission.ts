@@ -223,12 +223,14 @@ export class TradeAdmission {
       );
       this.metrics.unrecovered.inc(gap.missing);
       this.queue.push(t);
+      this.queue.markGap(t.instrument_name, { time: t.timestamp, count: gap.missing });
       return;
     }
     const from = Math.max(gap.from, gap.to - this.opts.backfillMaxTrades + 1);
     if (from > gap.from) {
       this.log.warn(`${what}; larger than BACKFILL_MAX_TRADES: ${gap.from}..${from - 1} are not fetched`);
       this.metrics.unrecovered.inc(from - gap.from);
+      this.queue.markGap(t.instrument_name, { time: t.timestamp, count: from - gap.from });
     } else {
       this.log.warn(`${what}; back-filling`);
     }
@@ -256,16 +258,16 @@ export class TradeAdmission {
     this.heldCount -= hold.pending.length;
     const filled = this.queueRecovered(instrument, fetched, missing);
     const expected = hold.to - hold.from + 1;
+    // The trade that revealed the gap was already checked; those after it go through the checks below,
+    // in order (one of them may reveal another gap and start a new hold for the rest).
+    const [revealing, ...later] = hold.pending;
+    this.queue.push(revealing);
     if (filled < expected) {
       this.log.warn(`back-fill of ${instrument} ${hold.from}..${hold.to} recovered ${filled} of ${expected} trades`);
       this.retryLater(instrument, hold, missing);
     } else {
       this.log.log(`back-fill of ${instrument} ${hold.from}..${hold.to} recovered all ${filled} trades`);
     }
-    // The trade that revealed the gap was already checked; those after it go through the checks now,
-    // in order (one of them may reveal another gap and start a new hold for the rest).
-    const [revealing, ...later] = hold.pending;
-    this.queue.push(revealing);
     for (const t of later) this.admit(t);
     this.onQueued();
   }
@@ -296,6 +298,9 @@ export class TradeAdmission {
    */
   private retryLater(instrument: string, hold: Hold, missing: Set<number>): void {
     const { from, to } = hold;
+    // In the stats record at once (agg-producer counts them into the revealing trade's window); what a
+    // later attempt recovers is taken off again.
+    this.queue.markGap(instrument, { time: hold.before, count: missing.size });
     if (this.opts.backfillRetryForMs <= 0 || this.stopping.aborted) {
       this.metrics.unrecovered.inc(missing.size);
       return;
@@ -323,6 +328,7 @@ export class TradeAdmission {
         const recovered = before - missing.size;
         if (recovered > 0) {
           this.metrics.backfillPending.dec(recovered);
+          this.queue.markGap(instrument, { time: hold.before, count: -recovered });
           this.log.log(
             `later back-fill of ${instrument} ${from}..${to} recovered ${recovered}; ${missing.size} still missing`,
           );

@@ -5,6 +5,7 @@ import {
   MessagePublisher,
   PublishError,
   TopicSpec,
+  tradeGapOf,
   tradeWatermarkTime,
 } from '@lib/kafka-avro';
 import { Logger } from '@nestjs/common';
@@ -113,9 +114,14 @@ class FakePublisher extends MessagePublisher {
   }
   /** Watermarks written: to which instrument, its time, and how many trades were written before it. */
   readonly watermarks: { key: string; time: number | undefined; after: number }[] = [];
+  /** Gap markers written: instrument, what it says, and how many trades were written before it. */
+  readonly gaps: { key: string; time: number; count: number; after: number }[] = [];
   publishMarkers(_topic: TopicSpec<unknown>, markers: readonly Marker[]): Promise<void> {
-    for (const m of markers)
-      this.watermarks.push({ key: m.key, time: tradeWatermarkTime(m), after: this.written.length });
+    for (const m of markers) {
+      const gap = tradeGapOf(m);
+      if (gap !== undefined) this.gaps.push({ key: m.key, ...gap, after: this.written.length });
+      else this.watermarks.push({ key: m.key, time: tradeWatermarkTime(m), after: this.written.length });
+    }
     return Promise.resolve();
   }
   isReady(): boolean {
@@ -327,6 +333,34 @@ describe('TradeForwarder', () => {
     await forwarder.stop();
     expect(await value(metrics.backfillPending)).toBe(0);
     expect(await value(metrics.unrecovered)).toBe(2);
+  });
+
+  it('writes what a back-fill did not recover into a gap marker after the revealing trade, and takes off what comes later', async () => {
+    let failing = true;
+    source.fetch = (i, from, to) =>
+      failing
+        ? Promise.reject(new Error('not connected to Deribit'))
+        : Promise.resolve(Array.from({ length: to - from + 1 }, (_, k) => trade(i, from + k)));
+    await create({ backfillTimeoutMs: 100, backfillRetryForMs: 60_000 }).start();
+    const revealing = trade('X', 4);
+    await source.push(trade('X', 1), revealing, trade('X', 5));
+    await until('3 trades', () => publisher.written.length === 3);
+    await until('the gap marker', () => publisher.gaps.length === 1);
+    // After the trade that revealed the gap (1, 4 written), at its time, for the 2 missing.
+    expect(publisher.gaps).toEqual([{ key: 'X', time: revealing.timestamp, count: 2, after: 2 }]);
+    failing = false;
+    await until('the late back-fill', () => publisher.written.length === 5, 10_000);
+    await until('the marker taking them off', () => publisher.gaps.length === 2);
+    expect(publisher.gaps[1]).toEqual({ key: 'X', time: revealing.timestamp, count: -2, after: 5 });
+  });
+
+  it('writes a gap marker at once for a gap it does not back-fill', async () => {
+    await create({ backfillEnabled: false }).start();
+    const revealing = trade('X', 7);
+    await source.push(trade('X', 1), revealing);
+    await until('the gap marker', () => publisher.gaps.length === 1);
+    expect(publisher.gaps).toEqual([{ key: 'X', time: revealing.timestamp, count: 5, after: 2 }]);
+    expect(await value(metrics.unrecovered)).toBe(5);
   });
 
   it('gives a gap up when backfillRetryForMs ends, not a whole backoff pause later', async () => {

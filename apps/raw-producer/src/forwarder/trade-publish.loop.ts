@@ -1,5 +1,5 @@
 import { DeribitTrade } from '@lib/domain';
-import { MessagePublisher, PublishError, TopicSpec, tradeWatermark } from '@lib/kafka-avro';
+import { MessagePublisher, PublishError, TopicSpec, tradeGapMarker, tradeWatermark } from '@lib/kafka-avro';
 import { fullJitterDelay, sleep } from '@lib/platform';
 import { Logger } from '@nestjs/common';
 import { RawProducerMetrics } from '../metrics/raw-producer.metrics';
@@ -62,6 +62,19 @@ export class TradePublishLoop {
         await this.publishWatermark(watermark);
         continue;
       }
+      const gaps = this.queue.takeGaps();
+      if (gaps.length > 0) {
+        const markers = gaps.map((g) => tradeGapMarker(g.instrument, g.gap));
+        if (
+          !(await this.withRetry(markers.length, () =>
+            this.publisher.publishMarkers(this.topic, markers, this.sendOpts()),
+          ))
+        ) {
+          this.log.error(`shutdown deadline passed: ${markers.length} gap marker(s) were not written to Kafka`);
+          break;
+        }
+        continue;
+      }
       if (this.queue.size === 0) {
         if (this.drainDeadline !== undefined) break;
         await this.queue.nextArrival();
@@ -93,24 +106,46 @@ export class TradePublishLoop {
     }
   }
 
+  private sendOpts(): { timeoutMs: number } {
+    return { timeoutMs: this.opts.publishTimeoutMs };
+  }
+
   /** Retries until written; gives up (returns false) only after the shutdown deadline. */
   private async publishWithRetry(batch: DeribitTrade[]): Promise<boolean> {
+    let rejected: PublishError | undefined;
+    const written = await this.withRetry(batch.length, async () => {
+      try {
+        await this.publisher.publish(this.topic, batch, this.sendOpts());
+      } catch (err) {
+        if (!(err instanceof PublishError && err.reason === 'rejected')) throw err;
+        this.metrics.publishFailures.inc();
+        rejected = err;
+        return;
+      }
+      this.metrics.produced.inc(batch.length);
+      const now = Date.now();
+      for (const t of batch) this.metrics.lag.observe((now - t.timestamp) / 1_000);
+    });
+    return rejected === undefined ? written : this.isolateRejected(batch, rejected);
+  }
+
+  /**
+   * Calls `send` until it succeeds, with capped, jittered backoff; gives up (returns false) only after the
+   * shutdown deadline. `records` is for the log.
+   */
+  private async withRetry(records: number, send: () => Promise<void>): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.publisher.publish(this.topic, batch, { timeoutMs: this.opts.publishTimeoutMs });
-        this.metrics.produced.inc(batch.length);
-        const now = Date.now();
-        for (const t of batch) this.metrics.lag.observe((now - t.timestamp) / 1_000);
+        await send();
         return true;
       } catch (err) {
         this.metrics.publishFailures.inc();
-        if (err instanceof PublishError && err.reason === 'rejected') return this.isolateRejected(batch, err);
         const delay = fullJitterDelay(attempt, this.opts.publishRetryBaseMs, this.opts.publishRetryMaxMs);
         if (this.drainDeadline !== undefined && Date.now() + delay >= this.drainDeadline) return false;
         // The first failure and then every power of two: a long outage stays visible without flooding.
         if ((attempt & (attempt + 1)) === 0) {
           this.log.warn(
-            `publishing ${batch.length} trades failed (attempt ${attempt + 1}), retrying in ${delay} ms: ${(err as Error).message}`,
+            `publishing ${records} records failed (attempt ${attempt + 1}), retrying in ${delay} ms: ${(err as Error).message}`,
           );
         }
         // Shutdown cuts a long wait short once, so the remaining attempts fit before the deadline.

@@ -1,4 +1,5 @@
 import { DeribitTrade } from '@lib/domain';
+import { TradeGap } from '@lib/kafka-avro';
 
 /**
  * The trades ready for Kafka, in the order they were accepted, between the admission (which pushes) and
@@ -12,6 +13,8 @@ export class TradeQueue {
   private taken = 0;
   /** The newest watermark asked for, and how many trades must be taken (and written) before it. */
   private mark: { readonly time: number; readonly after: number } | undefined;
+  /** Changes in unrecovered trades to write, each after the trades queued before it, in order. */
+  private gaps: { readonly instrument: string; readonly gap: TradeGap; readonly after: number }[] = [];
   private spaceWaiters: (() => void)[] = [];
   private arrival: (() => void) | undefined;
 
@@ -39,9 +42,30 @@ export class TradeQueue {
     return mark.time;
   }
 
-  /** The oldest `n` trades (fewer when there are not as many), removed from the queue. */
+  /** Asks for a gap marker (TradeGap) of `instrument` after the trades queued so far; none is dropped. */
+  markGap(instrument: string, gap: TradeGap): void {
+    this.gaps.push({ instrument, gap, after: this.taken + this.size });
+  }
+
+  /** The gap markers to write now (every trade queued before them was taken), removed, in order. */
+  takeGaps(): { readonly instrument: string; readonly gap: TradeGap }[] {
+    let n = 0;
+    while (n < this.gaps.length && this.gaps[n].after <= this.taken) n++;
+    return n === 0 ? [] : this.gaps.splice(0, n);
+  }
+
+  /** Gap markers not yet taken. */
+  get pendingGaps(): number {
+    return this.gaps.length;
+  }
+
+  /**
+   * The oldest `n` trades (fewer when there are not as many), removed from the queue; never past a gap
+   * marker still to write, so that it goes right after the trades queued before it.
+   */
   take(n: number): DeribitTrade[] {
-    const batch = this.items.slice(this.head, this.head + n);
+    const upTo = this.gaps.length > 0 ? Math.min(n, this.gaps[0].after - this.taken) : n;
+    const batch = this.items.slice(this.head, this.head + Math.max(0, upTo));
     this.head += batch.length;
     this.taken += batch.length;
     // Compact once the consumed prefix dominates, so the array does not grow without bound.

@@ -41,4 +41,12 @@ export interface TradeStats {
    * published (the EWMA follows arrival order; a late trade is not folded into windows already published).
    */
   revision: number;
+  /**
+   * Trades of the instrument the source skipped (a trade_seq gap) that are not in this window's count: never
+   * recovered, or not yet when this revision was published. A gap is counted in the window of the trade
+   * that revealed it (the missing trades were made after the instrument's previous trade and before that
+   * one). Trades a later back-fill recovers are counted into their own windows (a revision) and taken off
+   * this number (another revision of this window), within the windows kept for revisions.
+   */
+  unrecovered_trades: number;
 }

@@ -87,6 +87,7 @@ describe('trade windows', () => {
         ewma: 101,
         ewma_params: { mode: 'span', alpha: 0.5, span: 3, half_life_ms: null },
         revision: 0,
+        unrecovered_trades: 0,
       },
     ]);
   });
@@ -237,6 +238,29 @@ describe('trade windows', () => {
           revision: 1,
         },
       ]);
+    });
+
+    it("carries unrecovered trades into a window's publication, and revises a published empty one for them", () => {
+      const { state, closed } = feed(revising, [trade('2026-03-01T10:00:10Z', 100)]);
+      const revised: TradeStats[] = [];
+      // Two gaps noticed in the open 10:00 window, one of them found again in part; one at 10:02, still ahead.
+      expect(revising.unrecovered(state, at('2026-03-01T10:00:10Z'), 3, revised)).toBe('open');
+      expect(revising.unrecovered(state, at('2026-03-01T10:02:30Z'), 1, revised)).toBe('open');
+      expect(revising.unrecovered(state, at('2026-03-01T10:00:10Z'), -1, revised)).toBe('open');
+      revising.closeUntil(state, at('2026-03-01T10:03:00Z'), closed);
+      expect(closed.map((c) => [new Date(c.window_start).toISOString(), c.count, c.unrecovered_trades])).toEqual([
+        ['2026-03-01T10:00:00.000Z', 1, 2],
+        ['2026-03-01T10:01:00.000Z', 0, 0],
+        ['2026-03-01T10:02:00.000Z', 0, 1],
+      ]);
+      expect(state.unrecovered).toEqual([]);
+      expect(revised).toEqual([]);
+      // The empty 10:01 window (kept) learns of 4 lost trades: a revision of an empty window.
+      expect(revising.unrecovered(state, at('2026-03-01T10:01:59Z'), 4, revised)).toBe('revised');
+      expect(revised).toEqual([{ ...closed[1], revision: 1, unrecovered_trades: 4 }]);
+      // 10:00 is no longer kept (2 windows): too old.
+      expect(revising.unrecovered(state, at('2026-03-01T10:00:10Z'), 1, revised)).toBe('too-old');
+      expect(revised).toHaveLength(1);
     });
 
     it('keeps nothing without revision windows: a late trade is refused', () => {

@@ -51,6 +51,14 @@ export interface ClosedWindow {
   window: OpenWindow | null;
   /** The EWMA published with the window; every revision repeats it. */
   readonly ewma: number | null;
+  /** Its `unrecovered_trades` as published. */
+  unrecovered: number;
+}
+
+/** Unrecovered trades noticed in a window not published yet. */
+export interface UnrecoveredCount {
+  readonly start: number;
+  count: number;
 }
 
 /** Everything an instrument's windows need to continue, as stored in the changelog. */
@@ -68,7 +76,12 @@ export interface InstrumentWindows {
   open: OpenWindow[];
   /** The last `revisionWindows` published windows, oldest first, all before nextWindowStart. */
   closed: ClosedWindow[];
+  /** Unrecovered trades of windows not yet published, oldest first, all at or after nextWindowStart. */
+  unrecovered: UnrecoveredCount[];
 }
+
+/** Where {@link TradeWindowRules.unrecovered} counted a gap. */
+export type UnrecoveredPlace = 'open' | 'revised' | 'too-old';
 
 export interface TradeWindowOptions {
   readonly windowMs: number;
@@ -116,6 +129,7 @@ export class TradeWindowRules {
       carriedEwma: null,
       open: [],
       closed: [],
+      unrecovered: [],
     };
   }
 
@@ -148,9 +162,42 @@ export class TradeWindowRules {
     if (kept === undefined) return false;
     if (kept.window === null) kept.window = newWindow(start, trade, kept.ewma ?? trade.price);
     accumulate(kept.window, trade);
-    kept.revision += 1;
-    revised.push({ ...this.statsOf(state.instrument, kept.window), ewma: kept.ewma, revision: kept.revision });
+    this.republish(state.instrument, kept, revised);
     return true;
+  }
+
+  /**
+   * Counts `count` trades the source lost (a trade_seq gap the back-fill could not fill; negative: trades of
+   * such a gap recovered since) into the window holding `time`, the time of the trade that revealed the
+   * gap. A window not yet published carries them when it is; a kept published one is published again with
+   * the next revision (appended to `revised`); an older one is not changed ('too-old': the caller reports
+   * it). Never below 0.
+   */
+  unrecovered(state: InstrumentWindows, time: number, count: number, revised: TradeStats[]): UnrecoveredPlace {
+    const start = windowStartOf(time, this.windowMs);
+    if (start < state.nextWindowStart) {
+      const kept = state.closed.find((c) => c.start === start);
+      if (kept === undefined) return 'too-old';
+      kept.unrecovered = Math.max(0, kept.unrecovered + count);
+      this.republish(state.instrument, kept, revised);
+      return 'revised';
+    }
+    const list = state.unrecovered;
+    let i = list.length;
+    while (i > 0 && list[i - 1].start > start) i -= 1;
+    if (i > 0 && list[i - 1].start === start) list[i - 1].count = Math.max(0, list[i - 1].count + count);
+    else list.splice(i, 0, { start, count: Math.max(0, count) });
+    return 'open';
+  }
+
+  /** The kept window's next revision, appended to `revised`. */
+  private republish(instrument: string, kept: ClosedWindow, revised: TradeStats[]): void {
+    kept.revision += 1;
+    const stats =
+      kept.window === null
+        ? this.emptyStats(instrument, kept.start, kept.ewma)
+        : { ...this.statsOf(instrument, kept.window), ewma: kept.ewma };
+    revised.push({ ...stats, revision: kept.revision, unrecovered_trades: kept.unrecovered });
   }
 
   /**
@@ -166,12 +213,23 @@ export class TradeWindowRules {
       const stats = window
         ? this.statsOf(state.instrument, window)
         : this.emptyStats(state.instrument, start, state.carriedEwma);
+      // Counts of windows before this one cannot be left (every one closes in turn), so the first is this one's.
+      while (state.unrecovered.length > 0 && state.unrecovered[0].start <= start) {
+        const entry = state.unrecovered.shift() as UnrecoveredCount;
+        if (entry.start === start) stats.unrecovered_trades = entry.count;
+      }
       state.carriedEwma = stats.ewma;
       state.nextWindowStart = start + this.windowMs;
       closed.push(stats);
       count += 1;
       if (this.revisionWindows > 0) {
-        state.closed.push({ start, revision: 0, window: window ?? null, ewma: stats.ewma });
+        state.closed.push({
+          start,
+          revision: 0,
+          window: window ?? null,
+          ewma: stats.ewma,
+          unrecovered: stats.unrecovered_trades,
+        });
         if (state.closed.length > this.revisionWindows) state.closed.shift();
       }
     }
@@ -205,6 +263,7 @@ export class TradeWindowRules {
       ewma: w.ewma,
       ewma_params: this.ewmaParams,
       revision: 0,
+      unrecovered_trades: 0,
     };
   }
 
@@ -223,6 +282,7 @@ export class TradeWindowRules {
       ewma,
       ewma_params: this.ewmaParams,
       revision: 0,
+      unrecovered_trades: 0,
     };
   }
 }

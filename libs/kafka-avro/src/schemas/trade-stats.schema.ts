@@ -38,22 +38,31 @@ export const tradeStatsSchemaV1 = {
 
 /**
  * Version 2, the one written: `revision` (0 as first published; a window revised by trades that came after
- * it was published is published again under the same key with the next one). Its default lets a
- * version-1 record be read as revision 0.
+ * it was published is published again under the same key with the next one) and `unrecovered_trades`
+ * (trades the source lost around the window, see TradeStats). Their defaults let a version-1 record be
+ * read as revision 0 with nothing known lost.
  */
 export const tradeStatsSchemaV2 = {
   ...tradeStatsSchemaV1,
   fields: [
     ...tradeStatsSchemaV1.fields,
     { name: 'revision', type: 'int', default: 0, doc: 'Readers keep the highest revision of a window.' },
+    {
+      name: 'unrecovered_trades',
+      type: 'long',
+      default: 0,
+      doc: "Trades the source skipped (trade_seq gap) not in this window's count, as of this revision.",
+    },
   ],
 } as const;
 
 export const TRADE_STATS_SCHEMA = 'market.TradeStats';
 
-/** The derived type has `revision` optional (it has a default); the domain type always sets it. */
-type TradeStatsAsWritten = { [K in keyof TradeStats as K extends 'revision' ? never : K]: TradeStats[K] } & {
+/** The derived type has the fields with a default optional; the domain type always sets them. */
+type Defaulted = 'revision' | 'unrecovered_trades';
+type TradeStatsAsWritten = { [K in keyof TradeStats as K extends Defaulted ? never : K]: TradeStats[K] } & {
   revision?: number;
+  unrecovered_trades?: number;
 };
 
 assertType<

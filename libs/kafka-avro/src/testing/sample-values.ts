@@ -66,6 +66,7 @@ export function sampleTradeStats(overrides: Partial<TradeStats> = {}): TradeStat
     ewma: 8952.1,
     ewma_params: { mode: 'span', alpha: 2 / 21, span: 20, half_life_ms: null },
     revision: 0,
+    unrecovered_trades: 0,
     ...overrides,
   };
 }

@@ -114,6 +114,7 @@ function toRow(s: TradeStats): Omit<TradeStatsWindow, 'storedAt'> {
     ewmaSpan: s.ewma_params.span,
     ewmaHalfLifeMs: s.ewma_params.half_life_ms,
     revision: s.revision,
+    unrecoveredTrades: s.unrecovered_trades,
   };
 }
 
@@ -140,5 +141,6 @@ function fromRow(w: TradeStatsWindow): TradeStats {
       half_life_ms: w.ewmaHalfLifeMs,
     },
     revision: w.revision,
+    unrecovered_trades: w.unrecoveredTrades,
   };
 }

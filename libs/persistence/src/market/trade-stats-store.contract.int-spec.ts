@@ -90,7 +90,7 @@ describe.each(targets)('TradeStatsStore on $name', (target) => {
     const btc = [0, 1, 2].map((m) => window('BTC-PERPETUAL', m));
     await store.save([...btc, empty]);
     await store.save([...btc, empty]); // redelivered
-    const revised = { ...btc[1], count: 99, close: 1e-9, revision: 3 };
+    const revised = { ...btc[1], count: 99, close: 1e-9, revision: 3, unrecovered_trades: 7 };
     await store.save([revised]);
     expect(await store.windows('BTC-PERPETUAL', ALL, 10)).toEqual([btc[0], revised, btc[2]]);
     expect(await store.windows('EMPTY-1', ALL, 10)).toEqual([empty]);

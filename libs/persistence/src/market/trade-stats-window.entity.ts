@@ -63,6 +63,10 @@ export class TradeStatsWindow {
   @Column({ type: 'integer' })
   revision!: number;
 
+  /** Added by TradeStatsUnrecovered1764000000008. */
+  @Column({ name: 'unrecovered_trades', type: 'integer' })
+  unrecoveredTrades!: number;
+
   /** When this version was stored (wall clock). */
   @Column({ name: 'stored_at', type: 'timestamptz', default: () => 'now()' })
   storedAt!: Date;

@@ -6,6 +6,7 @@ import { ProfileListWrittenAt1764000000004 } from './1764000000004-profile-list-
 import { CreateTradeStatsWindow1764000000005 } from './1764000000005-create-trade-stats-window.migration';
 import { CubeDimensionIds1764000000006 } from './1764000000006-cube-dimension-ids.migration';
 import { TradeStatsRevision1764000000007 } from './1764000000007-trade-stats-revision.migration';
+import { TradeStatsUnrecovered1764000000008 } from './1764000000008-trade-stats-unrecovered.migration';
 
 /** Every migration, oldest first. Append new ones; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   CreateTradeStatsWindow1764000000005,
   CubeDimensionIds1764000000006,
   TradeStatsRevision1764000000007,
+  TradeStatsUnrecovered1764000000008,
 ];
