@@ -22,6 +22,7 @@ import { writeReports } from '../loadgen/main';
 import { markdownReport, progressLine } from '../loadgen/report';
 import { LocalSystem, envOf } from '../loadgen/system/local-system';
 import { cpuByRole, cpuDelta } from '../loadgen/system/process-cpu';
+import { parseRouteBuckets, serverLatencyLines, subtractBuckets } from '../loadgen/system/server-latency';
 
 const { values: args } = parseArgs({
   options: {
@@ -100,6 +101,8 @@ async function main(): Promise<number> {
       );
     }
     const roles = { gateway: system.gateway.pid, pipeline: system.pipeline.pid };
+    const gatewayMetrics = async () => parseRouteBuckets(await (await fetch(`${system.gateway.url}/metrics`)).text());
+    const latencyBefore = await gatewayMetrics();
     const cpuBefore = cpuByRole(roles);
     const wallBefore = Date.now();
     const report = await new Loadgen({
@@ -111,6 +114,8 @@ async function main(): Promise<number> {
     }).run();
     const cpu = cpuDelta(cpuBefore, cpuByRole(roles));
     const wallS = (Date.now() - wallBefore) / 1_000;
+    // The gateway's own histogram over the run: what of the latency above is spent in the server.
+    const serverLatency = serverLatencyLines(subtractBuckets(await gatewayMetrics(), latencyBefore));
     const paths = writeReports(outDir, report);
     console.log(markdownReport(report));
     console.log(
@@ -132,6 +137,7 @@ async function main(): Promise<number> {
           0,
         )}`,
     );
+    for (const line of serverLatency) console.log(`gateway ${line}`);
     console.log(`reports: ${paths.md}, ${paths.html}; app logs: ${system.logDir}`);
     const result = summarize(report, cpu, wallS);
     console.log(`RESULT ${JSON.stringify(result)}`);
