@@ -15,7 +15,6 @@
  * within a hard limit of a few minutes.
  */
 import { execSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { UserTag } from '@lib/domain';
@@ -25,13 +24,13 @@ import {
   KafkaMessageConsumer,
   KafkaMessagePublisher,
   KafkaOptionsFactory,
-  MessagingConfig,
   SingleObjectSerde,
   userTagsTopic,
 } from '@lib/kafka-avro';
 import { KafkaDeadLetterSink } from '../../libs/kafka-avro/src/kafka/kafka-dead-letter.sink';
 import { sampleUserTag } from '../../libs/kafka-avro/src/testing/sample-values';
 import { KafkaServer } from '../../scripts/servers/kafka-server';
+import { benchMessagingConfig, cpuSeconds } from './bench-broker';
 
 const { values: args } = parseArgs({
   options: {
@@ -51,24 +50,6 @@ const PHASE_LIMIT_MS = 120_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
-
-/** CPU seconds so far of this process and of the broker (its JVM is a child of this process). */
-function cpuSeconds(): { client: number; broker: number } {
-  const own = process.cpuUsage();
-  let broker = 0;
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) !== process.pid || !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('kafka.Kafka'))
-        continue;
-      broker += (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 1/100 s
-    } catch {
-      // The process ended meanwhile.
-    }
-  }
-  return { client: (own.user + own.system) / 1e6, broker };
-}
 
 /** CPU used per message since `before`, in microseconds, for the client and the broker. */
 function cpuPerMessage(before: { client: number; broker: number }, messages: number): string {
@@ -110,24 +91,10 @@ async function main(): Promise<void> {
       .join(' ')}`,
   );
   try {
-    const config: MessagingConfig = {
-      TRANSPORT: 'kafka',
-      KAFKA_BROKERS: kafka.brokers,
-      KAFKA_CLIENT_ID: 'bench',
-      KAFKA_CONNECTION_TIMEOUT_MS: 3_000,
-      KAFKA_REQUEST_TIMEOUT_MS: 30_000,
-      KAFKA_SESSION_TIMEOUT_MS: 10_000,
+    const config = benchMessagingConfig(kafka.brokers, {
       KAFKA_TOPIC_PARTITIONS: partitions,
-      KAFKA_REPLICATION_FACTOR: 1,
-      SCHEMA_REGISTRY_URL: undefined,
-      TOPIC_USER_TAGS: 'user-tags',
-      TOPIC_DERIBIT_TRADES: 'deribit-trades',
-      TOPIC_TRADE_STATS: 'deribit-trade-stats',
-      OTEL_EXPORTER_ENABLED: false,
-      KAFKA_LINGER_MS: 1,
       KAFKA_BATCH_MAX_MESSAGES: Number(args['request-max']),
-      KAFKA_PRODUCE_TIMEOUT_MS: 5_000,
-    };
+    });
     const options = new KafkaOptionsFactory(config, 'bench');
     const serde = new SingleObjectSerde(defaultSchemaCatalog());
     const admin = options.kafka('admin');

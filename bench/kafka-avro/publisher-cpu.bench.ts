@@ -8,19 +8,18 @@
  *
  * Bounded: phases × phase-seconds, plus the broker's start and stop.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
   defaultSchemaCatalog,
   ensureTopics,
   KafkaMessagePublisher,
   KafkaOptionsFactory,
-  MessagingConfig,
   SingleObjectSerde,
   userTagsTopic,
 } from '@lib/kafka-avro';
 import { sampleUserTag } from '../../libs/kafka-avro/src/testing/sample-values';
 import { KafkaServer } from '../../scripts/servers/kafka-server';
+import { benchMessagingConfig, cpuSeconds } from './bench-broker';
 
 const { values: args } = parseArgs({
   options: {
@@ -34,27 +33,8 @@ const rate = Number(args.rate);
 const phases = Number(args.phases);
 const phaseMs = Number(args['phase-seconds']) * 1_000;
 
-/** CPU seconds of the broker (a JVM child of this process running kafka.Kafka), from /proc. */
-function brokerCpu(): number {
-  let cpu = 0;
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) !== process.pid || !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('kafka.Kafka'))
-        continue;
-      cpu += (Number(fields[11]) + Number(fields[12])) / 100;
-    } catch {
-      // The process ended meanwhile.
-    }
-  }
-  return cpu;
-}
-
-const ownCpu = (): number => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-};
+const brokerCpu = (): number => cpuSeconds().broker;
+const ownCpu = (): number => cpuSeconds().client;
 
 async function main(): Promise<void> {
   setTimeout(
@@ -66,24 +46,7 @@ async function main(): Promise<void> {
   ).unref();
   const kafka = await KafkaServer.start({ heapMb: 512 });
   try {
-    const config: MessagingConfig = {
-      TRANSPORT: 'kafka',
-      KAFKA_BROKERS: kafka.brokers,
-      KAFKA_CLIENT_ID: 'bench',
-      KAFKA_CONNECTION_TIMEOUT_MS: 3_000,
-      KAFKA_REQUEST_TIMEOUT_MS: 30_000,
-      KAFKA_SESSION_TIMEOUT_MS: 10_000,
-      KAFKA_TOPIC_PARTITIONS: 4,
-      KAFKA_REPLICATION_FACTOR: 1,
-      SCHEMA_REGISTRY_URL: undefined,
-      TOPIC_USER_TAGS: 'user-tags',
-      TOPIC_DERIBIT_TRADES: 'deribit-trades',
-      TOPIC_TRADE_STATS: 'deribit-trade-stats',
-      OTEL_EXPORTER_ENABLED: false,
-      KAFKA_LINGER_MS: Number(args.linger),
-      KAFKA_BATCH_MAX_MESSAGES: 2_000,
-      KAFKA_PRODUCE_TIMEOUT_MS: 5_000,
-    };
+    const config = benchMessagingConfig(kafka.brokers, { KAFKA_LINGER_MS: Number(args.linger) });
     const options = new KafkaOptionsFactory(config, 'bench');
     const topic = userTagsTopic('publisher-cpu');
     await ensureTopics(options.kafka('admin'), [topic.name], { partitions: 4, replicationFactor: 1 });
