@@ -67,6 +67,27 @@ function aggProducerEnv(t: Topics, partitions: number): Record<string, string> {
 const before = (stats: readonly TradeStats[], untilMs: number) =>
   sortStats(stats.filter((s) => s.window_start < untilMs));
 
+/** The published versions of one window, by revision, once there are `count` (or what there is after 30 s). */
+async function waitForVersions(
+  kafka: Kafka,
+  topic: string,
+  instrument: string,
+  windowStart: number,
+  count: number,
+): Promise<TradeStats[]> {
+  const versionsOf = async () =>
+    (await readStats(kafka, topic))
+      .filter((s) => s.instrument === instrument && s.window_start === windowStart)
+      .sort((a, b) => a.revision - b.revision);
+  const deadline = Date.now() + 30_000;
+  let versions = await versionsOf();
+  while (versions.length < count && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    versions = await versionsOf();
+  }
+  return versions;
+}
+
 async function waitForStats(kafka: Kafka, topic: string, untilMs: number, count: number, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -247,16 +268,7 @@ describe('agg-producer on Kafka', () => {
     };
     await produceTrades(kafka, t.trades, [late]);
     const windowStart = Math.floor(late.timestamp / MIN) * MIN;
-    const revisionsOf = async () =>
-      (await readStats(kafka, t.stats))
-        .filter((s) => s.instrument === late.instrument_name && s.window_start === windowStart)
-        .sort((a, b) => a.revision - b.revision);
-    const deadline = Date.now() + 30_000;
-    let versions = await revisionsOf();
-    while (versions.length < 2 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 250));
-      versions = await revisionsOf();
-    }
+    const versions = await waitForVersions(kafka, t.stats, late.instrument_name, windowStart, 2);
     expect(await app.metric('agg_producer_late_trades_total')).toBe(0);
     expect(await app.metric('agg_producer_windows_published_total', { reason: 'revision' })).toBe(1);
     await app.stop();
@@ -302,16 +314,7 @@ describe('agg-producer on Kafka', () => {
     // Two of the three found again later (raw-producer's back-fill retry): the window is published again.
     await produceGapMarkers(kafka, t.trades, [{ ...gap, count: -2 }]);
     const windowStart = Math.floor(gap.time / MIN) * MIN;
-    const versionsOf = async () =>
-      (await readStats(kafka, t.stats))
-        .filter((s) => s.window_start === windowStart)
-        .sort((a, b) => a.revision - b.revision);
-    const deadline = Date.now() + 30_000;
-    let versions = await versionsOf();
-    while (versions.length < 2 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 250));
-      versions = await versionsOf();
-    }
+    const versions = await waitForVersions(kafka, t.stats, gap.instrument, windowStart, 2);
     expect(await app.metric('agg_producer_unrecovered_unplaced_total')).toBe(0);
     await app.stop();
 

@@ -14,22 +14,9 @@ import { AppProcess } from '../support/app.process';
 import { uniqueName } from '../support/test-env';
 import { BTC, CHANNELS } from '../raw-producer/chaos.scenario';
 import { FakeDeribitServer } from '../raw-producer/fake-deribit.server';
+import type { WindowAnswer } from '../../apps/gateway/src/market/market-answer';
 
 const MIN = 60_000;
-
-interface WindowAnswer {
-  instrument: string;
-  window_start: string;
-  count: number;
-  volume: number;
-  vwap: number | null;
-  open: number | null;
-  high: number | null;
-  low: number | null;
-  close: number | null;
-  revision: number;
-  unrecovered_trades: number;
-}
 
 describe('embedded mode (npm start) with the live source', () => {
   let dataDir: string;

@@ -311,14 +311,21 @@ describe('TradeForwarder', () => {
         ? Promise.reject(new Error('not connected to Deribit'))
         : Promise.resolve(Array.from({ length: to - from + 1 }, (_, k) => trade(i, from + k)));
     await create({ backfillTimeoutMs: 100, backfillRetryForMs: 60_000 }).start();
-    await source.push(trade('X', 1), trade('X', 4), trade('X', 5));
+    const revealing = trade('X', 4);
+    await source.push(trade('X', 1), revealing, trade('X', 5));
     // The held trades go on at the budget; 2 and 3 are still asked for.
     await until('3 trades', () => publisher.written.length === 3);
     expect(await value(metrics.backfillPending)).toBe(2);
     expect(await value(metrics.unrecovered)).toBe(0);
+    // The stats record learns of them at once: a gap marker right after the revealing trade (1, 4 written).
+    await until('the gap marker', () => publisher.gaps.length === 1);
+    expect(publisher.gaps).toEqual([{ key: 'X', time: revealing.timestamp, count: 2, after: 2 }]);
     failing = false;
     await until('the late back-fill', () => publisher.written.length === 5, 10_000);
     expect(seqsOf(publisher.written, 'X')).toEqual([1, 4, 5, 2, 3]);
+    // ...and a second one takes them off again, after them.
+    await until('the marker taking them off', () => publisher.gaps.length === 2);
+    expect(publisher.gaps[1]).toEqual({ key: 'X', time: revealing.timestamp, count: -2, after: 5 });
     expect(await value(metrics.backfillPending)).toBe(0);
     expect(await value(metrics.backfilled)).toBe(2);
     expect(await value(metrics.unrecovered)).toBe(0);
@@ -333,25 +340,6 @@ describe('TradeForwarder', () => {
     await forwarder.stop();
     expect(await value(metrics.backfillPending)).toBe(0);
     expect(await value(metrics.unrecovered)).toBe(2);
-  });
-
-  it('writes what a back-fill did not recover into a gap marker after the revealing trade, and takes off what comes later', async () => {
-    let failing = true;
-    source.fetch = (i, from, to) =>
-      failing
-        ? Promise.reject(new Error('not connected to Deribit'))
-        : Promise.resolve(Array.from({ length: to - from + 1 }, (_, k) => trade(i, from + k)));
-    await create({ backfillTimeoutMs: 100, backfillRetryForMs: 60_000 }).start();
-    const revealing = trade('X', 4);
-    await source.push(trade('X', 1), revealing, trade('X', 5));
-    await until('3 trades', () => publisher.written.length === 3);
-    await until('the gap marker', () => publisher.gaps.length === 1);
-    // After the trade that revealed the gap (1, 4 written), at its time, for the 2 missing.
-    expect(publisher.gaps).toEqual([{ key: 'X', time: revealing.timestamp, count: 2, after: 2 }]);
-    failing = false;
-    await until('the late back-fill', () => publisher.written.length === 5, 10_000);
-    await until('the marker taking them off', () => publisher.gaps.length === 2);
-    expect(publisher.gaps[1]).toEqual({ key: 'X', time: revealing.timestamp, count: -2, after: 5 });
   });
 
   it('writes a gap marker at once for a gap it does not back-fill', async () => {
