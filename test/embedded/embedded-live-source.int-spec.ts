@@ -59,7 +59,10 @@ describe('embedded mode (npm start) with the live source', () => {
     const url = `${app.url}/market/instruments/${BTC}/windows?from=${from}&to=${to}`;
     let windows: WindowAnswer[] = [];
     for (const deadline = Date.now() + 60_000; windows.length === 0 && Date.now() < deadline; await sleep(250)) {
-      windows = ((await (await fetch(url)).json()) as { windows: WindowAnswer[] }).windows;
+      // 404 until the read side has stored a first window of the instrument.
+      const res = await fetch(url);
+      if (res.status === 200) windows = ((await res.json()) as { windows: WindowAnswer[] }).windows;
+      else expect([res.status, await res.text()]).toEqual([404, expect.stringContaining(BTC)]);
     }
     const volume = inWindow.reduce((s, t) => s + t.amount, 0);
     const prices = inWindow.map((t) => t.price);
