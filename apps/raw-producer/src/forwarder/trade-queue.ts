@@ -54,11 +54,6 @@ export class TradeQueue {
     return n === 0 ? [] : this.gaps.splice(0, n);
   }
 
-  /** Gap markers not yet taken. */
-  get pendingGaps(): number {
-    return this.gaps.length;
-  }
-
   /**
    * The oldest `n` trades (fewer when there are not as many), removed from the queue; never past a gap
    * marker still to write, so that it goes right after the trades queued before it.
