@@ -16,6 +16,7 @@ import { MessagingConfig, producerTuning } from '../messaging.config';
 import { AvroKafkaDeserializer } from '../nest/avro-kafka.deserializer';
 import { AvroKafkaSerializer } from '../nest/avro-kafka.serializer';
 import { AvroSerde } from '../serde/avro.serde';
+import { fixKafkajsRequestQueue } from './kafkajs-request-queue.fix';
 
 /** kafkajs warns about this on every idempotent producer with bounded retries; see publisherProducerConfig. */
 const BOUNDED_RETRIES_WARNING = 'Limiting retries for the idempotent producer';
@@ -79,6 +80,7 @@ export class KafkaOptionsFactory {
   }
 
   kafka(role: string, overrides: Partial<KafkaConfig> = {}): Kafka {
+    fixKafkajsRequestQueue();
     return new Kafka(this.kafkaConfig(role, overrides));
   }
 
