@@ -67,6 +67,16 @@ function aggProducerEnv(t: Topics, partitions: number): Record<string, string> {
 const before = (stats: readonly TradeStats[], untilMs: number) =>
   sortStats(stats.filter((s) => s.window_start < untilMs));
 
+/** `count` trades of BTC-PERPETUAL alone from 2026-03-01T10:00Z, ~100 ms apart (seeded). */
+const btcTrades = (count: number, seed: number): DeribitTrade[] =>
+  tradeStream({
+    startMs: Date.parse('2026-03-01T10:00:00Z'),
+    count,
+    meanGapMs: 100,
+    seed,
+    instruments: [{ name: 'BTC-PERPETUAL', price: 64_000, weight: 1 }],
+  });
+
 /** The published versions of one window, by revision, once there are `count` (or what there is after 30 s). */
 async function waitForVersions(
   kafka: Kafka,
@@ -243,13 +253,7 @@ describe('agg-producer on Kafka', () => {
   it('publishes a revision of a published window when a trade comes later than the grace', async () => {
     const t = freshTopics('revision');
     await createTopics(kafka, [t.trades], 1);
-    const trades = tradeStream({
-      startMs: Date.parse('2026-03-01T10:00:00Z'),
-      count: 3_000,
-      meanGapMs: 100,
-      seed: 5,
-      instruments: [{ name: 'BTC-PERPETUAL', price: 64_000, weight: 1 }],
-    });
+    const trades = btcTrades(3_000, 5);
     await produceTrades(kafka, t.trades, trades);
     const app = await start('agg-revision', t, 1);
     const until = settledUntil(trades, 1, 500);
@@ -293,13 +297,7 @@ describe('agg-producer on Kafka', () => {
   it("carries raw-producer's unrecovered trades in the stats record, and revises the window when some come back", async () => {
     const t = freshTopics('unrecovered');
     await createTopics(kafka, [t.trades], 1);
-    const trades = tradeStream({
-      startMs: Date.parse('2026-03-01T10:00:00Z'),
-      count: 2_400,
-      meanGapMs: 100,
-      seed: 9,
-      instruments: [{ name: 'BTC-PERPETUAL', price: 64_000, weight: 1 }],
-    });
+    const trades = btcTrades(2_400, 9);
     // The gap is revealed by a trade of the second minute; the marker follows it, and later trades close the window.
     const revealing = trades.findIndex((x) => x.timestamp >= Date.parse('2026-03-01T10:01:30Z'));
     const gap = { instrument: 'BTC-PERPETUAL', time: trades[revealing].timestamp };

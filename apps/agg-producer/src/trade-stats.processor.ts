@@ -1,6 +1,6 @@
 import { DeribitTrade, InstrumentWindows, SeenSequences, TradeStats, TradeWindowRules } from '@lib/domain';
 import { ConsumedBatch, TopicPartitionOffset } from '@lib/kafka-avro/messaging';
-import { TradeGap, tradeGapOf, tradeWatermarkTime } from '@lib/kafka-avro/topics';
+import { InstrumentTradeGap, TradeGap, tradeGapOf, tradeWatermarkTime } from '@lib/kafka-avro/topics';
 import {
   AggStateRecord,
   PartitionStateRecord,
@@ -33,7 +33,7 @@ export interface BatchOutcome {
    * Changes in unrecovered trades (gap markers) that could not go into a window: the window of the trade
    * that revealed the gap is past REVISION_WINDOWS, or the instrument is unknown here.
    */
-  readonly unplacedGaps: readonly (TradeGap & { readonly instrument: string })[];
+  readonly unplacedGaps: readonly InstrumentTradeGap[];
 }
 
 /**
@@ -113,7 +113,7 @@ export class TradeStatsProcessor {
     const progress = this.progressOf(batch.topic, batch.partition, now);
     const closed = this.pendingOf(batch.partition);
     const closedBefore = closed.stats.length;
-    const unplacedGaps: (TradeGap & { instrument: string })[] = [];
+    const unplacedGaps: InstrumentTradeGap[] = [];
     let gapRevisions = 0;
     // Gap markers are applied where they are among the trades (a trade after one may close its window).
     const gaps = gapMarkersOf(batch);

@@ -47,6 +47,11 @@ export interface TradeGap {
   readonly count: number;
 }
 
+/** A gap marker's change with the instrument it is about (the marker's key). */
+export interface InstrumentTradeGap extends TradeGap {
+  readonly instrument: string;
+}
+
 /**
  * A change in the trades of `instrument` the source lost: `count` trades of a trade_seq gap no back-fill
  * recovered (negative: that many of them recovered since), the gap revealed by the trade at `time` (epoch

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { DeribitTrade, TradeStats } from '@lib/domain';
 import { TopicSpec, markerHeaders } from '@lib/kafka-avro/messaging';
-import { TradeGap, tradeGapMarker } from '@lib/kafka-avro/topics';
+import { InstrumentTradeGap, tradeGapMarker } from '@lib/kafka-avro/topics';
 import { defaultSchemaCatalog } from '@lib/kafka-avro/schemas/schema.catalog';
 import { SingleObjectSerde } from '@lib/kafka-avro/serde/single-object.serde';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
@@ -61,7 +61,7 @@ export async function produceTrades(
 export async function produceGapMarkers(
   kafka: Kafka,
   topic: string,
-  gaps: readonly (TradeGap & { readonly instrument: string })[],
+  gaps: readonly InstrumentTradeGap[],
 ): Promise<void> {
   const producer = kafka.producer({ idempotent: true, createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
