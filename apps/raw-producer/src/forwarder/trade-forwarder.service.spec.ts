@@ -351,6 +351,23 @@ describe('TradeForwarder', () => {
     expect(await value(metrics.unrecovered)).toBe(5);
   });
 
+  it('logs, counts and drops gap markers the publisher rejects, and writes the trades behind them', async () => {
+    let refusals = 0;
+    publisher.publishMarkers = (): Promise<void> => {
+      refusals++;
+      return Promise.reject(new PublishError('record refused by the topic', 'rejected'));
+    };
+    await create({ backfillEnabled: false }).start();
+    await source.push(trade('X', 1), trade('X', 7));
+    await until('the rejected marker', () => refusals === 1);
+    await source.push(trade('X', 8), trade('X', 9));
+    await until('the trades after it', () => publisher.written.length === 4);
+    expect(seqsOf(publisher.written, 'X')).toEqual([1, 7, 8, 9]);
+    expect(refusals).toBe(1);
+    expect(await value(metrics.rejectedGapMarkers)).toBe(1);
+    expect(await value(metrics.unrecovered)).toBe(5);
+  });
+
   it('gives a gap up when backfillRetryForMs ends, not a whole backoff pause later', async () => {
     // The backoff draws its longest pauses (1 s, 2 s, 4 s, ...): after 1 + 2 s, the next would end at 7 s.
     const random = jest.spyOn(Math, 'random').mockReturnValue(0.999);

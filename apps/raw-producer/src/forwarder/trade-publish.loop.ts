@@ -1,5 +1,13 @@
 import { DeribitTrade } from '@lib/domain';
-import { MessagePublisher, PublishError, TopicSpec, tradeGapMarker, tradeWatermark } from '@lib/kafka-avro';
+import {
+  Marker,
+  MessagePublisher,
+  PublishError,
+  TopicSpec,
+  TradeGap,
+  tradeGapMarker,
+  tradeWatermark,
+} from '@lib/kafka-avro';
 import { fullJitterDelay, sleep } from '@lib/platform';
 import { Logger } from '@nestjs/common';
 import { RawProducerMetrics } from '../metrics/raw-producer.metrics';
@@ -65,11 +73,7 @@ export class TradePublishLoop {
       const gaps = this.queue.takeGaps();
       if (gaps.length > 0) {
         const markers = gaps.map((g) => tradeGapMarker(g.instrument, g.gap));
-        if (
-          !(await this.withRetry(markers.length, () =>
-            this.publisher.publishMarkers(this.topic, markers, this.sendOpts()),
-          ))
-        ) {
+        if (!(await this.publishGapMarkers(gaps, markers))) {
           this.log.error(`shutdown deadline passed: ${markers.length} gap marker(s) were not written to Kafka`);
           break;
         }
@@ -152,6 +156,28 @@ export class TradePublishLoop {
         await sleep(delay, this.drainDeadline === undefined ? this.draining.signal : undefined);
       }
     }
+  }
+
+  /**
+   * Gap markers, retried until written like trades (a lost one would leave a stats record wrong); false
+   * only after the shutdown deadline. A rejection (the broker refusing the records, e.g. a topic's
+   * configuration) fails the same way on every retry: the markers are logged in full and counted, then
+   * dropped, so the trades queued behind them go on.
+   */
+  private async publishGapMarkers(
+    gaps: readonly { readonly instrument: string; readonly gap: TradeGap }[],
+    markers: readonly Marker[],
+  ): Promise<boolean> {
+    return this.withRetry(markers.length, async () => {
+      try {
+        await this.publisher.publishMarkers(this.topic, markers, this.sendOpts());
+      } catch (err) {
+        if (!(err instanceof PublishError && err.reason === 'rejected')) throw err;
+        this.metrics.publishFailures.inc();
+        this.metrics.rejectedGapMarkers.inc(markers.length);
+        this.log.error(`gap markers rejected by the publisher, dropped: ${err.message}: ${JSON.stringify(gaps)}`);
+      }
+    });
   }
 
   /**

@@ -23,6 +23,7 @@ export class RawProducerMetrics {
   readonly heartbeats: Counter<never>;
   readonly publishFailures: Counter<never>;
   readonly rejected: Counter<never>;
+  readonly rejectedGapMarkers: Counter<never>;
   readonly buffered: Gauge<never>;
   readonly restoredInstruments: Gauge<never>;
   readonly watermark: Gauge<never>;
@@ -53,6 +54,10 @@ export class RawProducerMetrics {
     this.rejected = count(
       'deribit_trades_rejected_total',
       'Trades the publisher refused as unwritable (not retried; logged in full)',
+    );
+    this.rejectedGapMarkers = count(
+      'deribit_gap_markers_rejected_total',
+      'Gap markers the publisher refused as unwritable (not retried; logged in full): the stats records of their windows miss those unrecovered trades',
     );
     this.buffered = gauge<never>(
       {
