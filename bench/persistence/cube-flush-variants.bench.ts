@@ -254,17 +254,15 @@ const PRODUCT_SCHEMA = [
   TEXT_MINUTE_INDEX,
 ];
 const productFlush: Variant['flush'] = async (client, groups) => {
+  // Summed over the partitions and sorted in the client, as the product's flush does since issue 14's sixth pass.
   const c = toColumns(
-    groups.map((deltas, partition) => ({ partition, deltas })),
+    groups.map((deltas) => ({ deltas })),
     (v) => idOf(v),
   );
   await client.query(
     `INSERT INTO minute_cube AS c (bucket_ms, action, dims, origin, brand, category, count, sum_price)
-     SELECT bucket_ms, action, dims, origin, brand, category, sum(count)::bigint, sum(sum_price)::bigint
-     FROM unnest($1::bigint[], $2::smallint[], $3::smallint[], $4::int[], $5::int[], $6::int[], $7::bigint[], $8::bigint[])
-       AS d(bucket_ms, action, dims, origin, brand, category, count, sum_price)
-     GROUP BY action, dims, origin, brand, category, bucket_ms
-     ORDER BY action, dims, origin, brand, category, bucket_ms
+     SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::smallint[], $4::int[], $5::int[], $6::int[],
+                          $7::bigint[], $8::bigint[])
      ON CONFLICT (action, dims, origin, brand, category, bucket_ms) DO UPDATE
        SET count = c.count + excluded.count, sum_price = c.sum_price + excluded.sum_price`,
     [c.bucketMs, c.action, c.dims, c.origin, c.brand, c.category, c.count, c.sumPrice],

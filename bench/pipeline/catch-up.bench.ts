@@ -2,7 +2,7 @@
  * Issue 5's catch-up target: a backlog of `--tags` user tags (1,000,000) in a fresh topic, then the
  * pipeline started on it; how fast each consumer group works it off into PostgreSQL.
  *
- *   npx tsx bench/pipeline/catch-up.bench.ts [--tags 1000000] [--partitions 4] [--durable true] [--max-seconds 600] [--quick]
+ *   npx tsx bench/pipeline/catch-up.bench.ts [--tags 1000000] [--partitions 4] [--durable true] [--max-seconds 600] [--quick] [--statements]
  *
  * 1. Starts a Kafka broker and a PostgreSQL server (durable: fsync on, as production; `--durable false`
  *    for a throwaway one), produces the loadgen's seeded stream (seed 7, 1 ms apart) with the
@@ -14,6 +14,7 @@
  * 3. Reports tags/s per group from the pipeline's readiness to the group's completion (and the rate
  *    between 10 % and 90 %, which leaves start-up and the tail out), checks that the cube's grand
  *    total counts every tag, and prints a last line `RESULT {json}` for bench/run-all.ts.
+ * `--statements` loads pg_stat_statements and prints the pipeline's statements by PostgreSQL time.
  * Bounded by `--max-seconds` of catch-up and a hard deadline for the whole run.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -44,6 +45,7 @@ const { values: args } = parseArgs({
     durable: { type: 'string', default: 'true' },
     'max-seconds': { type: 'string', default: '600' },
     quick: { type: 'boolean', default: false },
+    statements: { type: 'boolean', default: false },
   },
 });
 const total = Number(args.tags ?? (args.quick ? 100_000 : 1_000_000));
@@ -97,7 +99,11 @@ async function main(): Promise<number> {
   const pgDir = durable ? mkdtempSync(join(tmpdir(), 'catch-up-pg-')) : undefined;
   const [kafka, postgres] = await Promise.all([
     KafkaServer.start({ heapMb: 512, logFile: join(logDir, 'kafka.log') }),
-    PostgresServer.start({ ...(pgDir ? { dataDir: pgDir } : {}), logFile: join(logDir, 'postgres.log') }),
+    PostgresServer.start({
+      ...(pgDir ? { dataDir: pgDir } : {}),
+      logFile: join(logDir, 'postgres.log'),
+      ...(args.statements ? { settings: { shared_preload_libraries: 'pg_stat_statements' } } : {}),
+    }),
   ]);
   let pipeline: AppProcess | undefined;
   const config: MessagingConfig = {
@@ -156,6 +162,11 @@ async function main(): Promise<number> {
     const groups = { aggregates: `aggregates-${runId}` };
     await pg.connect();
     const roles = (): Record<string, number | undefined> => ({ pipeline: pipeline?.pid });
+    if (args.statements) {
+      await pg.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+      await pg.query('SELECT pg_stat_statements_reset()');
+      await pg.query("SELECT pg_stat_reset_shared('wal')");
+    }
     const cpuBefore = cpuByRole(roles(), 'bench');
     const spawnedAt = Date.now();
     pipeline = await AppProcess.start(
@@ -203,6 +214,14 @@ async function main(): Promise<number> {
       await sleep(250);
     }
     const cpu = cpuDelta(cpuBefore, cpuByRole(roles(), 'bench'));
+    // How the work was cut: store writes and the rows they carried.
+    const work = pipeline.running
+      ? {
+          flushes: await pipeline.metric('pipeline_aggregate_flush_tags_count'),
+          cubeRows: await pipeline.metric('pipeline_aggregate_rows_upserted_total'),
+          profileWrites: await pipeline.metric('pipeline_profile_batch_size_count'),
+        }
+      : undefined;
     const result = {
       bench: 'catch-up',
       tags: total,
@@ -238,6 +257,12 @@ async function main(): Promise<number> {
         .map(([k, v]) => `${k} ${v}`)
         .join(', ')}`,
     );
+    if (work !== undefined) {
+      console.log(
+        `   ${int(work.flushes)} cube flushes (${int(total / Math.max(1, work.flushes))} tags each), ${(work.cubeRows / total).toFixed(2)} cube rows upserted a tag, ${int(work.profileWrites)} profile appends (${int(total / Math.max(1, work.profileWrites))} tags each)`,
+      );
+    }
+    if (args.statements) await printStatements(pg);
     if (!pipeline.running) console.log(`pipeline exited:\n${pipeline.log()}`);
     console.log(`RESULT ${JSON.stringify(result)}`);
     return result.aggregates.finished && result.profiles.finished && result.cubeTotal === total ? 0 : 1;
@@ -247,6 +272,29 @@ async function main(): Promise<number> {
     await admin.disconnect().catch(() => undefined);
     await Promise.all([kafka.stop(), postgres.stop()]);
     if (pgDir !== undefined) rmSync(pgDir, { recursive: true, force: true });
+  }
+}
+
+/** The statements that took most of PostgreSQL's time, with their rows (pg_stat_statements). */
+async function printStatements(pg: Client): Promise<void> {
+  const { rows } = await pg.query<{ query: string; calls: string; ms: number; rows: string }>(
+    `SELECT query, calls, total_exec_time AS ms, rows FROM pg_stat_statements
+     WHERE total_exec_time > 100 ORDER BY total_exec_time DESC LIMIT 8`,
+  );
+  const wal = (
+    await pg.query<{ records: string; fpi: string; bytes: string }>(
+      'SELECT wal_records AS records, wal_fpi AS fpi, wal_bytes AS bytes FROM pg_stat_wal',
+    )
+  ).rows[0];
+  console.log(
+    `   WAL: ${int(Number(wal.records))} records, ${int(Number(wal.fpi))} full-page images, ${int(Number(wal.bytes) / 2 ** 20)} MiB`,
+  );
+  console.log('   PostgreSQL time by statement (execution, ms / calls / rows):');
+  for (const r of rows) {
+    const text = r.query.replace(/\s+/g, ' ').trim().slice(0, 90);
+    console.log(
+      `   ${int(r.ms).padStart(8)} ms ${int(Number(r.calls)).padStart(7)} calls ${int(Number(r.rows)).padStart(10)} rows  ${text}`,
+    );
   }
 }
 

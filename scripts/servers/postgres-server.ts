@@ -38,6 +38,8 @@ export interface PostgresServerOptions {
   logFile?: string;
   /** How long to wait for `SELECT 1` to succeed; default 60 s. */
   startTimeoutMs?: number;
+  /** More server settings (`-c name=value`), e.g. `shared_preload_libraries` for a bench's statistics. */
+  settings?: Readonly<Record<string, string | number>>;
 }
 
 export interface RunAs {
@@ -107,6 +109,7 @@ export class PostgresServer {
         logging_collector: 'off',
         log_min_messages: 'warning',
       };
+      Object.assign(settings, opts.settings);
       if (temporaryData) {
         // The data is thrown away at stop(): durability only costs time (CREATE DATABASE, commits).
         settings.fsync = 'off';

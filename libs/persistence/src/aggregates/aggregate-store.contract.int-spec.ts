@@ -175,6 +175,7 @@ for (const target of targets) {
       ).toEqual({
         applied: [0],
         fenced: [],
+        rows: 8, // the three tags' 8 cells, each one row
       });
       await store.flush({ ...g, partitions: [partition(0, '3', '4', [{ ...tag, price: 7 }])] });
       const range = { fromMs: B0, toMs: B0 + MINUTE };
@@ -239,7 +240,8 @@ for (const target of targets) {
           partition(3, '7', '9', [tag]), // claims a stored offset where none is stored
         ],
       });
-      expect(result).toEqual({ applied: [1, 2], fenced: [0, 3] });
+      // Partitions 1 and 2 count the same 8 cells: 8 rows; the fenced ones' deltas are not among them.
+      expect(result).toEqual({ applied: [1, 2], fenced: [0, 3], rows: 8 });
       expect(await store.storedOffsets(g.groupId, g.topic)).toEqual(
         new Map([
           [0, '100'],
@@ -254,6 +256,7 @@ for (const target of targets) {
       expect(await store.flush({ ...g, partitions: [partition(1, null, '70', [tag])] })).toEqual({
         applied: [],
         fenced: [1],
+        rows: 0,
       });
       expect((await store.storedOffsets(g.groupId, g.topic)).get(1)).toBe('60');
     });

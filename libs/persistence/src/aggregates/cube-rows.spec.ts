@@ -29,24 +29,67 @@ function inPartitions(groups: CubeDelta[][]): { partition: number; deltas: CubeD
 }
 
 describe('toColumns', () => {
-  it('lays out every delta of every partition, in order, as parallel array literals, dimensions as ids', () => {
+  it('sums the deltas of one cell over the partitions into one row, dimensions as ids', () => {
     const d = dictionary();
     const cols = toColumns(
-      inPartitions([deltas(B, 'o1', 'b1', 'k1', 7).slice(6), [{ ...deltas(B, 'o2', 'b1', 'k1', 2)[1], count: 3 }]]),
+      inPartitions([
+        deltas(B, 'o1', 'b1', 'k1', 7).slice(6),
+        [{ ...deltas(B, 'o2', 'b1', 'k1', 2)[1], count: 3 }],
+        deltas(B, 'o1', 'b1', 'k1', 5).slice(7),
+      ]),
       d.idOf,
     );
+    const [o1, o2, b1, k1] = ['o1', 'o2', 'b1', 'k1'].map((v) => d.ids.get(v));
     expect(cols).toEqual({
-      partition: '{0,0,1}',
+      // dims 1 (o2), 6, then 7 (o1 b1 k1 from partitions 0 and 2, summed)
       bucketMs: `{${B},${B},${B}}`,
       action: '{1,1,1}',
-      dims: '{6,7,1}',
-      origin: `{0,${d.ids.get('o1')},${d.ids.get('o2')}}`,
-      brand: `{${d.ids.get('b1')},${d.ids.get('b1')},0}`,
-      category: `{${d.ids.get('k1')},${d.ids.get('k1')},0}`,
-      count: '{1,1,3}',
-      sumPrice: '{7,7,2}',
+      dims: '{1,6,7}',
+      origin: `{${o2},0,${o1}}`,
+      brand: `{0,${b1},${b1}}`,
+      category: `{0,${k1},${k1}}`,
+      count: '{3,1,2}',
+      sumPrice: '{2,7,12}',
+      rows: 3,
     });
-    expect([...d.ids.keys()].sort()).toEqual(['b1', 'k1', 'o1', 'o2']);
+  });
+
+  it('sorts the rows by the primary key: action, dims, origin, brand, category, bucket', () => {
+    const d = dictionary();
+    // Ids in order of first use: z (1) before a (2), so id order is not text order.
+    for (const v of ['z', 'a', 'b', 'k']) d.idOf(v);
+    const later = B + 60_000;
+    const cols = toColumns(
+      inPartitions([
+        [
+          ...deltas(later, 'a', 'b', 'k', 1),
+          ...deltas(B, 'a', 'b', 'k', 1),
+          ...deltas(B, 'z', 'b', 'k', 1),
+          ...cubeKeysOfTag(B, 'VIEW', 'a', 'b', 'k').map((key) => ({ key, count: 1, sumPrice: 1n })),
+        ],
+      ]),
+      d.idOf,
+    );
+    const rows = cols.rows;
+    const column = (literal: string): number[] => literal.slice(1, -1).split(',').map(Number);
+    const keys = Array.from({ length: rows }, (_, i) =>
+      [cols.action, cols.dims, cols.origin, cols.brand, cols.category, cols.bucketMs].map((c) => column(c)[i]),
+    );
+    const sorted = [...keys].sort((x, y) => {
+      for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i] - y[i];
+      return 0;
+    });
+    expect(keys).toEqual(sorted);
+    // 8 cells of the VIEW tag; BUY: dims 0, 2, 4, 6 shared by the two origins in B (8 - 4 + 4 + 4 = 12) and 8 later.
+    expect(rows).toBe(8 + 12 + 8);
+    expect(column(cols.count).reduce((a, b) => a + b, 0)).toBe(4 * 8);
+    expect(keys[0].slice(0, 2)).toEqual([0, 0]);
+    // Among the BUY (origin, brand, category) rows: z's id (1) before a's (2), then a's later bucket.
+    expect(keys.filter((k) => k[0] === 1 && k[1] === 7).map((k) => [k[2], k[5]])).toEqual([
+      [1, B],
+      [2, B],
+      [2, later],
+    ]);
   });
 
   it('asks ids of the values as sent (the store maps them through keyText), and lists what needs one', () => {
@@ -69,6 +112,8 @@ describe('toColumns', () => {
     expect(toColumns(inPartitions([[{ key, count: 1, sumPrice: 2n ** 62n + 1n }]]), dictionary().idOf).sumPrice).toBe(
       `{${2n ** 62n + 1n}}`,
     );
+    const big = { key, count: 1, sumPrice: 2n ** 61n + 1n };
+    expect(toColumns(inPartitions([[big], [big]]), dictionary().idOf).sumPrice).toBe(`{${2n ** 62n + 2n}}`);
   });
 
   const key = cubeKeysOfTag(B, 'VIEW', 'o', 'b', 'k')[7];

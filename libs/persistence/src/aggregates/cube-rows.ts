@@ -4,20 +4,18 @@ import { CubeDelta } from '@lib/domain';
 export const ACTION_CODE = { VIEW: 0, BUY: 1 } as const;
 
 /**
- * A flush's deltas as the eight array parameters of its one upsert, as PostgreSQL array literals
- * (`{1,2}`), built here rather than by `pg` from JS arrays, whose generic serializer costs twice as
- * much. Origin, brand and category go as their ids in the cube_dimension dictionary (`idOf`, given
- * the value as the client sent it; 0 for the unfixed ''), the action as its ACTION_CODE.
+ * A flush's cells as the seven array parameters of its upsert, as PostgreSQL array literals (`{1,2}`),
+ * built here rather than by `pg` from JS arrays, whose generic serializer costs twice as much. Origin,
+ * brand and category go as their ids in the cube_dimension dictionary (`idOf`, given the value as the
+ * client sent it; 0 for the unfixed ''), the action as its ACTION_CODE.
  *
- * The deltas go unmerged: the statement itself sums deltas of one cell (GROUP BY) and orders the
- * rows by the primary key, which INSERT ... ON CONFLICT DO UPDATE needs (it refuses to touch a row
- * twice) and which makes concurrent flushes lock shared cells in one order (no deadlock). Merging
- * and sorting in PostgreSQL costs it more CPU than it costs JavaScript, but a third of the total
- * client CPU, off the pipeline's event loop (bench/persistence, RESULTS.md).
+ * The deltas of all the flush's partitions are summed per cell and sorted by the primary key here, in
+ * the client: INSERT ... ON CONFLICT DO UPDATE refuses to touch a row twice, and concurrent flushes
+ * then lock shared cells in one order (no deadlock). A cell counted by several partitions is one row,
+ * not one per partition (-18 % rows in catch-up, -17 % at 5,000 tags a flush), and PostgreSQL neither
+ * groups nor sorts (bench/RESULTS.md, issue 14's sixth pass).
  */
 export interface CubeColumns {
-  /** The Kafka partition each delta was read from: the flush adds only the applied ones. */
-  readonly partition: string;
   readonly bucketMs: string;
   readonly action: string;
   readonly dims: string;
@@ -26,6 +24,8 @@ export interface CubeColumns {
   readonly category: string;
   readonly count: string;
   readonly sumPrice: string;
+  /** Rows (distinct cells). */
+  readonly rows: number;
 }
 
 /**
@@ -65,49 +65,96 @@ export function dimensionValues(
 }
 
 /**
- * Array literals of every delta of `groups`, in order, each key checked; a fixed dimension's value goes
- * as `idOf(value)`, the id of the dictionary's entry for keyText(value) (the caller caches them).
+ * The cells of `groups` (deltas of one cell summed, whatever partition they come from), sorted by the
+ * cube's primary key (action, dims, origin, brand, category, bucket), as array literals; each key is
+ * checked, and a fixed dimension's value goes as `idOf(value)`, the id of the dictionary's entry for
+ * keyText(value) (the caller caches them).
  */
 export function toColumns(
-  groups: Iterable<{ readonly partition: number; readonly deltas: readonly CubeDelta[] }>,
+  groups: Iterable<{ readonly deltas: readonly CubeDelta[] }>,
   idOf: (value: string) => number,
 ): CubeColumns {
   const id = (value: string): number => (value === '' ? 0 : idOf(value));
-  const partition: number[] = [];
-  const bucketMs: number[] = [];
-  const action: number[] = [];
-  const dims: number[] = [];
-  const origin: number[] = [];
-  const brand: number[] = [];
-  const category: number[] = [];
-  const count: number[] = [];
-  const sumPrice: string[] = [];
+  let n = 0;
+  for (const group of groups) n += group.deltas.length;
+  // The key as integer columns, one entry per delta; sorted through a permutation.
+  const action = new Int32Array(n);
+  const dims = new Int32Array(n);
+  const origin = new Int32Array(n);
+  const brand = new Int32Array(n);
+  const category = new Int32Array(n);
+  const bucketMs = new Float64Array(n);
+  const deltas: CubeDelta[] = new Array<CubeDelta>(n);
+  let i = 0;
   for (const group of groups) {
     for (const d of group.deltas) {
       const k = d.key;
       checkKey(k);
       if (!Number.isSafeInteger(d.count)) throw new RangeError(`malformed delta count ${d.count}`);
-      partition.push(group.partition);
-      bucketMs.push(k.bucketMs);
-      action.push(ACTION_CODE[k.action]);
-      dims.push(k.dims);
-      origin.push(id(k.origin));
-      brand.push(id(k.brandId));
-      category.push(id(k.categoryId));
-      count.push(d.count);
-      sumPrice.push(d.sumPrice.toString());
+      action[i] = ACTION_CODE[k.action];
+      dims[i] = k.dims;
+      origin[i] = id(k.origin);
+      brand[i] = id(k.brandId);
+      category[i] = id(k.categoryId);
+      bucketMs[i] = k.bucketMs;
+      deltas[i] = d;
+      i++;
     }
+  }
+  const order = new Uint32Array(n);
+  for (let j = 0; j < n; j++) order[j] = j;
+  order.sort(
+    (a, b) =>
+      action[a] - action[b] ||
+      dims[a] - dims[b] ||
+      origin[a] - origin[b] ||
+      brand[a] - brand[b] ||
+      category[a] - category[b] ||
+      bucketMs[a] - bucketMs[b],
+  );
+  const same = (a: number, b: number): boolean =>
+    action[a] === action[b] &&
+    dims[a] === dims[b] &&
+    origin[a] === origin[b] &&
+    brand[a] === brand[b] &&
+    category[a] === category[b] &&
+    bucketMs[a] === bucketMs[b];
+  const buckets: number[] = [];
+  const actions: number[] = [];
+  const masks: number[] = [];
+  const origins: number[] = [];
+  const brands: number[] = [];
+  const categories: number[] = [];
+  const counts: number[] = [];
+  const sums: string[] = [];
+  for (let k = 0; k < n;) {
+    const first = order[k];
+    let count = deltas[first].count;
+    let sum = deltas[first].sumPrice;
+    for (k++; k < n && same(first, order[k]); k++) {
+      count += deltas[order[k]].count;
+      sum += deltas[order[k]].sumPrice;
+    }
+    if (!Number.isSafeInteger(count)) throw new RangeError(`cell count ${count} past 2^53`);
+    buckets.push(bucketMs[first]);
+    actions.push(action[first]);
+    masks.push(dims[first]);
+    origins.push(origin[first]);
+    brands.push(brand[first]);
+    categories.push(category[first]);
+    counts.push(count);
+    sums.push(sum.toString());
   }
   const literal = (items: ReadonlyArray<string | number>): string => `{${items.join(',')}}`;
   return {
-    partition: literal(partition),
-    bucketMs: literal(bucketMs),
-    action: literal(action),
-    dims: literal(dims),
-    origin: literal(origin),
-    brand: literal(brand),
-    category: literal(category),
-    count: literal(count),
-    sumPrice: literal(sumPrice),
+    bucketMs: literal(buckets),
+    action: literal(actions),
+    dims: literal(masks),
+    origin: literal(origins),
+    brand: literal(brands),
+    category: literal(categories),
+    count: literal(counts),
+    sumPrice: literal(sums),
+    rows: counts.length,
   };
 }

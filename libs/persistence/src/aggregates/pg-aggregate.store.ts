@@ -21,47 +21,37 @@ export interface PgAggregateStoreOptions {
 }
 
 /**
- * The whole flush as one statement (so one round trip inside the transaction):
- *
- * 1. `applied` stores the next offsets of the partitions whose stored offset is the expected one,
- *    in partition order (two flushers lock shared rows in one order: no deadlock). A partition with
- *    a row updates it only if the row holds the expected offset (the conflict's WHERE, evaluated on
- *    the newest committed row, so a racing flusher that stored first fences this one). A partition
- *    without a row inserts one only if it expected none; if another flusher inserted it meanwhile,
- *    the conflict's WHERE compares its offset with NULL, never true, and the partition is fenced.
- *    RETURNING lists exactly the partitions applied.
- * 2. The deltas of the applied partitions (an InitPlan reads `applied` to the end first) are summed
- *    per cell and added in primary-key order (concurrent flushes lock shared cells in one order).
- *    Origin, brand and category are ids of cube_dimension, looked up (and added) before.
+ * The flush's first statement, in its transaction: store the next offsets of the partitions whose
+ * stored offset is the expected one, in partition order (two flushers lock shared rows in one order: no
+ * deadlock). A partition with a row updates it only if the row holds the expected offset (the
+ * conflict's WHERE, evaluated on the newest committed row, so a racing flusher that stored first fences
+ * this one). A partition without a row inserts one only if it expected none; if another flusher
+ * inserted it meanwhile, the conflict's WHERE compares its offset with NULL, never true, and the
+ * partition is fenced. RETURNING lists exactly the partitions applied.
  */
-const FLUSH_SQL = `
-  WITH applied AS (
-    INSERT INTO consumer_offset AS o (group_id, topic, partition, next_offset)
-    SELECT $1, $2, t.partition, t.next_offset
-    FROM unnest($3::int[], $4::bigint[], $5::bigint[]) AS t(partition, next_offset, expected)
-    WHERE t.expected IS NULL
-       OR EXISTS (SELECT 1 FROM consumer_offset e WHERE e.group_id = $1 AND e.topic = $2 AND e.partition = t.partition)
-    ORDER BY t.partition
-    ON CONFLICT (group_id, topic, partition) DO UPDATE
-      SET next_offset = excluded.next_offset, updated_at = now()
-      WHERE o.next_offset = ($5::bigint[])[array_position($3::int[], excluded.partition)]
-    RETURNING o.partition
-  ), cells AS (
-    INSERT INTO minute_cube AS c (bucket_ms, action, dims, origin, brand, category, count, sum_price)
-    SELECT bucket_ms, action, dims, origin, brand, category, sum(count)::bigint, sum(sum_price)::bigint
-    FROM unnest($6::int[], $7::bigint[], $8::smallint[], $9::smallint[], $10::int[], $11::int[], $12::int[],
-                $13::bigint[], $14::bigint[])
-      AS d(partition, bucket_ms, action, dims, origin, brand, category, count, sum_price)
-    WHERE d.partition = ANY (ARRAY(SELECT partition FROM applied))
-    GROUP BY action, dims, origin, brand, category, bucket_ms
-    ORDER BY action, dims, origin, brand, category, bucket_ms
-    ON CONFLICT (action, dims, origin, brand, category, bucket_ms) DO UPDATE
-      SET count = c.count + excluded.count, sum_price = c.sum_price + excluded.sum_price
-  )
-  SELECT partition FROM applied`;
+const OFFSETS_SQL = `
+  INSERT INTO consumer_offset AS o (group_id, topic, partition, next_offset)
+  SELECT $1, $2, t.partition, t.next_offset
+  FROM unnest($3::int[], $4::bigint[], $5::bigint[]) AS t(partition, next_offset, expected)
+  WHERE t.expected IS NULL
+     OR EXISTS (SELECT 1 FROM consumer_offset e WHERE e.group_id = $1 AND e.topic = $2 AND e.partition = t.partition)
+  ORDER BY t.partition
+  ON CONFLICT (group_id, topic, partition) DO UPDATE
+    SET next_offset = excluded.next_offset, updated_at = now()
+    WHERE o.next_offset = ($5::bigint[])[array_position($3::int[], excluded.partition)]
+  RETURNING o.partition`;
 
-/** Room to group a large flush's deltas in memory rather than in temporary files. */
-const FLUSH_SETTINGS = "SET LOCAL work_mem = '128MB'";
+/**
+ * The second: the applied partitions' cells, summed per cell and sorted by the primary key in the
+ * client (toColumns: ON CONFLICT touches each row once, and concurrent flushes lock shared cells in
+ * one order). Origin, brand and category are ids of cube_dimension, looked up (and added) before.
+ */
+const CELLS_SQL = `
+  INSERT INTO minute_cube AS c (bucket_ms, action, dims, origin, brand, category, count, sum_price)
+  SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::smallint[], $4::int[], $5::int[], $6::int[],
+                       $7::bigint[], $8::bigint[])
+  ON CONFLICT (action, dims, origin, brand, category, bucket_ms) DO UPDATE
+    SET count = c.count + excluded.count, sum_price = c.sum_price + excluded.sum_price`;
 
 /** One slice, a range of buckets: one range scan of the primary key. */
 const QUERY_SQL = `
@@ -111,9 +101,9 @@ export const WATERMARK_SQL = `
 /**
  * AggregateStore on PostgreSQL: tables minute_cube and consumer_offset, see their migrations.
  *
- * `flush` is ONE transaction of one statement (FLUSH_SQL): store the next offsets of the partitions
- * whose stored offset is `expectedOffset` (null: no row), and add those partitions' deltas in one
- * `unnest` upsert that sums them per cell in key order. A failure rolls back everything.
+ * `flush` is ONE transaction of two statements: store the next offsets of the partitions whose stored
+ * offset is `expectedOffset` (null: no row; OFFSETS_SQL), then add those partitions' deltas, summed per
+ * cell and sorted in the client, in one `unnest` upsert (CELLS_SQL). A failure rolls back everything.
  */
 export class PgAggregateStore extends AggregateStore {
   private readonly pool: Pool;
@@ -142,42 +132,54 @@ export class PgAggregateStore extends AggregateStore {
     const { writeMs } = this.timeouts;
     // Outside the flush's transaction: a dictionary entry is harmless if the flush then fails.
     await this.addDimensions(dimensionValues(partitions));
-    const c = toColumns(partitions, (value) => {
+    const idOf = (value: string): number => {
       const id = this.ids.get(value);
       if (id === undefined) throw new Error(`no cube_dimension id for ${JSON.stringify(value)}`);
       return id;
-    });
-    const { rows } = await inTransaction(
+    };
+    // Summed and sorted before the transaction opens (it holds the offsets' row locks meanwhile),
+    // for every partition: all of them are applied unless another consumer took one.
+    const all = toColumns(partitions, idOf);
+    const { applied, rows } = await inTransaction(
       this.pool,
-      (client) =>
-        client.query<{ partition: number }>(
+      async (client) => {
+        const { rows } = await client.query<{ partition: number }>(
           bounded(
-            FLUSH_SQL,
+            OFFSETS_SQL,
             [
               batch.groupId,
               batch.topic,
               partitions.map((p) => p.partition),
               partitions.map((p) => p.nextOffset),
               partitions.map((p) => p.expectedOffset),
-              c.partition,
-              c.bucketMs,
-              c.action,
-              c.dims,
-              c.origin,
-              c.brand,
-              c.category,
-              c.count,
-              c.sumPrice,
             ],
             writeMs,
           ),
-        ),
-      FLUSH_SETTINGS,
+        );
+        const ids = new Set(rows.map((r) => r.partition));
+        const c =
+          ids.size === partitions.length
+            ? all
+            : toColumns(
+                partitions.filter((p) => ids.has(p.partition)),
+                idOf,
+              );
+        if (c.rows > 0) {
+          await client.query(
+            bounded(
+              CELLS_SQL,
+              [c.bucketMs, c.action, c.dims, c.origin, c.brand, c.category, c.count, c.sumPrice],
+              writeMs,
+            ),
+          );
+        }
+        return { applied: ids, rows: c.rows };
+      },
+      undefined,
       writeMs,
     );
-    const applied = new Set(rows.map((r) => r.partition));
     const ids = partitions.map((p) => p.partition);
-    return { applied: ids.filter((id) => applied.has(id)), fenced: ids.filter((id) => !applied.has(id)) };
+    return { applied: ids.filter((id) => applied.has(id)), fenced: ids.filter((id) => !applied.has(id)), rows };
   }
 
   async storedOffsets(groupId: string, topic: string): Promise<ReadonlyMap<number, string>> {
