@@ -7,11 +7,12 @@
  *
  *   npx tsx bench/ingest/ingest.bench.ts [--rate 5000] [--seconds 60] [--warmup 10] [--concurrency 256] [--quick]
  *       [--profile-every 10]
- *       [--gateway-env KEY=VALUE ...] [--pipeline-env KEY=VALUE ...]
+ *       [--gateway-env KEY=VALUE ...] [--pipeline-env KEY=VALUE ...] [--statements]
  *
  * Target: >= 5,000 req/s with p99 <= 50 ms and zero errors; profile reads p99 <= 10 ms during it.
  * Prints the loadgen's summary, CPU seconds per process, and a last line `RESULT {json}` for
  * bench/run-all.ts. Reports (JSON, Markdown, HTML) go to .cache/bench/ingest/<time>/.
+ * `--statements`: PostgreSQL's time by statement and its WAL over the measured run (pg_stat_statements).
  * Bounded: a hard deadline of start-up + warm-up + run + 3 minutes stops everything.
  */
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -23,6 +24,7 @@ import { markdownReport, progressLine } from '../loadgen/report';
 import { LocalSystem, envOf } from '../loadgen/system/local-system';
 import { cpuByRole, cpuDelta } from '../loadgen/system/process-cpu';
 import { parseRouteBuckets, serverLatencyLines, subtractBuckets } from '../loadgen/system/server-latency';
+import { resetStatementStats, STATEMENT_STATS_SETTINGS, statementStatsLines } from '../persistence/pg-statements';
 
 const { values: args } = parseArgs({
   options: {
@@ -36,6 +38,7 @@ const { values: args } = parseArgs({
     // KEY=VALUE settings of the gateway's or the pipeline's environment, for experiments (repeatable).
     'gateway-env': { type: 'string', multiple: true },
     'pipeline-env': { type: 'string', multiple: true },
+    statements: { type: 'boolean', default: false },
   },
 });
 const quick = args.quick ?? false;
@@ -72,6 +75,7 @@ async function main(): Promise<number> {
     logDir: join(outDir, 'logs'),
     gatewayEnv: envOf(args['gateway-env']),
     pipelineEnv: envOf(args['pipeline-env']),
+    ...(args.statements ? { postgresSettings: STATEMENT_STATS_SETTINGS } : {}),
   });
   console.log(`system up in ${((Date.now() - t0) / 1000).toFixed(1)} s (gateway ${system.gateway.url})`);
   try {
@@ -103,6 +107,7 @@ async function main(): Promise<number> {
     const roles = { gateway: system.gateway.pid, pipeline: system.pipeline.pid };
     const gatewayMetrics = async () => parseRouteBuckets(await (await fetch(`${system.gateway.url}/metrics`)).text());
     const latencyBefore = await gatewayMetrics();
+    if (args.statements) await resetStatementStats(system.databaseUrl);
     const cpuBefore = cpuByRole(roles);
     const wallBefore = Date.now();
     const report = await new Loadgen({
@@ -138,6 +143,7 @@ async function main(): Promise<number> {
         )}`,
     );
     for (const line of serverLatency) console.log(`gateway ${line}`);
+    if (args.statements) for (const line of await statementStatsLines(system.databaseUrl)) console.log(line);
     console.log(`reports: ${paths.md}, ${paths.html}; app logs: ${system.logDir}`);
     const result = summarize(report, cpu, wallS);
     console.log(`RESULT ${JSON.stringify(result)}`);

@@ -35,6 +35,7 @@ import { Client } from 'pg';
 import { KafkaServer } from '../../scripts/servers/kafka-server';
 import { PostgresServer } from '../../scripts/servers/postgres-server';
 import { AppProcess } from '../loadgen/system/app-process';
+import { resetStatementStats, STATEMENT_STATS_SETTINGS, statementStatsLines } from '../persistence/pg-statements';
 import { cpuByRole, cpuDelta } from '../loadgen/system/process-cpu';
 import { DEFAULT_STREAM, TagStream } from '../loadgen/tag-stream';
 
@@ -102,7 +103,7 @@ async function main(): Promise<number> {
     PostgresServer.start({
       ...(pgDir ? { dataDir: pgDir } : {}),
       logFile: join(logDir, 'postgres.log'),
-      ...(args.statements ? { settings: { shared_preload_libraries: 'pg_stat_statements' } } : {}),
+      ...(args.statements ? { settings: STATEMENT_STATS_SETTINGS } : {}),
     }),
   ]);
   let pipeline: AppProcess | undefined;
@@ -162,11 +163,7 @@ async function main(): Promise<number> {
     const groups = { aggregates: `aggregates-${runId}` };
     await pg.connect();
     const roles = (): Record<string, number | undefined> => ({ pipeline: pipeline?.pid });
-    if (args.statements) {
-      await pg.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
-      await pg.query('SELECT pg_stat_statements_reset()');
-      await pg.query("SELECT pg_stat_reset_shared('wal')");
-    }
+    if (args.statements) await resetStatementStats(postgres.url);
     const cpuBefore = cpuByRole(roles(), 'bench');
     const spawnedAt = Date.now();
     pipeline = await AppProcess.start(
@@ -262,7 +259,7 @@ async function main(): Promise<number> {
         `   ${int(work.flushes)} cube flushes (${int(total / Math.max(1, work.flushes))} tags each), ${(work.cubeRows / total).toFixed(2)} cube rows upserted a tag, ${int(work.profileWrites)} profile appends (${int(total / Math.max(1, work.profileWrites))} tags each)`,
       );
     }
-    if (args.statements) await printStatements(pg);
+    if (args.statements) for (const line of await statementStatsLines(postgres.url)) console.log(`   ${line}`);
     if (!pipeline.running) console.log(`pipeline exited:\n${pipeline.log()}`);
     console.log(`RESULT ${JSON.stringify(result)}`);
     return result.aggregates.finished && result.profiles.finished && result.cubeTotal === total ? 0 : 1;
@@ -272,29 +269,6 @@ async function main(): Promise<number> {
     await admin.disconnect().catch(() => undefined);
     await Promise.all([kafka.stop(), postgres.stop()]);
     if (pgDir !== undefined) rmSync(pgDir, { recursive: true, force: true });
-  }
-}
-
-/** The statements that took most of PostgreSQL's time, with their rows (pg_stat_statements). */
-async function printStatements(pg: Client): Promise<void> {
-  const { rows } = await pg.query<{ query: string; calls: string; ms: number; rows: string }>(
-    `SELECT query, calls, total_exec_time AS ms, rows FROM pg_stat_statements
-     WHERE total_exec_time > 100 ORDER BY total_exec_time DESC LIMIT 8`,
-  );
-  const wal = (
-    await pg.query<{ records: string; fpi: string; bytes: string }>(
-      'SELECT wal_records AS records, wal_fpi AS fpi, wal_bytes AS bytes FROM pg_stat_wal',
-    )
-  ).rows[0];
-  console.log(
-    `   WAL: ${int(Number(wal.records))} records, ${int(Number(wal.fpi))} full-page images, ${int(Number(wal.bytes) / 2 ** 20)} MiB`,
-  );
-  console.log('   PostgreSQL time by statement (execution, ms / calls / rows):');
-  for (const r of rows) {
-    const text = r.query.replace(/\s+/g, ' ').trim().slice(0, 90);
-    console.log(
-      `   ${int(r.ms).padStart(8)} ms ${int(Number(r.calls)).padStart(7)} calls ${int(Number(r.rows)).padStart(10)} rows  ${text}`,
-    );
   }
 }
 

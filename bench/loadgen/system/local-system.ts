@@ -37,6 +37,8 @@ export interface LocalSystemOptions {
   logDir?: string;
   /** Kafka broker heap, MB. */
   kafkaHeapMb?: number;
+  /** More settings of the PostgreSQL server this starts. */
+  postgresSettings?: Readonly<Record<string, string | number>>;
 }
 
 export class LocalSystem {
@@ -62,7 +64,9 @@ export class LocalSystem {
         o.kafkaBrokers === undefined
           ? KafkaServer.start({ logFile: join(logDir, 'kafka.log'), heapMb: o.kafkaHeapMb })
           : undefined,
-        o.databaseUrl === undefined ? PostgresServer.start({ logFile: join(logDir, 'postgres.log') }) : undefined,
+        o.databaseUrl === undefined
+          ? PostgresServer.start({ logFile: join(logDir, 'postgres.log'), settings: o.postgresSettings })
+          : undefined,
       ]);
       servers.kafka = kafka;
       servers.postgres = postgres;

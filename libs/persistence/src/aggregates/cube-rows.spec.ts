@@ -114,6 +114,14 @@ describe('toColumns', () => {
     );
     const big = { key, count: 1, sumPrice: 2n ** 61n + 1n };
     expect(toColumns(inPartitions([[big], [big]]), dictionary().idOf).sumPrice).toBe(`{${2n ** 62n + 2n}}`);
+    // Each delta exact as a double, their sum not: carried on as a bigint from there.
+    const near = { key, count: 1, sumPrice: BigInt(Number.MAX_SAFE_INTEGER - 1) };
+    const sums = toColumns(
+      inPartitions([[near], [{ ...near, sumPrice: 5n }], [{ ...near, sumPrice: -3n }]]),
+      dictionary().idOf,
+    );
+    expect(sums.sumPrice).toBe(`{${BigInt(Number.MAX_SAFE_INTEGER) + 1n}}`);
+    expect(sums.count).toBe('{3}');
   });
 
   const key = cubeKeysOfTag(B, 'VIEW', 'o', 'b', 'k')[7];

@@ -84,6 +84,10 @@ export function toColumns(
   const brand = new Int32Array(n);
   const category = new Int32Array(n);
   const bucketMs = new Float64Array(n);
+  // What the merge adds, read here in the deltas' order (a walk of scattered objects in sorted order
+  // is cache misses): a sum outside the exact range of doubles is NaN here and read from its delta.
+  const counts = new Float64Array(n);
+  const sums = new Float64Array(n);
   const deltas: CubeDelta[] = new Array<CubeDelta>(n);
   let i = 0;
   for (const group of groups) {
@@ -97,6 +101,9 @@ export function toColumns(
       brand[i] = id(k.brandId);
       category[i] = id(k.categoryId);
       bucketMs[i] = k.bucketMs;
+      counts[i] = d.count;
+      const sum = Number(d.sumPrice);
+      sums[i] = Number.isSafeInteger(sum) ? sum : NaN;
       deltas[i] = d;
       i++;
     }
@@ -119,42 +126,56 @@ export function toColumns(
     brand[a] === brand[b] &&
     category[a] === category[b] &&
     bucketMs[a] === bucketMs[b];
-  const buckets: number[] = [];
-  const actions: number[] = [];
-  const masks: number[] = [];
-  const origins: number[] = [];
-  const brands: number[] = [];
-  const categories: number[] = [];
-  const counts: number[] = [];
-  const sums: string[] = [];
-  for (let k = 0; k < n;) {
+  // Each literal is built by concatenation as the rows come: V8 keeps the pieces as a rope and
+  // flattens it once when pg writes it, several times cheaper than pushing into arrays and joining.
+  let buckets = '';
+  let actions = '';
+  let masks = '';
+  let origins = '';
+  let brands = '';
+  let categories = '';
+  let countList = '';
+  let sumList = '';
+  let rows = 0;
+  for (let k = 0; k < n; rows++) {
     const first = order[k];
-    let count = deltas[first].count;
-    let sum = deltas[first].sumPrice;
+    let count = counts[first];
+    let sum = sums[first];
+    // The exact sum once it leaves the exact range of doubles (or a delta's does).
+    let big = Number.isNaN(sum) ? deltas[first].sumPrice : undefined;
     for (k++; k < n && same(first, order[k]); k++) {
-      count += deltas[order[k]].count;
-      sum += deltas[order[k]].sumPrice;
+      const j = order[k];
+      count += counts[j];
+      if (big === undefined) {
+        const next = sum + sums[j];
+        if (Number.isSafeInteger(next)) {
+          sum = next;
+          continue;
+        }
+        big = BigInt(sum);
+      }
+      big += deltas[j].sumPrice;
     }
     if (!Number.isSafeInteger(count)) throw new RangeError(`cell count ${count} past 2^53`);
-    buckets.push(bucketMs[first]);
-    actions.push(action[first]);
-    masks.push(dims[first]);
-    origins.push(origin[first]);
-    brands.push(brand[first]);
-    categories.push(category[first]);
-    counts.push(count);
-    sums.push(sum.toString());
+    const sep = rows === 0 ? '' : ',';
+    buckets += sep + bucketMs[first];
+    actions += sep + action[first];
+    masks += sep + dims[first];
+    origins += sep + origin[first];
+    brands += sep + brand[first];
+    categories += sep + category[first];
+    countList += sep + count;
+    sumList += sep + (big === undefined ? sum : big);
   }
-  const literal = (items: ReadonlyArray<string | number>): string => `{${items.join(',')}}`;
   return {
-    bucketMs: literal(buckets),
-    action: literal(actions),
-    dims: literal(masks),
-    origin: literal(origins),
-    brand: literal(brands),
-    category: literal(categories),
-    count: literal(counts),
-    sumPrice: literal(sums),
-    rows: counts.length,
+    bucketMs: `{${buckets}}`,
+    action: `{${actions}}`,
+    dims: `{${masks}}`,
+    origin: `{${origins}}`,
+    brand: `{${brands}}`,
+    category: `{${categories}}`,
+    count: `{${countList}}`,
+    sumPrice: `{${sumList}}`,
+    rows,
   };
 }
