@@ -81,11 +81,15 @@ interface PageGlobals {
   market?: {
     instrument: string;
     windows: unknown[];
+    unrecovered: number;
     candles: { data(): Point[] };
     vwap: { data(): Point[] };
     ewma: { data(): Point[] };
   };
-  document?: { querySelectorAll(selector: string): ArrayLike<unknown> };
+  document?: {
+    querySelectorAll(selector: string): ArrayLike<{ textContent: string | null; className: string }>;
+    getElementById(id: string): { textContent: string | null } | null;
+  };
 }
 const asAnswer = (w: TradeStats) => ({ ...w, window_start: iso(w.window_start), window_end: iso(w.window_end) });
 
@@ -95,7 +99,11 @@ describe('market read side: deribit-trade-stats to REST and the /market page', (
   let harness: MessagingHarness;
   let browser: Browser | undefined;
   const btc = Array.from({ length: 30 }, (_, m) => windowAt('BTC-PERPETUAL', m, 60_000));
-  const eth = Array.from({ length: 12 }, (_, m) => windowAt('ETH-PERPETUAL', m, 3_000));
+  // ETH's newest window misses two trades the raw-producer could not recover (the page's table shows it).
+  const eth = Array.from({ length: 12 }, (_, m) => ({
+    ...windowAt('ETH-PERPETUAL', m, 3_000),
+    unrecovered_trades: m === 11 ? 2 : 0,
+  }));
   // The republished version of BTC's window 5: the API must answer this one.
   const revised = { ...btc[5], count: 999, close: 61_234.5, revision: 1, unrecovered_trades: 4 };
 
@@ -205,7 +213,7 @@ describe('market read side: deribit-trade-stats to REST and the /market page', (
       const { market: m, document } = globalThis as unknown as Required<PageGlobals>;
       // What the canvases show: pixels in the candles' colours (up #26a69a, down #ef5350).
       let candlePixels = 0;
-      for (const canvas of Array.from(document.querySelectorAll('#chart canvas')) as Canvas[]) {
+      for (const canvas of Array.from(document.querySelectorAll('#chart canvas')) as unknown as Canvas[]) {
         const ctx = canvas.getContext('2d');
         if (!ctx || canvas.width === 0 || canvas.height === 0) continue;
         const px = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
@@ -225,6 +233,10 @@ describe('market read side: deribit-trade-stats to REST and the /market page', (
         ewma: m.ewma.data(),
         candlePixels,
         rows: document.querySelectorAll('#latest tbody tr').length,
+        header: Array.from(document.querySelectorAll('#latest thead th')).map((th) => th.textContent),
+        cells: Array.from(document.querySelectorAll('#latest tbody td')).map((td) => [td.textContent, td.className]),
+        unrecovered: m.unrecovered,
+        status: document.getElementById('status')?.textContent,
       };
     });
     const seconds = (w: { window_start: string }) => Date.parse(w.window_start) / 1000;
@@ -241,6 +253,25 @@ describe('market read side: deribit-trade-stats to REST and the /market page', (
     expect(traded.length).toBeGreaterThan(20);
     expect(drawn.candlePixels).toBeGreaterThan(500);
     expect(drawn.rows).toBe(2);
+    // Each instrument's newest window with its trades, the trades known missing (marked) and its revision.
+    const columns = drawn.header.length;
+    const rowOf = (i: number) => drawn.cells.slice(i * columns, (i + 1) * columns);
+    expect(drawn.header.slice(0, 5)).toEqual(['instrument', 'window start (UTC)', 'trades', 'unrecovered', 'revision']);
+    expect(rowOf(0).slice(0, 5)).toEqual([
+      ['BTC-PERPETUAL', ''],
+      [iso(btc[29].window_start).slice(0, 16).replace('T', ' '), ''],
+      [String(btc[29].count), ''],
+      ['0', ''],
+      ['0', ''],
+    ]);
+    expect(rowOf(1)[0]).toEqual(['ETH-PERPETUAL', '']);
+    expect(rowOf(1).slice(3, 5)).toEqual([
+      ['2', 'missing'],
+      ['0', ''],
+    ]);
+    // Over BTC's drawn windows: the revised window 5 misses 4 trades.
+    expect(drawn.unrecovered).toBe(4);
+    expect(drawn.status).toContain('4 trades missing');
 
     // A window that closes while the page is open appears at its next refresh (every 2 s).
     const next = windowAt('BTC-PERPETUAL', 30, 60_000);

@@ -2,7 +2,9 @@
  * The market page (GET /market): one HTML document with its script inline, and lightweight-charts'
  * standalone build from GET /market/chart.js, so there is nothing to build. Every 2 s it reads the REST
  * API and redraws: candles (OHLC) of the chosen instrument's windows, its VWAP and EWMA as lines (an
- * empty window is a gap, its EWMA carried), and a table of every instrument's newest window.
+ * empty window is a gap, its EWMA carried), and a table of every instrument's newest window, with its
+ * revision and the trades known to be missing from it (`unrecovered_trades`: lost by the exchange's feed
+ * and not recovered by a back-fill), which the status line also sums over the drawn windows.
  * `window.market` exposes what is drawn (the browser test reads it).
  */
 export const MARKET_PAGE = `<!doctype html>
@@ -23,6 +25,7 @@ export const MARKET_PAGE = `<!doctype html>
   table { border-collapse: collapse; margin: 12px 16px; }
   th, td { padding: 3px 10px; text-align: right; border-bottom: 1px solid #2a2e39; }
   th:first-child, td:first-child { text-align: left; }
+  td.missing { color: #ef5350; font-weight: 600; }
 </style>
 </head>
 <body>
@@ -33,7 +36,7 @@ export const MARKET_PAGE = `<!doctype html>
   <span id="status">loading</span>
 </header>
 <div id="chart"></div>
-<table id="latest"><thead><tr><th>instrument</th><th>window start (UTC)</th><th>trades</th><th>volume</th><th>VWAP</th><th>close</th><th>EWMA</th></tr></thead><tbody></tbody></table>
+<table id="latest"><thead><tr><th>instrument</th><th>window start (UTC)</th><th>trades</th><th>unrecovered</th><th>revision</th><th>volume</th><th>VWAP</th><th>close</th><th>EWMA</th></tr></thead><tbody></tbody></table>
 <script src="/market/chart.js"></script>
 <script>
 (() => {
@@ -51,7 +54,9 @@ export const MARKET_PAGE = `<!doctype html>
   });
   const vwap = chart.addSeries(LineSeries, { color: '#2962ff', lineWidth: 1, title: 'VWAP' });
   const ewma = chart.addSeries(LineSeries, { color: '#ff9800', lineWidth: 2, title: 'EWMA' });
-  const market = (window.market = { instrument: undefined, windows: [], refreshes: 0, candles, vwap, ewma, error: undefined });
+  const market = (window.market = {
+    instrument: undefined, windows: [], unrecovered: 0, refreshes: 0, candles, vwap, ewma, error: undefined,
+  });
   let drawnFor;
   const asked = new URLSearchParams(location.search).get('instrument');
   const time = (w) => Date.parse(w.window_start) / 1000;
@@ -78,12 +83,13 @@ export const MARKET_PAGE = `<!doctype html>
       document.querySelector('#latest tbody').replaceChildren(
         ...latest.map((w) => {
           const row = document.createElement('tr');
-          for (const cell of [w.instrument, w.window_start.slice(0, 16).replace('T', ' '), w.count, num(w.volume, 4),
-            num(w.vwap, 2), num(w.close, 2), num(w.ewma, 2)]) {
+          for (const cell of [w.instrument, w.window_start.slice(0, 16).replace('T', ' '), w.count, w.unrecovered_trades,
+            w.revision, num(w.volume, 4), num(w.vwap, 2), num(w.close, 2), num(w.ewma, 2)]) {
             const td = document.createElement('td');
             td.textContent = String(cell);
             row.append(td);
           }
+          if (w.unrecovered_trades > 0) row.children[3].className = 'missing';
           return row;
         }),
       );
@@ -102,9 +108,12 @@ export const MARKET_PAGE = `<!doctype html>
         chart.timeScale().setVisibleLogicalRange({ from: Math.max(0, windows.length - 120), to: windows.length + 2 });
       }
       drawnFor = instrument;
-      Object.assign(market, { instrument, windows, error: undefined });
+      const unrecovered = windows.reduce((n, w) => n + w.unrecovered_trades, 0);
+      Object.assign(market, { instrument, windows, unrecovered, error: undefined });
       const last = windows[windows.length - 1];
-      status.textContent = windows.length + ' windows' + (last ? ', newest ' + last.window_start : '') + ', refreshed ' + new Date().toISOString().slice(11, 19) + ' UTC';
+      status.textContent = windows.length + ' windows' + (last ? ', newest ' + last.window_start : '') +
+        (unrecovered > 0 ? ', ' + unrecovered + ' trades missing (unrecovered gaps)' : '') +
+        ', refreshed ' + new Date().toISOString().slice(11, 19) + ' UTC';
     } catch (err) {
       market.error = String(err);
       status.textContent = 'not refreshed: ' + err.message;
