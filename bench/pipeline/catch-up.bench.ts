@@ -3,6 +3,7 @@
  * pipeline started on it; how fast each consumer group works it off into PostgreSQL.
  *
  *   npx tsx bench/pipeline/catch-up.bench.ts [--tags 1000000] [--partitions 4] [--durable true] [--max-seconds 600] [--quick] [--statements]
+ *       [--pg-setting name=value ...]
  *
  * 1. Starts a Kafka broker and a PostgreSQL server (durable: fsync on, as production; `--durable false`
  *    for a throwaway one), produces the loadgen's seeded stream (seed 7, 1 ms apart) with the
@@ -14,6 +15,7 @@
  * 3. Reports tags/s per group from the pipeline's readiness to the group's completion (and the rate
  *    between 10 % and 90 %, which leaves start-up and the tail out), checks that the cube's grand
  *    total counts every tag, and prints a last line `RESULT {json}` for bench/run-all.ts.
+ * `--pg-setting` (repeatable) starts PostgreSQL with that setting, for experiments.
  * `--statements` loads pg_stat_statements and prints the pipeline's statements by PostgreSQL time.
  * Bounded by `--max-seconds` of catch-up and a hard deadline for the whole run.
  */
@@ -35,6 +37,7 @@ import { Client } from 'pg';
 import { KafkaServer } from '../../scripts/servers/kafka-server';
 import { PostgresServer } from '../../scripts/servers/postgres-server';
 import { AppProcess } from '../loadgen/system/app-process';
+import { envOf } from '../loadgen/system/local-system';
 import { resetStatementStats, STATEMENT_STATS_SETTINGS, statementStatsLines } from '../persistence/pg-statements';
 import { cpuByRole, cpuDelta } from '../loadgen/system/process-cpu';
 import { DEFAULT_STREAM, TagStream } from '../loadgen/tag-stream';
@@ -47,6 +50,7 @@ const { values: args } = parseArgs({
     'max-seconds': { type: 'string', default: '600' },
     quick: { type: 'boolean', default: false },
     statements: { type: 'boolean', default: false },
+    'pg-setting': { type: 'string', multiple: true },
   },
 });
 const total = Number(args.tags ?? (args.quick ? 100_000 : 1_000_000));
@@ -103,7 +107,7 @@ async function main(): Promise<number> {
     PostgresServer.start({
       ...(pgDir ? { dataDir: pgDir } : {}),
       logFile: join(logDir, 'postgres.log'),
-      ...(args.statements ? { settings: STATEMENT_STATS_SETTINGS } : {}),
+      settings: { ...envOf(args['pg-setting']), ...(args.statements ? STATEMENT_STATS_SETTINGS : {}) },
     }),
   ]);
   let pipeline: AppProcess | undefined;
