@@ -1,13 +1,5 @@
 import { DeribitTrade } from '@lib/domain';
-import {
-  Marker,
-  MessagePublisher,
-  PublishError,
-  TopicSpec,
-  TradeGap,
-  tradeGapMarker,
-  tradeWatermark,
-} from '@lib/kafka-avro';
+import { MessagePublisher, PublishError, TopicSpec, TradeGap, tradeGapMarker, tradeWatermark } from '@lib/kafka-avro';
 import { fullJitterDelay, sleep } from '@lib/platform';
 import { Logger } from '@nestjs/common';
 import { RawProducerMetrics } from '../metrics/raw-producer.metrics';
@@ -72,9 +64,8 @@ export class TradePublishLoop {
       }
       const gaps = this.queue.takeGaps();
       if (gaps.length > 0) {
-        const markers = gaps.map((g) => tradeGapMarker(g.instrument, g.gap));
-        if (!(await this.publishGapMarkers(gaps, markers))) {
-          this.log.error(`shutdown deadline passed: ${markers.length} gap marker(s) were not written to Kafka`);
+        if (!(await this.publishGapMarkers(gaps))) {
+          this.log.error(`shutdown deadline passed: ${gaps.length} gap marker(s) were not written to Kafka`);
           break;
         }
         continue;
@@ -166,8 +157,8 @@ export class TradePublishLoop {
    */
   private async publishGapMarkers(
     gaps: readonly { readonly instrument: string; readonly gap: TradeGap }[],
-    markers: readonly Marker[],
   ): Promise<boolean> {
+    const markers = gaps.map((g) => tradeGapMarker(g.instrument, g.gap));
     return this.withRetry(markers.length, async () => {
       try {
         await this.publisher.publishMarkers(this.topic, markers, this.sendOpts());
