@@ -4,7 +4,7 @@
  * the text. Parsed with the TypeScript compiler, every source file (tests aside) must satisfy:
  * - the text given to `<anything>.query(text, ...)`, to `hotQuery(name, text, ...)`, to
  *   `bounded(text, values, timeout)` and the settings given to `inTransaction(pool, fn, settings)` are
- *   constant: a string literal, a template without substitutions, a module-level `const` of one, a
+ *   constant: `undefined` (no settings), a string literal, a template without substitutions, a module-level `const` of one, a
  *   choice (`c ? a : b`) between constants, a prepared-query function made by hotQuery from a constant
  *   (ALLOWED_CALLEES), or `bounded(...)` of a constant;
  * - no template with substitutions and no `+` concatenation has SQL in its literal parts, except the
@@ -85,6 +85,8 @@ export function checkSqlText(file: string, source: string): Finding[] {
   const isConstant = (e: ts.Expression, seen = new Set<string>()): boolean => {
     if (ts.isParenthesizedExpression(e) || ts.isAsExpression(e)) return isConstant(e.expression, seen);
     if (ts.isStringLiteral(e) || ts.isNoSubstitutionTemplateLiteral(e)) return true;
+    // No text at all (inTransaction without settings, its timeout given).
+    if (ts.isIdentifier(e) && e.text === 'undefined' && !constants.has('undefined')) return true;
     if (ts.isConditionalExpression(e)) return isConstant(e.whenTrue, seen) && isConstant(e.whenFalse, seen);
     if (ts.isTemplateExpression(e) && allowed(e)) return true;
     if (ts.isIdentifier(e)) {
@@ -197,6 +199,7 @@ describe('SQL text in libs/persistence', () => {
       'const C = A;',
       'export const f = (pool, id, on) => pool.query(on ? A : B, [id]).then(() => pool.query(C, [id]));',
       "export const g = (pool) => inTransaction(pool, async (c) => c.query('COMMIT'), \"SET LOCAL work_mem = '1MB'\");",
+      "export const l = (pool) => inTransaction(pool, async (c) => c.query('COMMIT'), undefined, 1_000);",
       'export const h = (id: number) => new Error(`row ${id} not found`);',
       'export const k = (pool, id) => pool.query(bounded(A, [id], 1_000));',
     ].join('\n');
