@@ -148,13 +148,11 @@ afterEach(async () => {
   await Promise.all(started.splice(0).map((a) => a.stop()));
 });
 
-function setup(store = new MemoryStore(), settings: Partial<PipelineConfig> = {}) {
+function setup(store = new MemoryStore()) {
   const config = {
     AGGREGATES_GROUP_ID: GROUP,
     TOPIC_USER_TAGS: TOPIC,
     AGG_FLUSH_INTERVAL_MS: 60_000,
-    AGG_CATCH_UP_FLUSH_TAGS: 60_000,
-    ...settings,
   } as PipelineConfig;
   const readiness = new ReadinessRegistry();
   const scheduler = new SchedulerRegistry();
@@ -176,57 +174,6 @@ function setup(store = new MemoryStore(), settings: Partial<PipelineConfig> = {}
 }
 
 describe('MinuteCubeAggregator', () => {
-  it('behind a backlog, flushes by size instead of every interval (at least every 10), by time again once caught up', async () => {
-    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
-    try {
-      const { store, aggregator } = setup(new MemoryStore(), {
-        AGG_FLUSH_INTERVAL_MS: 1_000,
-        AGG_CATCH_UP_FLUSH_TAGS: 20,
-      });
-      await aggregator.resume([0]);
-      const tags = Array.from({ length: 30 }, (_, i) => tag(i));
-      // 500 tags behind: ten pending are not flushed by three intervals.
-      await aggregator.accumulate({ ...batch(0, 0, tags.slice(0, 10)), lag: 500 });
-      await jest.advanceTimersByTimeAsync(3_000);
-      expect(store.flushes).toBe(0);
-      // Twenty pending: flushed at once, without waiting for an interval.
-      await aggregator.accumulate({ ...batch(0, 10, tags.slice(10, 20)), lag: 490 });
-      await jest.advanceTimersByTimeAsync(0);
-      expect(store.flushes).toBe(1);
-      expect(store.totals).toEqual(truth(tags.slice(0, 20)));
-      // Still behind with fewer pending: the next flush comes ten intervals after the last one.
-      await aggregator.accumulate({ ...batch(0, 20, tags.slice(20, 25)), lag: 480 });
-      await jest.advanceTimersByTimeAsync(8_000);
-      expect(store.flushes).toBe(1);
-      await jest.advanceTimersByTimeAsync(2_500);
-      expect(store.flushes).toBe(2);
-      // Caught up: every interval.
-      await aggregator.accumulate({ ...batch(0, 25, tags.slice(25)), lag: 0 });
-      await jest.advanceTimersByTimeAsync(1_000);
-      expect(store.flushes).toBe(3);
-      expect(store.totals).toEqual(truth(tags));
-      expect(store.offsets.get(0)).toBe('30');
-    } finally {
-      jest.useRealTimers();
-    }
-  });
-
-  it('with AGG_CATCH_UP_FLUSH_TAGS 0 flushes every interval however far behind', async () => {
-    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
-    try {
-      const { store, aggregator } = setup(new MemoryStore(), {
-        AGG_FLUSH_INTERVAL_MS: 1_000,
-        AGG_CATCH_UP_FLUSH_TAGS: 0,
-      });
-      await aggregator.resume([0]);
-      await aggregator.accumulate({ ...batch(0, 0, [tag(1)]), lag: 1_000_000 });
-      await jest.advanceTimersByTimeAsync(1_000);
-      expect(store.flushes).toBe(1);
-    } finally {
-      jest.useRealTimers();
-    }
-  });
-
   it('keeps a failed flush in memory and writes it once with the next one, offsets last', async () => {
     const { store, aggregator, handle, ready } = setup();
     await aggregator.resume([0, 1]);

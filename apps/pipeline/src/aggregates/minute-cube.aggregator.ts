@@ -10,8 +10,6 @@ import { MinuteCubeAccumulator } from './minute-cube.accumulator';
 const FLUSH_JOB = 'aggregate-flush';
 /** Above this many unflushed tags, consumption waits for a flush: memory stays bounded when PostgreSQL is slow or down. */
 const MAX_PENDING_TAGS = 200_000;
-/** While catching up, flushes still run at least every this many flush intervals. */
-const CATCH_UP_MAX_INTERVALS = 10;
 
 /**
  * Minute aggregates, exactly once into PostgreSQL, fed by the pipeline's one consumer of user tags
@@ -30,10 +28,6 @@ export class MinuteCubeAggregator {
   private handle: ConsumerHandle | undefined;
   private flushing: Promise<void> | undefined;
   private lastFlushOk = true;
-  /** When the last flush started (ms): while catching up, the longest wait is counted from it. */
-  private lastFlushAt = Date.now();
-  /** Consumer lag of each partition, from its newest batch: the backlog behind what was consumed. */
-  private readonly lag = new Map<number, number>();
   /** Partitions the consumer assigned to this instance (resume adds, revoke removes). */
   private readonly assigned = new Set<number>();
   /** Fenced while still assigned: to be rewound to the store's offset at the next flush. */
@@ -81,30 +75,8 @@ export class MinuteCubeAggregator {
     });
     this.scheduler.addInterval(
       FLUSH_JOB,
-      setInterval(() => void this.tick(), this.config.AGG_FLUSH_INTERVAL_MS),
+      setInterval(() => void this.flush(), this.config.AGG_FLUSH_INTERVAL_MS),
     );
-  }
-
-  /**
-   * Behind by a backlog of more than AGG_CATCH_UP_FLUSH_TAGS, the answers are not fresh anyway: flushes then
-   * cover that many tags (started from accumulate) rather than one interval's worth, which writes fewer
-   * cube rows a tag (2.5 against 3.2 for the loadgen's stream, bench/pipeline/cube-rows-per-tag.bench.ts), and
-   * still run every CATCH_UP_MAX_INTERVALS intervals. Otherwise every interval.
-   */
-  private tick(): Promise<void> {
-    const waited = Date.now() - this.lastFlushAt;
-    if (this.catchingUp() && waited < CATCH_UP_MAX_INTERVALS * this.config.AGG_FLUSH_INTERVAL_MS) {
-      return Promise.resolve();
-    }
-    return this.flush();
-  }
-
-  private catchingUp(): boolean {
-    const threshold = this.config.AGG_CATCH_UP_FLUSH_TAGS;
-    if (threshold <= 0) return false;
-    let behind = 0;
-    for (const [p, lag] of this.lag) if (this.assigned.has(p)) behind += lag;
-    return behind > threshold;
   }
 
   /** The consumer's `resumeFrom`: where each assigned partition continues, from PostgreSQL. */
@@ -123,7 +95,6 @@ export class MinuteCubeAggregator {
     for (const p of partitions) {
       this.acc.revoke(p);
       this.assigned.delete(p);
-      this.lag.delete(p);
       this.toRewind.delete(p);
       this.rewinding.delete(p);
     }
@@ -142,11 +113,6 @@ export class MinuteCubeAggregator {
         this.acc.skip(m.partition, m.offset);
         this.logger.error(`uncountable tag at ${m.topic}/${m.partition}@${m.offset}: ${err.message}`);
       }
-    }
-    this.lag.set(batch.partition, batch.lag);
-    const pending = this.acc.pendingTags();
-    if (pending >= this.config.AGG_CATCH_UP_FLUSH_TAGS && this.flushing === undefined && this.catchingUp()) {
-      void this.flush();
     }
     while (this.acc.pendingTags() >= MAX_PENDING_TAGS) await this.flush();
   }
@@ -205,7 +171,6 @@ export class MinuteCubeAggregator {
   }
 
   private async flushOnce(): Promise<void> {
-    this.lastFlushAt = Date.now();
     await this.rewindFenced().catch((err: unknown) =>
       this.logger.error(`could not read stored offsets to rewind fenced partitions: ${(err as Error).message}`),
     );

@@ -37,10 +37,6 @@ export const pipelineConfigSchema = z
       'How often the aggregator writes its accumulated deltas and offsets (one transaction)',
       int(1_000, { min: 10, max: 60_000 }),
     ),
-    AGG_CATCH_UP_FLUSH_TAGS: doc(
-      'While the consumer is behind by more than this many tags (a backlog), the aggregator writes once this many have accumulated (or every 10 flush intervals) instead of every AGG_FLUSH_INTERVAL_MS: bigger flushes write fewer cube rows a tag (0: always by time)',
-      int(60_000, { min: 0, max: 150_000 }),
-    ),
     RETENTION_HOURS: doc(
       'Hours of event time, behind the retention watermark, for which minute aggregates are kept',
       int(24, { min: 1, max: 24 * 365 }),
