@@ -4,7 +4,7 @@ import { CubeDelta } from '@lib/domain';
 export const ACTION_CODE = { VIEW: 0, BUY: 1 } as const;
 
 /**
- * A flush's cells as the seven array parameters of its upsert, as PostgreSQL array literals (`{1,2}`),
+ * A flush's cells as the eight array parameters of its upsert, as PostgreSQL array literals (`{1,2}`),
  * built here rather than by `pg` from JS arrays, whose generic serializer costs twice as much. Origin,
  * brand and category go as their ids in the cube_dimension dictionary (`idOf`, given the value as the
  * client sent it; 0 for the unfixed ''), the action as its ACTION_CODE.
