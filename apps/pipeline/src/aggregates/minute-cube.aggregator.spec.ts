@@ -50,6 +50,7 @@ class MemoryStore extends AggregateStore {
   private apply(batch: AggregateFlush): FlushResult {
     const applied: number[] = [];
     const fenced: number[] = [];
+    let rows = 0;
     for (const p of batch.partitions) {
       if ((this.offsets.get(p.partition) ?? null) !== p.expectedOffset) {
         fenced.push(p.partition);
@@ -63,8 +64,9 @@ class MemoryStore extends AggregateStore {
       }
       this.offsets.set(p.partition, p.nextOffset);
       applied.push(p.partition);
+      rows += p.deltas.length; // every delta kept as it came: one row each
     }
-    return { applied, fenced };
+    return { applied, fenced, rows };
   }
 
   async storedOffsets(): Promise<ReadonlyMap<number, string>> {

@@ -202,7 +202,7 @@ export class MinuteCubeAggregator {
     }
     const applied = snapshot.flush.partitions.filter((p) => result.applied.includes(p.partition));
     this.flushTags.observe(applied.reduce((n, p) => n + (snapshot.taken.get(p.partition)?.tags ?? 0), 0));
-    this.rowsUpserted.inc(result.rows ?? applied.reduce((n, p) => n + p.deltas.length, 0));
+    this.rowsUpserted.inc(result.rows);
     // The broker's copy of the offsets only feeds lag monitoring; PostgreSQL's copy is the truth.
     await this.handle
       ?.commit(applied.map((p) => ({ topic: this.topic.name, partition: p.partition, offset: p.nextOffset })))

@@ -35,8 +35,8 @@ export interface FlushResult {
    * nothing of theirs was stored; the caller drops their in-memory state.
    */
   readonly fenced: readonly number[];
-  /** Rows the store wrote for the applied partitions (cells summed over them), where it counts them. */
-  readonly rows?: number;
+  /** Rows the store wrote for the applied partitions (cells summed over them). */
+  readonly rows: number;
 }
 
 export interface AggregateQuery {

@@ -123,7 +123,7 @@ export class PgAggregateStore extends AggregateStore {
 
   async flush(batch: AggregateFlush): Promise<FlushResult> {
     const partitions = [...batch.partitions].sort((a, b) => a.partition - b.partition);
-    if (partitions.length === 0) return { applied: [], fenced: [] };
+    if (partitions.length === 0) return { applied: [], fenced: [], rows: 0 };
     for (let i = 1; i < partitions.length; i++) {
       if (partitions[i].partition === partitions[i - 1].partition) {
         throw new Error(`flush lists partition ${partitions[i].partition} twice`);
